@@ -1,0 +1,85 @@
+"""The one place where framework tensors become numpy arrays or Python numbers.
+
+Frameworks are recognised by the module of the value's type, so nothing here imports
+torch, TensorFlow or JAX: a value of theirs can only exist once the user imported them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def framework_of(value: Any) -> str | None:
+    """Return ``"torch"``, ``"tensorflow"``, ``"jax"`` or ``None`` for ``value``'s type."""
+    module = type(value).__module__ or ""
+    root = module.split(".", 1)[0]
+    if root == "torch":
+        return "torch"
+    if root in ("tensorflow", "tf_keras") or module.startswith("tensorflow"):
+        return "tensorflow"
+    if root in ("jax", "jaxlib"):
+        return "jax"
+    return None
+
+
+def _torch_to_numpy(t: Any) -> np.ndarray:
+    t = t.detach()
+    if getattr(t, "is_sparse", False):
+        t = t.to_dense()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    name = str(t.dtype)
+    if name in ("torch.bfloat16", "torch.float16") or name.startswith("torch.float8"):
+        t = t.float()
+    if getattr(t, "is_conj", lambda: False)():
+        t = t.resolve_conj()
+    return np.asarray(t.numpy())
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """Convert a number, sequence, numpy array or framework tensor to a numpy array.
+
+    torch tensors are detached and copied to the host; bfloat16/float16/float8 become
+    float32. TensorFlow and JAX tensors go through their ``numpy()``/``__array__``.
+    Raises ``TypeError`` for values that have no array form.
+    """
+    if isinstance(value, np.ndarray):
+        return value
+    framework = framework_of(value)
+    if framework == "torch":
+        return _torch_to_numpy(value)
+    if framework == "tensorflow" and hasattr(value, "numpy"):
+        return np.asarray(value.numpy())
+    if hasattr(value, "dtype") and "bfloat16" in str(getattr(value, "dtype", "")):
+        return np.asarray(value, dtype=np.float32)
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"expected a number or an array, got {type(value).__name__} {value!r:.40}")
+    try:
+        return np.asarray(value)
+    except Exception as exc:  # pragma: no cover - numpy's own errors vary
+        raise TypeError(f"cannot convert {type(value).__name__} to an array: {exc}") from exc
+
+
+def to_float(value: Any) -> float:
+    """Convert a scalar-like value (number, 0-d or 1-element array, tensor) to ``float``.
+
+    Raises ``TypeError`` for non-numeric values and ``ValueError`` for arrays with more
+    than one element.
+    """
+    if type(value) is float:
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"scalar value must be a number, got {type(value).__name__}")
+    arr = to_numpy(value)
+    if arr.size != 1:
+        raise ValueError(f"scalar value must have exactly one element, got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"scalar value must be numeric, got dtype {arr.dtype}")
+    return float(arr.reshape(()))

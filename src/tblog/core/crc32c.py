@@ -1,0 +1,61 @@
+"""CRC-32C (Castagnoli) and the masked form used by TFRecord framing.
+
+A C implementation (``google_crc32c``) is used when it is installed; otherwise a
+table-driven pure-Python fallback gives identical results.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+_POLY = 0x82F63B78
+_MASK_DELTA = 0xA282EAD8
+
+
+def _make_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ _POLY if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _make_table()
+
+
+def crc32c_python(data: bytes) -> int:
+    """Pure-Python CRC-32C of ``data`` (slow; used only without the C extension)."""
+    crc = 0xFFFFFFFF
+    table = _TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _load_c() -> Callable[[bytes], int] | None:
+    try:
+        import google_crc32c
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    if getattr(google_crc32c, "implementation", "c") != "c":  # pragma: no cover
+        return None
+    value: Callable[[bytes], int] = google_crc32c.value
+    return value
+
+
+_c_crc32c = _load_c()
+crc32c: Callable[[bytes], int] = _c_crc32c or crc32c_python
+IMPLEMENTATION = "c" if _c_crc32c is not None else "python"
+
+
+def mask(crc: int) -> int:
+    """Apply TFRecord's CRC mask: rotate right by 15 and add ``0xA282EAD8`` (mod 2**32)."""
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    """Masked CRC-32C of ``data``, as stored in TFRecord headers and footers."""
+    crc = crc32c(data)
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF

@@ -1,0 +1,111 @@
+"""Reading log dirs back: ``tblog.read`` (runs and events) and ``tblog.scalars`` (a DataFrame).
+
+Used by tests, examples and the CLI. TensorBoard itself remains the judge of what we
+write; this reader only has to agree with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tblog.core.proto import event_pb2
+from tblog.core.records import iter_records
+from tblog.core.storage import Storage
+
+
+def _walk_runs(storage: Storage, root: str) -> Iterator[tuple[str, list[str]]]:
+    """Yield ``(run_name, [event file paths in name order])`` for every run under ``root``."""
+    if storage.remote:
+        fs = storage.fs
+        base = fs._strip_protocol(root).rstrip("/")
+        found: dict[str, list[str]] = {}
+        for path in sorted(fs.find(base)):
+            if "tfevents" in path.rsplit("/", 1)[-1]:
+                parent, _ = path.rsplit("/", 1)
+                rel = parent[len(base) :].strip("/") or "."
+                found.setdefault(rel, []).append(path)
+        for run in sorted(found):
+            yield run, sorted(found[run])
+        return
+    for dirpath, dirnames, filenames in sorted(os.walk(root, followlinks=True)):
+        dirnames.sort()
+        files = sorted(f for f in filenames if "tfevents" in f)
+        if files:
+            rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            yield rel, [os.path.join(dirpath, f) for f in files]
+
+
+def runs(logdir: str) -> list[str]:
+    """Names of the runs under ``logdir`` (``"."`` for event files directly in it)."""
+    storage = Storage(logdir)
+    return [run for run, _ in _walk_runs(storage, storage.root)]
+
+
+def read(logdir: str, *, check_crc: bool = True) -> Iterator[tuple[str, event_pb2.Event]]:
+    """Yield ``(run, Event)`` for every event in every run under ``logdir``.
+
+    Files are read in name order within a run; a truncated final record is skipped.
+    Raises ``tblog.DataLossError`` on a corrupt record.
+    """
+    storage = Storage(logdir)
+    for run, paths in _walk_runs(storage, storage.root):
+        for path in paths:
+            data = storage.read_bytes(path) if not storage.remote else storage.fs.cat_file(path)
+            if data is None:
+                continue
+            for _, payload in iter_records(data, check_crc=check_crc):
+                event = event_pb2.Event()
+                event.ParseFromString(payload)
+                yield run, event
+
+
+def scalar_value(value: Any) -> float | None:
+    """The float of a Summary.Value holding a scalar (``simple_value`` or a one-element
+    numeric tensor), else ``None``."""
+    kind = value.WhichOneof("value")
+    if kind == "simple_value":
+        return float(value.simple_value)
+    if kind != "tensor":
+        return None
+    plugin = value.metadata.plugin_data.plugin_name
+    tensor = value.tensor
+    if plugin not in ("", "scalars") or tensor.dtype == 7 or tensor.tensor_shape.dim:
+        return None
+    if tensor.float_val:
+        return float(tensor.float_val[0])
+    if tensor.double_val:
+        return float(tensor.double_val[0])
+    if tensor.int_val:
+        return float(tensor.int_val[0])
+    if tensor.int64_val:
+        return float(tensor.int64_val[0])
+    if tensor.tensor_content and tensor.dtype in (1, 2):
+        dtype = np.float32 if tensor.dtype == 1 else np.float64
+        return float(np.frombuffer(tensor.tensor_content, dtype=dtype)[0])
+    return None
+
+
+def iter_scalars(logdir: str) -> Iterator[tuple[str, str, int, float, float]]:
+    """Yield ``(run, tag, step, wall_time, value)`` for every scalar under ``logdir``."""
+    for run, event in read(logdir):
+        if event.WhichOneof("what") != "summary":
+            continue
+        for value in event.summary.value:
+            number = scalar_value(value)
+            if number is not None:
+                yield run, value.tag, event.step, event.wall_time, number
+
+
+def scalars(logdir: str) -> Any:
+    """All scalars under ``logdir`` as a pandas DataFrame (run, tag, step, wall_time, value).
+
+    Raises ``ImportError`` when pandas is not installed.
+    """
+    import pandas as pd
+
+    rows = list(iter_scalars(logdir))
+    return pd.DataFrame(rows, columns=["run", "tag", "step", "wall_time", "value"])

@@ -1,0 +1,530 @@
+"""``tblog.SummaryWriter``: the API of ``torch.utils.tensorboard.SummaryWriter`` on our core.
+
+Every ``add_*`` turns its input into a Summary with the pure functions of
+``tblog.core.summaries`` and queues it on the :class:`~tblog.core.writer.EventWriter`;
+nothing here touches the disk. Framework tensors are accepted without importing their
+framework (``tblog.core.convert``); ``add_graph`` dispatches to the model's integration.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import time
+from datetime import datetime
+from typing import Any
+
+from tblog.core import convert
+from tblog.core.tags import clean_tag
+from tblog.core.writer import SCALAR, EventWriter
+
+_time = time.time
+
+
+def default_logdir(comment: str = "") -> str:
+    """``runs/<Mon DD_HH-MM-SS>_<host><comment>``, as torch names it."""
+    stamp = datetime.now().strftime("%b%d_%H-%M-%S")
+    return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
+
+
+def to_step(global_step: Any) -> int:
+    """``None`` -> 0; ints, numpy integers and one-element integer tensors -> ``int``."""
+    if global_step is None:
+        return 0
+    if type(global_step) is int:
+        return global_step
+    if isinstance(global_step, bool):
+        raise TypeError("global_step must be an integer, got bool")
+    if isinstance(global_step, float):
+        if not global_step.is_integer():
+            raise ValueError(f"global_step must be a whole number, got {global_step}")
+        return int(global_step)
+    try:
+        arr = convert.to_numpy(global_step)
+    except TypeError:
+        raise TypeError(
+            f"global_step must be an integer, got {type(global_step).__name__}"
+        ) from None
+    if arr.size != 1 or arr.dtype.kind not in "iuf":
+        raise TypeError(f"global_step must be an integer, got {global_step!r:.60}")
+    value = arr.reshape(()).item()
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"global_step must be a whole number, got {value}")
+    return int(value)
+
+
+class SummaryWriter:
+    """Writes TensorBoard event files for a log dir; a drop-in for torch's SummaryWriter.
+
+    ``log_dir`` may be a local path or any fsspec URL (``memory://``, ``s3://``, ...).
+    ``purge_step``: points at or after this step written earlier to the run are dropped by
+    TensorBoard (resume). ``max_queue``: queued items that wake the writer thread.
+    ``flush_secs``: longest time data stays in memory. ``rank_zero_only``: under
+    ``torch.distributed``, processes whose global rank is not 0 write nothing.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str] | None = None,
+        comment: str = "",
+        purge_step: int | None = None,
+        max_queue: int = 4096,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+        *,
+        rank_zero_only: bool = True,
+    ) -> None:
+        if log_dir is None:
+            log_dir = default_logdir(comment)
+        self.log_dir = os.fspath(log_dir)
+        self.purge_step = purge_step
+        self._tags: dict[str, str] = {}
+        self._enabled = not rank_zero_only or _global_rank() == 0
+        self._writer: EventWriter | None = None
+        if self._enabled:
+            self._writer = EventWriter(
+                self.log_dir,
+                max_queue=max_queue,
+                flush_secs=flush_secs,
+                filename_suffix=filename_suffix,
+                purge_step=purge_step,
+            )
+            self._put = self._writer.put
+        else:
+            self._put = _noop
+
+    # ------------------------------------------------------------------ basics
+    def get_logdir(self) -> str:
+        """The directory this writer writes to."""
+        return self.log_dir
+
+    @property
+    def writer(self) -> EventWriter | None:
+        """The underlying :class:`EventWriter` (``None`` on non-zero ranks)."""
+        return self._writer
+
+    def _tag(self, tag: Any) -> str:
+        cleaned = self._tags.get(tag) if type(tag) is str else None
+        if cleaned is None:
+            cleaned = clean_tag(tag)
+            self._tags[tag] = cleaned
+        return cleaned
+
+    def _summary(self, summary: Any, global_step: Any, walltime: float | None, run: str = "") -> None:
+        if self._writer is None:
+            return
+        wall = _time() if walltime is None else float(walltime)
+        self._writer.summary(run, summary, to_step(global_step), wall)
+
+    # ------------------------------------------------------------------ scalars
+    def add_scalar(
+        self,
+        tag: str,
+        scalar_value: Any,
+        global_step: Any = None,
+        walltime: float | None = None,
+        new_style: bool = False,
+        double_precision: bool = False,
+    ) -> None:
+        """Log one scalar. ``scalar_value``: a number or one-element array/tensor.
+
+        Written as a rank-0 float32 tensor (the form both TensorBoard loaders read);
+        ``new_style`` and ``double_precision`` are accepted for compatibility.
+        """
+        if self._writer is None:
+            return
+        t = self._tags.get(tag) if type(tag) is str else None
+        if t is None:
+            t = self._tag(tag)
+        vt = type(scalar_value)
+        if vt is not float:
+            scalar_value = _prepare_scalar(scalar_value)
+        self._put(
+            (
+                SCALAR,
+                "",
+                t,
+                scalar_value,
+                global_step if type(global_step) is int else to_step(global_step),
+                _time() if walltime is None else float(walltime),
+            )
+        )
+
+    def add_scalars(
+        self,
+        main_tag: str,
+        tag_scalar_dict: dict[str, Any],
+        global_step: Any = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log several scalars under ``main_tag``, one run per key (torch's layout:
+        ``<log_dir>/<main_tag with / as _>_<key>``)."""
+        if self._writer is None:
+            return
+        main = self._tag(main_tag)
+        if not isinstance(tag_scalar_dict, dict):
+            raise TypeError(
+                f"tag_scalar_dict must be a dict, got {type(tag_scalar_dict).__name__}"
+            )
+        step = to_step(global_step)
+        wall = _time() if walltime is None else float(walltime)
+        prefix = main_tag.replace("/", "_") + "_"
+        for key, value in tag_scalar_dict.items():
+            run = prefix + self._tag(key)
+            self._put((SCALAR, run, main, _prepare_scalar(value), step, wall))
+
+    def add_tensor(self, tag: str, tensor: Any, global_step: Any = None, walltime: float | None = None) -> None:
+        """Log a raw tensor (any numeric dtype and shape)."""
+        from tblog.core.summaries import tensor as tensor_summary
+
+        self._summary(tensor_summary.tensor_pb(self._tag(tag), convert.to_numpy(tensor)), global_step, walltime)
+
+    # ------------------------------------------------------------------ histograms
+    def add_histogram(
+        self,
+        tag: str,
+        values: Any,
+        global_step: Any = None,
+        bins: Any = "tensorflow",
+        walltime: float | None = None,
+        max_bins: int | None = None,
+    ) -> None:
+        """Log a histogram of ``values``. ``bins``: ``"tensorflow"`` (TensorBoard's
+        exponential buckets), an int, a numpy bin rule name or an array of edges."""
+        if self._writer is None:
+            return
+        from tblog.core.summaries import histogram
+
+        tag = self._tag(tag)
+        if convert.framework_of(values) == "torch":
+            summary = _integration("torch").histogram_pb(tag, values, bins=bins, max_bins=max_bins)
+        else:
+            summary = histogram.histogram_pb(tag, convert.to_numpy(values), bins=bins, max_bins=max_bins)
+        self._summary(summary, global_step, walltime)
+
+    def add_histogram_raw(
+        self,
+        tag: str,
+        min: float,  # noqa: A002 - torch's argument names
+        max: float,  # noqa: A002
+        num: int,
+        sum: float,  # noqa: A002
+        sum_squares: float,
+        bucket_limits: Any,
+        bucket_counts: Any,
+        global_step: Any = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a histogram given its statistics and buckets (``bucket_limits`` are right edges)."""
+        from tblog.core.summaries import histogram
+
+        self._summary(
+            histogram.histogram_raw_pb(
+                self._tag(tag), min, max, num, sum, sum_squares,
+                convert.to_numpy(bucket_limits), convert.to_numpy(bucket_counts),
+            ),
+            global_step,
+            walltime,
+        )
+
+    # ------------------------------------------------------------------ images, video, audio, text
+    def add_image(
+        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: float | None = None,
+        dataformats: str = "CHW",
+    ) -> None:
+        """Log one image; ``dataformats`` one of CHW, HWC, HW, ... (uint8 0-255 or float 0-1)."""
+        from tblog.core.summaries import image
+
+        self._summary(image.image_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats), global_step, walltime)
+
+    def add_images(
+        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: float | None = None,
+        dataformats: str = "NCHW",
+    ) -> None:
+        """Log a batch of images as one grid image, as torch does."""
+        from tblog.core.summaries import image
+
+        self._summary(image.images_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats), global_step, walltime)
+
+    def add_image_with_boxes(
+        self, tag: str, img_tensor: Any, box_tensor: Any, global_step: Any = None,
+        walltime: float | None = None, rescale: float = 1, dataformats: str = "CHW",
+        labels: list[str] | None = None,
+    ) -> None:
+        """Log an image with boxes drawn on it (``box_tensor``: [N, 4] as x1, y1, x2, y2)."""
+        from tblog.core.summaries import image
+
+        summary = image.image_with_boxes_pb(
+            self._tag(tag), convert.to_numpy(img_tensor), convert.to_numpy(box_tensor),
+            dataformats=dataformats, labels=labels, rescale=rescale,
+        )
+        self._summary(summary, global_step, walltime)
+
+    def add_figure(
+        self, tag: str, figure: Any, global_step: Any = None, close: bool = True,
+        walltime: float | None = None,
+    ) -> None:
+        """Render a matplotlib figure (or a list of them) and log it as an image."""
+        from tblog.core.summaries import figure as figure_summary
+
+        self._summary(figure_summary.figure_pb(self._tag(tag), figure, close=close), global_step, walltime)
+
+    def add_video(
+        self, tag: str, vid_tensor: Any, global_step: Any = None, fps: float = 4,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a video ``[N, T, C, H, W]`` as an animated GIF (Images dashboard)."""
+        from tblog.core.summaries import video
+
+        self._summary(video.video_pb(self._tag(tag), convert.to_numpy(vid_tensor), fps=fps), global_step, walltime)
+
+    def add_audio(
+        self, tag: str, snd_tensor: Any, global_step: Any = None, sample_rate: int = 44100,
+        walltime: float | None = None,
+    ) -> None:
+        """Log audio samples in [-1, 1], shape ``[L]`` or ``[1, L]``, as WAV."""
+        from tblog.core.summaries import audio
+
+        self._summary(
+            audio.audio_pb(self._tag(tag), convert.to_numpy(snd_tensor), sample_rate=sample_rate),
+            global_step, walltime,
+        )
+
+    def add_text(self, tag: str, text_string: str, global_step: Any = None, walltime: float | None = None) -> None:
+        """Log Markdown text (under ``<tag>/text_summary``, as torch does)."""
+        from tblog.core.summaries import text
+
+        self._summary(text.text_pb(self._tag(tag) + "/text_summary", text_string), global_step, walltime)
+
+    # ------------------------------------------------------------------ pr curves
+    def add_pr_curve(
+        self, tag: str, labels: Any, predictions: Any, global_step: Any = None,
+        num_thresholds: int = 127, weights: Any = None, walltime: float | None = None,
+    ) -> None:
+        """Log a precision-recall curve from binary ``labels`` and ``predictions`` in [0, 1]."""
+        from tblog.core.summaries import pr_curve
+
+        summary = pr_curve.pr_curve_pb(
+            self._tag(tag), convert.to_numpy(labels), convert.to_numpy(predictions),
+            num_thresholds=num_thresholds,
+            weights=None if weights is None else convert.to_numpy(weights),
+        )
+        self._summary(summary, global_step, walltime)
+
+    def add_pr_curve_raw(
+        self, tag: str, true_positive_counts: Any, false_positive_counts: Any,
+        true_negative_counts: Any, false_negative_counts: Any, precision: Any, recall: Any,
+        global_step: Any = None, num_thresholds: int = 127, weights: Any = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a precision-recall curve from precomputed counts (one entry per threshold)."""
+        from tblog.core.summaries import pr_curve
+
+        arrays = [
+            convert.to_numpy(a)
+            for a in (true_positive_counts, false_positive_counts, true_negative_counts,
+                      false_negative_counts, precision, recall)
+        ]
+        self._summary(pr_curve.pr_curve_raw_pb(self._tag(tag), *arrays, num_thresholds=num_thresholds),
+                      global_step, walltime)
+
+    # ------------------------------------------------------------------ custom scalars
+    def add_custom_scalars(self, layout: dict[str, dict[str, list[Any]]]) -> None:
+        """Log a Custom Scalars layout: ``{category: {title: ["Multiline"|"Margin", tags]}}``."""
+        from tblog.core.summaries import custom_scalars
+
+        self._summary(custom_scalars.layout_pb(layout), 0, None)
+
+    def add_custom_scalars_multilinechart(
+        self, tags: list[str], category: str = "default", title: str = "untitled"
+    ) -> None:
+        """Log a one-chart layout that plots every tag in ``tags`` on one multiline chart."""
+        self.add_custom_scalars({category: {title: ["Multiline", tags]}})
+
+    def add_custom_scalars_marginchart(
+        self, tags: list[str], category: str = "default", title: str = "untitled"
+    ) -> None:
+        """Log a one-chart layout with a margin chart of ``[value, lower, upper]`` tags."""
+        if len(tags) != 3:
+            raise ValueError(f"tags must be [value, lower, upper], got {len(tags)} tags")
+        self.add_custom_scalars({category: {title: ["Margin", tags]}})
+
+    # ------------------------------------------------------------------ mesh, hparams, embedding
+    def add_mesh(
+        self, tag: str, vertices: Any, colors: Any = None, faces: Any = None,
+        config_dict: dict[str, Any] | None = None, global_step: Any = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a 3D mesh or point cloud: ``vertices`` [B, N, 3], ``colors`` [B, N, 3] uint8,
+        ``faces`` [B, F, 3] vertex indices."""
+        from tblog.core.summaries import mesh
+
+        summary = mesh.mesh_pb(
+            self._tag(tag), convert.to_numpy(vertices),
+            colors=None if colors is None else convert.to_numpy(colors),
+            faces=None if faces is None else convert.to_numpy(faces),
+            config_dict=config_dict,
+        )
+        self._summary(summary, global_step, walltime)
+
+    def add_hparams(
+        self, hparam_dict: dict[str, Any], metric_dict: dict[str, Any],
+        hparam_domain_discrete: dict[str, list[Any]] | None = None,
+        run_name: str | None = None, global_step: Any = None,
+    ) -> None:
+        """Log hyperparameters and their metrics to the HPARAMS dashboard.
+
+        Written into this writer's own run by default (``run_name`` names a sub-run
+        instead); each metric is also logged as a scalar so the dashboard shows its value.
+        """
+        from tblog.core.summaries import hparams
+
+        if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
+            raise TypeError("hparam_dict and metric_dict must be dicts")
+        run = "" if not run_name else run_name
+        step = to_step(global_step)
+        wall = _time()
+        for summary in hparams.hparams_pb(hparam_dict, metric_dict, hparam_domain_discrete):
+            self._summary(summary, step, wall, run=run)
+        for key, value in metric_dict.items():
+            self._put((SCALAR, run, self._tag(key), _prepare_scalar(value), step, wall))
+
+    def add_embedding(
+        self, mat: Any, metadata: Any = None, label_img: Any = None, global_step: Any = None,
+        tag: str = "default", metadata_header: list[str] | None = None,
+    ) -> None:
+        """Write an embedding for the Projector: ``mat`` [N, D], ``metadata`` N labels (or
+        rows when ``metadata_header`` is given), ``label_img`` [N, C, H, W] thumbnails."""
+        if self._writer is None:
+            return
+        from tblog.core.summaries import embedding
+
+        step = to_step(global_step)
+        files, entry = embedding.embedding_files(
+            convert.to_numpy(mat),
+            metadata=metadata,
+            label_img=None if label_img is None else convert.to_numpy(label_img),
+            tag=self._tag(tag),
+            step=step,
+            metadata_header=metadata_header,
+        )
+        writer = self._writer
+        storage = writer.storage
+
+        def write_files() -> None:
+            for rel, data in files.items():
+                path = storage.join(writer.logdir, *rel.split("/"))
+                storage.makedirs(path.rsplit("/" if storage.remote else os.sep, 1)[0])
+                storage.write_bytes(path, data)
+            config_path = storage.join(writer.logdir, "projector_config.pbtxt")
+            old = storage.read_bytes(config_path) or b""
+            storage.write_bytes(config_path, old + entry.encode("utf-8"))
+
+        writer.call(write_files)
+
+    # ------------------------------------------------------------------ graphs
+    def add_graph(
+        self, model: Any, input_to_model: Any = None, verbose: bool = False,
+        use_strict_trace: bool = True,
+    ) -> None:
+        """Log a model's graph (the Graphs dashboard); torch models trace ``input_to_model``."""
+        if self._writer is None:
+            return
+        framework = convert.framework_of(model) or _framework_of_model(model)
+        if framework is None:
+            raise TypeError(f"add_graph cannot trace a {type(model).__name__}")
+        graph_def, run_metadata = _integration(framework).graph_def(
+            model, input_to_model, verbose=verbose, use_strict_trace=use_strict_trace
+        )
+        self.add_graph_def(graph_def, run_metadata=run_metadata)
+
+    def add_graph_def(self, graph_def: Any, run_metadata: Any = None, tag: str = "step1") -> None:
+        """Log a GraphDef proto (or its bytes) and optional RunMetadata for the Graphs dashboard."""
+        if self._writer is None:
+            return
+        from tblog.core import events
+
+        data = graph_def if isinstance(graph_def, bytes) else graph_def.SerializeToString()
+        wall = _time()
+        self._writer.event("", events.graph_event(data, wall))
+        if run_metadata is not None:
+            meta = run_metadata if isinstance(run_metadata, bytes) else run_metadata.SerializeToString()
+            self._writer.event("", events.run_metadata_event(tag, meta, 0, wall))
+
+    def add_onnx_graph(self, prototxt: str) -> None:
+        """Not supported: ONNX graphs need the ``onnx`` package (torch's writer requires it too)."""
+        raise NotImplementedError("add_onnx_graph is not supported by tblog; use add_graph")
+
+    # ------------------------------------------------------------------ lifecycle
+    def restart(self, step: int) -> None:
+        """Tell TensorBoard the run resumes at ``step``: points at or after it that an
+        earlier process wrote are dropped by both loaders, in every run of this writer."""
+        if self._writer is None:
+            return
+        self._writer.restart(to_step(step))
+
+    def flush(self) -> None:
+        """Return once everything logged so far is written to the log dir."""
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close the event files. Idempotent."""
+        if self._writer is not None:
+            self._writer.close()
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _prepare_scalar(value: Any) -> Any:
+    """Check a scalar on the caller's thread; framework tensors are resolved later."""
+    vt = type(value)
+    if vt is float:
+        return value
+    if vt is int:
+        return float(value)
+    framework = convert.framework_of(value)
+    if framework is not None:
+        defer = getattr(_integration(framework), "defer_scalar", None)
+        if defer is not None:
+            return defer(value)
+    return convert.to_float(value)
+
+
+def _noop(item: Any) -> None:
+    return None
+
+
+def _integration(framework: str) -> Any:
+    return importlib.import_module(f"tblog.integrations.{framework}")
+
+
+def _framework_of_model(model: Any) -> str | None:
+    for klass in type(model).__mro__:
+        root = (klass.__module__ or "").split(".", 1)[0]
+        if root in ("torch", "keras", "tensorflow"):
+            return root
+    return None
+
+
+def _global_rank() -> int:
+    """Global rank from torch.distributed (if already imported and initialised) or env."""
+    import sys
+
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None:
+        try:
+            if dist.is_available() and dist.is_initialized():
+                return int(dist.get_rank())
+        except Exception:  # noqa: BLE001 - fall back to the environment
+            pass
+    for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "JSM_NAMESPACE_RANK"):
+        value = os.environ.get(var)
+        if value is not None and value.isdigit():
+            return int(value)
+    return 0

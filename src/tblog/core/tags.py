@@ -1,0 +1,36 @@
+"""Tag validation: types are checked at the call, unusable names are cleaned with a warning."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+MAX_TAG_LENGTH = 4096
+# Control characters break TensorBoard's URLs and its text-format graph output.
+_INVALID = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_tag(tag: Any, name: str = "tag") -> str:
+    """Return a tag TensorBoard can use.
+
+    Raises ``TypeError`` if ``tag`` is not a ``str`` and ``ValueError`` if it is empty or
+    longer than ``MAX_TAG_LENGTH``. Control characters are replaced by ``_`` and a leading
+    ``/`` is removed, with a ``UserWarning`` (as ``tf.summary`` does).
+    """
+    if not isinstance(tag, str):
+        raise TypeError(f"{name} must be a str, got {type(tag).__name__}: {tag!r:.60}")
+    if not tag:
+        raise ValueError(f"{name} must be a non-empty string")
+    if len(tag) > MAX_TAG_LENGTH:
+        raise ValueError(f"{name} is {len(tag)} characters long; the limit is {MAX_TAG_LENGTH}")
+    cleaned = _INVALID.sub("_", tag).lstrip("/")
+    if not cleaned:
+        raise ValueError(f"{name} {tag!r} has no usable characters")
+    if cleaned != tag:
+        warnings.warn(
+            f"{name} {tag!r} contains characters TensorBoard cannot use; writing {cleaned!r}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return cleaned

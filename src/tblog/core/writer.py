@@ -1,0 +1,338 @@
+"""The writer core: one background thread per log dir writes every run's event file.
+
+Callers append small tuples to a deque (thread-safe, lock-free under the GIL) and never
+touch the disk. The writer thread drains the deque, serializes and frames events, and
+appends them to ``events.out.tfevents.<secs>.<host>.<pid>.<counter><suffix>`` in each run
+directory. ``flush()`` waits until everything queued before it is written. A failure on
+the writer thread is re-raised on the caller's next call, and again at ``flush``/``close``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import itertools
+import os
+import socket
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from tblog.core import events, records
+from tblog.core.convert import to_float
+from tblog.core.proto import summary_pb2
+from tblog.core.storage import EventFile, Storage
+
+# Item kinds on the queue.
+SCALAR = 0  # (SCALAR, run, tag, value, step, wall_time)
+EVENT = 1  # (EVENT, run, serialized_event_bytes)
+SUMMARY = 2  # (SUMMARY, run, Summary, step, wall_time)
+RESTART = 3  # (RESTART, None, step, wall_time): applies to every run
+FLUSH = 4  # (FLUSH, threading.Event)
+CALL = 5  # (CALL, callable): runs on the writer thread, in order
+
+_counter = itertools.count()
+_counter_lock = threading.Lock()
+_HOST = socket.gethostname().replace("/", "_") or "localhost"
+EXIT_TIMEOUT_S = 10.0
+
+
+class WriterClosedError(RuntimeError):
+    """Raised when a closed writer is used."""
+
+
+def event_file_name(suffix: str = "", now: float | None = None) -> str:
+    """A unique event file name: ``events.out.tfevents.<secs>.<host>.<pid>.<n><suffix>``."""
+    with _counter_lock:
+        n = next(_counter)
+    secs = int(time.time() if now is None else now)
+    return f"events.out.tfevents.{secs:010d}.{_HOST}.{os.getpid()}.{n}{suffix}"
+
+
+class _Run:
+    """One run directory's open event file (writer thread only)."""
+
+    __slots__ = ("encoder", "file", "path", "pending")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.file: EventFile | None = None
+        self.encoder = events.ScalarEncoder()
+        self.pending: list[bytes] = []
+
+
+class EventWriter:
+    """Asynchronous writer for a log dir and the runs (sub-directories) beneath it.
+
+    ``max_queue`` is the number of queued items at which the caller wakes the writer
+    thread; ``max_pending`` bounds the queue (callers wait, never drop, when it is full).
+    ``flush_secs`` is the longest time written data may stay in memory (remote stores
+    upload at that interval; local files are appended to at least every 0.5 s).
+    """
+
+    def __init__(
+        self,
+        logdir: str,
+        *,
+        max_queue: int = 4096,
+        flush_secs: float = 120.0,
+        filename_suffix: str = "",
+        purge_step: int | None = None,
+        max_pending: int = 1 << 17,
+    ) -> None:
+        if flush_secs <= 0:
+            raise ValueError(f"flush_secs must be positive, got {flush_secs}")
+        self.storage = Storage(logdir)
+        self.logdir = self.storage.root
+        self.storage.makedirs(self.logdir)
+        self._suffix = filename_suffix
+        self._purge_step = purge_step
+        self._flush_secs = float(flush_secs)
+        self._wake_at = max(1, int(max_queue))
+        self._max_pending = max(self._wake_at, int(max_pending))
+        self._queue: collections.deque[tuple[Any, ...]] = collections.deque()
+        self._wake = threading.Event()
+        self._drained = threading.Condition()
+        self._runs: dict[str, _Run] = {}
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="tblog-writer", daemon=True)
+        self._thread.start()
+        _live_writers.add(self)
+
+    # ---------------------------------------------------------------- caller side
+    def check(self) -> None:
+        """Raise the writer thread's pending error, or if the writer is closed."""
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+        if self._closed:
+            raise WriterClosedError("this writer is closed")
+
+    def put(self, item: tuple[Any, ...]) -> None:
+        """Queue one item (see the kinds above); waits only when the queue is full."""
+        if self._error is not None or self._closed:
+            self.check()
+        q = self._queue
+        q.append(item)
+        n = len(q)
+        if n >= self._wake_at:
+            self._wake.set()
+            if n >= self._max_pending:
+                self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        with self._drained:
+            while len(self._queue) >= self._max_pending // 2 and self._thread.is_alive():
+                self._wake.set()
+                self._drained.wait(0.1)
+
+    def scalar(self, run: str, tag: str, value: Any, step: int, wall_time: float) -> None:
+        self.put((SCALAR, run, tag, value, step, wall_time))
+
+    def summary(
+        self, run: str, summary: summary_pb2.Summary, step: int, wall_time: float
+    ) -> None:
+        self.put((SUMMARY, run, summary, step, wall_time))
+
+    def event(self, run: str, data: bytes) -> None:
+        self.put((EVENT, run, data))
+
+    def restart(self, step: int, wall_time: float | None = None) -> None:
+        """Mark every run of this writer as resumed at ``step``.
+
+        A ``SessionLog START`` at ``step`` goes into each open run now, and into each run
+        opened later whose directory already holds event files, so both TensorBoard
+        loaders drop the points at or after ``step`` that an earlier process wrote.
+        """
+        self.put((RESTART, None, int(step), time.time() if wall_time is None else wall_time))
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the writer thread after everything queued so far."""
+        self.put((CALL, fn))
+
+    def run_dir(self, run: str) -> str:
+        return self.storage.join(self.logdir, run) if run else self.logdir
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once everything queued before the call is written; raise pending errors."""
+        self.check()
+        done = threading.Event()
+        self._queue.append((FLUSH, done))
+        self._wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not done.wait(0.05):
+            if not self._thread.is_alive():
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"flush did not finish within {timeout} s")
+        if self._error is not None:
+            self.check()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, close every file and stop the thread. Idempotent."""
+        if self._closed:
+            return
+        try:
+            self.flush(timeout)
+        finally:
+            self._closed = True
+            self._wake.set()
+            self._thread.join(timeout)
+            _live_writers.discard(self)
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    # ---------------------------------------------------------------- writer thread
+    def _loop(self) -> None:
+        q = self._queue
+        next_flush = time.monotonic() + self._flush_secs
+        while True:
+            timeout = min(0.5, max(0.0, next_flush - time.monotonic()))
+            self._wake.wait(timeout)
+            self._wake.clear()
+            try:
+                self._drain(q)
+                if time.monotonic() >= next_flush:
+                    self._flush_files()
+                    next_flush = time.monotonic() + self._flush_secs
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+                self._error = exc
+            with self._drained:
+                self._drained.notify_all()
+            if self._closed and not q:
+                self._close_files()
+                return
+
+    def _drain(self, q: collections.deque[tuple[Any, ...]]) -> None:
+        popleft = q.popleft
+        runs = self._runs
+        touched: set[str] = set()
+        frame = records.frame
+        while q:
+            item = popleft()
+            kind = item[0]
+            if kind == SCALAR:
+                _, run, tag, value, step, wall = item
+                r = runs.get(run) or self._open_run(run)
+                if type(value) is not float:
+                    value = _resolve_scalar(value)
+                r.pending.append(frame(r.encoder.encode(tag, value, step, wall)))
+                touched.add(run)
+            elif kind == SUMMARY:
+                _, run, summary, step, wall = item
+                r = runs.get(run) or self._open_run(run)
+                r.pending.append(frame(events.summary_event(summary, step, wall)))
+                touched.add(run)
+            elif kind == EVENT:
+                _, run, data = item
+                r = runs.get(run) or self._open_run(run)
+                r.pending.append(frame(data))
+                touched.add(run)
+            elif kind == RESTART:
+                _, _, step, wall = item
+                self._purge_step = step
+                if "" not in runs:
+                    self._open_run("")
+                for name, r in runs.items():
+                    r.pending.append(frame(events.session_start_event(step, wall)))
+                    touched.add(name)
+            elif kind == FLUSH:
+                self._write_pending(touched)
+                touched.clear()
+                self._flush_files()
+                item[1].set()
+            elif kind == CALL:
+                self._write_pending(touched)
+                touched.clear()
+                item[1]()
+            if len(touched) and sum(len(runs[t].pending) for t in touched) > 4096:
+                self._write_pending(touched)
+                touched.clear()
+        self._write_pending(touched)
+
+    def _open_run(self, run: str) -> _Run:
+        path = self.run_dir(run)
+        self.storage.makedirs(path)
+        fresh = not self.storage.has_event_files(path)
+        r = _Run(path)
+        r.file = self.storage.open_event_file(self.storage.join(path, event_file_name(self._suffix)))
+        now = time.time()
+        first = [records.frame(events.file_version_event(now))]
+        if fresh:
+            # A START in a run's first file makes later restarts purge under the Python
+            # loader, which ignores the first START it sees (event-format.md §2).
+            first.append(records.frame(events.session_start_event(0, now)))
+        elif self._purge_step is not None:
+            first.append(records.frame(events.session_start_event(self._purge_step, now)))
+        r.pending.extend(first)
+        self._runs[run] = r
+        return r
+
+    def _write_pending(self, touched: set[str]) -> None:
+        for run in touched:
+            r = self._runs[run]
+            if r.pending and r.file is not None:
+                data = b"".join(r.pending)
+                r.pending.clear()
+                try:
+                    r.file.write(data)
+                except BaseException:
+                    r.pending.insert(0, data)  # retried on the next cycle
+                    raise
+
+    def _flush_files(self) -> None:
+        for r in self._runs.values():
+            if r.pending and r.file is not None:
+                data = b"".join(r.pending)
+                r.pending.clear()
+                try:
+                    r.file.write(data)
+                except BaseException:
+                    r.pending.insert(0, data)
+                    raise
+            if r.file is not None:
+                r.file.flush()
+
+    def _close_files(self) -> None:
+        try:
+            self._flush_files()
+        except BaseException as exc:  # noqa: BLE001
+            self._error = exc
+        for r in self._runs.values():
+            if r.file is not None:
+                try:
+                    r.file.close()
+                except BaseException as exc:  # noqa: BLE001
+                    self._error = exc
+
+
+def _resolve_scalar(value: Any) -> float:
+    resolve = getattr(value, "tblog_resolve", None)
+    if resolve is not None:
+        return float(resolve())
+    return to_float(value)
+
+
+_live_writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
+
+
+def _close_all_at_exit() -> None:
+    for writer in list(_live_writers):
+        try:
+            writer.close(timeout=EXIT_TIMEOUT_S)
+        except TimeoutError:
+            warnings.warn(
+                f"tblog: gave up waiting for the writer of {writer.logdir!r} at exit",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+        except Exception as exc:  # noqa: BLE001 - nothing to raise to at exit
+            warnings.warn(f"tblog: error closing writer at exit: {exc!r}", RuntimeWarning, stacklevel=1)
+
+
+atexit.register(_close_all_at_exit)

@@ -1,0 +1,1 @@
+"""keras integration (imports keras lazily)."""

@@ -1,0 +1,1 @@
+"""lightning integration (imports lightning lazily)."""

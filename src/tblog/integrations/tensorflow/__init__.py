@@ -1,0 +1,1 @@
+"""tensorflow integration (imports tensorflow lazily)."""

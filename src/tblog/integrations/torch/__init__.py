@@ -1,0 +1,1 @@
+"""torch integration (imports torch lazily)."""
