@@ -6,7 +6,7 @@ table-driven pure-Python fallback gives identical results.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 _POLY = 0x82F63B78
 _MASK_DELTA = 0xA282EAD8

@@ -13,6 +13,7 @@ import atexit
 import collections
 import itertools
 import os
+import signal
 import socket
 import threading
 import time
@@ -99,9 +100,13 @@ class EventWriter:
         self._runs: dict[str, _Run] = {}
         self._error: BaseException | None = None
         self._closed = False
+        # Open the main run's file now: an unusable log dir fails here, in the caller.
+        self._open_run("")
+        self._write_pending({""})
         self._thread = threading.Thread(target=self._loop, name="tblog-writer", daemon=True)
         self._thread.start()
         _live_writers.add(self)
+        _install_sigterm_handler()
 
     # ---------------------------------------------------------------- caller side
     def check(self) -> None:
@@ -173,15 +178,21 @@ class EventWriter:
             self.check()
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush, close every file and stop the thread. Idempotent."""
+        """Flush, close every file and stop the thread. Idempotent.
+
+        With ``timeout``, gives up after that many seconds in all (``TimeoutError``),
+        leaving the writer thread behind; at interpreter exit that is what happens to a
+        writer whose storage stalls, with a warning, so exiting never hangs.
+        """
         if self._closed:
             return
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
             self.flush(timeout)
         finally:
             self._closed = True
             self._wake.set()
-            self._thread.join(timeout)
+            self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
             _live_writers.discard(self)
         if self._error is not None:
             err, self._error = self._error, None
@@ -242,10 +253,12 @@ class EventWriter:
                     r.pending.append(frame(events.session_start_event(step, wall)))
                     touched.add(name)
             elif kind == FLUSH:
-                self._write_pending(touched)
-                touched.clear()
-                self._flush_files()
-                item[1].set()
+                try:
+                    self._write_pending(touched)
+                    touched.clear()
+                    self._flush_files()
+                finally:
+                    item[1].set()  # a failed flush still wakes its caller, who raises
             elif kind == CALL:
                 self._write_pending(touched)
                 touched.clear()
@@ -321,18 +334,59 @@ def _resolve_scalar(value: Any) -> float:
 _live_writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
 
 
-def _close_all_at_exit() -> None:
+def _exit_timeout() -> float:
+    try:
+        return float(os.environ.get("TBLOG_EXIT_TIMEOUT", EXIT_TIMEOUT_S))
+    except ValueError:
+        return EXIT_TIMEOUT_S
+
+
+def close_all(timeout: float | None = None) -> None:
+    """Close every open writer, waiting at most ``timeout`` seconds for each (exit path)."""
+    timeout = _exit_timeout() if timeout is None else timeout
     for writer in list(_live_writers):
         try:
-            writer.close(timeout=EXIT_TIMEOUT_S)
+            writer.close(timeout=timeout)
         except TimeoutError:
             warnings.warn(
-                f"tblog: gave up waiting for the writer of {writer.logdir!r} at exit",
+                f"tblog: storage of {writer.logdir!r} did not finish writing within "
+                f"{timeout:g} s at exit; abandoning what is still queued",
                 RuntimeWarning,
                 stacklevel=1,
             )
         except Exception as exc:  # noqa: BLE001 - nothing to raise to at exit
-            warnings.warn(f"tblog: error closing writer at exit: {exc!r}", RuntimeWarning, stacklevel=1)
+            warnings.warn(
+                f"tblog: error closing the writer of {writer.logdir!r} at exit: {exc!r}",
+                RuntimeWarning,
+                stacklevel=1,
+            )
 
 
-atexit.register(_close_all_at_exit)
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Write everything queued, then die of SIGTERM as the process would have."""
+    close_all()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _install_sigterm_handler() -> None:
+    """On SIGTERM, flush every writer first, unless the program handles SIGTERM itself.
+
+    Installed once, from the main thread, only while SIGTERM has its default action;
+    ``TBLOG_NO_SIGTERM_HANDLER=1`` turns it off.
+    """
+    global _sigterm_checked
+    if _sigterm_checked or os.environ.get("TBLOG_NO_SIGTERM_HANDLER"):
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _sigterm_checked = True
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # pragma: no cover - exotic embedding
+        pass
+
+
+_sigterm_checked = False
+atexit.register(close_all)
