@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from tblog.core.proto import event_pb2
-from tblog.core.records import iter_records
+from tblog.core.records import DataLossError, iter_records
 from tblog.core.storage import Storage
 
 
@@ -39,27 +40,32 @@ def _walk_runs(storage: Storage, root: str) -> Iterator[tuple[str, list[str]]]:
             yield rel, [os.path.join(dirpath, f) for f in files]
 
 
-def runs(logdir: str) -> list[str]:
+def runs(logdir: str, storage_options: dict[str, Any] | None = None) -> list[str]:
     """Names of the runs under ``logdir`` (``"."`` for event files directly in it)."""
-    storage = Storage(logdir)
+    storage = Storage(logdir, storage_options)
     return [run for run, _ in _walk_runs(storage, storage.root)]
 
 
-def read(logdir: str, *, check_crc: bool = True) -> Iterator[tuple[str, event_pb2.Event]]:
+def read(
+    logdir: str, *, check_crc: bool = True, storage_options: dict[str, Any] | None = None
+) -> Iterator[tuple[str, event_pb2.Event]]:
     """Yield ``(run, Event)`` for every event in every run under ``logdir``.
 
     Files are read in name order within a run; a truncated final record is skipped.
-    Raises ``tblog.DataLossError`` on a corrupt record.
+    Raises ``tblog.DataLossError`` on a corrupt record (and on nothing else for bad data).
     """
-    storage = Storage(logdir)
+    storage = Storage(logdir, storage_options)
     for run, paths in _walk_runs(storage, storage.root):
         for path in paths:
             data = storage.read_bytes(path) if not storage.remote else storage.fs.cat_file(path)
             if data is None:
                 continue
-            for _, payload in iter_records(data, check_crc=check_crc):
+            for offset, payload in iter_records(data, check_crc=check_crc):
                 event = event_pb2.Event()
-                event.ParseFromString(payload)
+                try:
+                    event.ParseFromString(payload)
+                except DecodeError as exc:
+                    raise DataLossError(f"{path}: undecodable event ending at byte {offset}") from exc
                 yield run, event
 
 

@@ -98,9 +98,13 @@ class SegmentedEventFile:
 
 
 class Storage:
-    """File operations for one log dir root: local paths or an fsspec URL."""
+    """File operations for one log dir root: local paths or an fsspec URL.
 
-    def __init__(self, root: str) -> None:
+    ``storage_options`` go to fsspec (e.g. ``{"endpoint_url": ...}`` for ``s3://``); they
+    can also come from fsspec's own configuration (``FSSPEC_S3_ENDPOINT_URL``, ...).
+    """
+
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None) -> None:
         root = os.fspath(root)
         if root.startswith("file://"):
             root = root[len("file://") :]
@@ -109,7 +113,7 @@ class Storage:
         if self.remote:
             import fsspec
 
-            self.fs, _ = fsspec.core.url_to_fs(root)
+            self.fs, _ = fsspec.core.url_to_fs(root, **(storage_options or {}))
             self.root = root.rstrip("/")
         else:
             self.root = os.path.expanduser(root)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+import sys
 import time
 from datetime import datetime
 from typing import Any
@@ -62,6 +63,7 @@ class SummaryWriter:
     TensorBoard (resume). ``max_queue``: queued items that wake the writer thread.
     ``flush_secs``: longest time data stays in memory. ``rank_zero_only``: under
     ``torch.distributed``, processes whose global rank is not 0 write nothing.
+    ``storage_options``: fsspec options for URL log dirs (e.g. ``endpoint_url`` for S3).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class SummaryWriter:
         filename_suffix: str = "",
         *,
         rank_zero_only: bool = True,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         if log_dir is None:
             log_dir = default_logdir(comment)
@@ -89,6 +92,7 @@ class SummaryWriter:
                 flush_secs=flush_secs,
                 filename_suffix=filename_suffix,
                 purge_step=purge_step,
+                storage_options=storage_options,
             )
             self._put = self._writer.put
         else:
@@ -488,12 +492,19 @@ def _prepare_scalar(value: Any) -> Any:
         return value
     if vt is int:
         return float(value)
-    framework = convert.framework_of(value)
+    framework = "torch" if _is_torch_tensor(value) else convert.framework_of(value)
     if framework is not None:
         defer = getattr(_integration(framework), "defer_scalar", None)
         if defer is not None:
             return defer(value)
     return convert.to_float(value)
+
+
+def _is_torch_tensor(value: Any) -> bool:
+    """True for ``torch.Tensor`` and its subclasses (defined anywhere); never imports torch."""
+    torch = sys.modules.get("torch")
+    tensor_type = getattr(torch, "Tensor", None)
+    return tensor_type is not None and isinstance(value, tensor_type)
 
 
 def _noop(item: Any) -> None:

@@ -83,10 +83,11 @@ class EventWriter:
         filename_suffix: str = "",
         purge_step: int | None = None,
         max_pending: int = 1 << 17,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         if flush_secs <= 0:
             raise ValueError(f"flush_secs must be positive, got {flush_secs}")
-        self.storage = Storage(logdir)
+        self.storage = Storage(logdir, storage_options)
         self.logdir = self.storage.root
         self.storage.makedirs(self.logdir)
         self._suffix = filename_suffix
