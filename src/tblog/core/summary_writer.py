@@ -201,7 +201,7 @@ class SummaryWriter:
         from tblog.core.summaries import histogram
 
         tag = self._tag(tag)
-        if convert.framework_of(values) == "torch":
+        if _is_torch_tensor(values):
             summary = _integration("torch").histogram_pb(tag, values, bins=bins, max_bins=max_bins)
         else:
             summary = histogram.histogram_pb(tag, convert.to_numpy(values), bins=bins, max_bins=max_bins)
