@@ -32,13 +32,14 @@ def tensorboard_command(
     logdir: str,
     port: int,
     host: str = "127.0.0.1",
-    load_fast: bool = False,
+    load_fast: bool | str = False,
     reload_interval: float = 1,
     samples_per_plugin: str = SAMPLES_PER_PLUGIN,
 ) -> list[str]:
     """The argv that starts TensorBoard from this Python environment.
 
-    Raises ``ValueError`` on a bad ``port`` and ``RuntimeError`` when TensorBoard is not
+    ``load_fast``: TensorBoard's ``--load_fast`` (``True``: the Rust data server, ``False``:
+    the Python loader, or ``"auto"``). Raises ``ValueError`` on a bad ``port`` and ``RuntimeError`` when TensorBoard is not
     installed.
     """
     if not isinstance(port, int) or not 0 < port < 65536:
@@ -63,17 +64,25 @@ def tensorboard_command(
         str(port),
         "--reload_interval",
         str(reload_interval),
-        f"--load_fast={'true' if load_fast else 'false'}",
+        f"--load_fast={_load_fast_flag(load_fast)}",
         "--samples_per_plugin",
         samples_per_plugin,
     ]
+
+
+def _load_fast_flag(load_fast: bool | str) -> str:
+    if isinstance(load_fast, bool):
+        return "true" if load_fast else "false"
+    if load_fast in ("true", "false", "auto"):
+        return load_fast
+    raise ValueError(f"load_fast must be a bool or 'true'/'false'/'auto', got {load_fast!r}")
 
 
 def start_tensorboard(
     logdir: str,
     port: int,
     host: str = "127.0.0.1",
-    load_fast: bool = False,
+    load_fast: bool | str = False,
     *,
     log: IO[bytes] | int | None = None,
     reload_interval: float = 1,

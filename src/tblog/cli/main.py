@@ -1,11 +1,248 @@
-"""Argument parsing for the ``tblog`` command (work in progress: ``board`` only)."""
+"""Argument parsing and the ``ls``, ``export`` and ``board`` commands of ``tblog``.
+
+rich, pandas, pyarrow and matplotlib (the ``cli`` extra) are imported inside the commands
+that use them, so ``import tblog`` and ``tblog --help`` stay cheap.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import signal
+import sys
+from typing import Any
+
+from tblog.cli.scan import Series, load
+
+# Show a progress bar when a load reads more than this many bytes.
+PROGRESS_BYTES = 64 << 20
+
+
+def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, dict[str, Series]]:
+    """:func:`tblog.cli.scan.load` with a rich progress bar on stderr for long loads."""
+    total = 0
+    if not quiet and "://" not in logdir:
+        for root, _, files in os.walk(logdir):
+            total += sum(os.path.getsize(os.path.join(root, f)) for f in files if "tfevents" in f)
+    if total < PROGRESS_BYTES:
+        return load(logdir, tag)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    columns = ("Loading", BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("load", total=total)
+        return load(logdir, tag, lambda done, _total: bar.update(task, completed=done))
+
+
+def _fmt(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.6g}"
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """A table per run: tag, plugin, step range, count and last scalar value."""
+    from rich.console import Console
+    from rich.table import Table
+
+    data = _load(args.logdir, args.tag)
+    console = Console()
+    if not data:
+        console.print(f"no runs under {args.logdir}")
+        return 1
+    for run, tags in data.items():
+        table = Table(title=f"run [bold]{run}[/bold]", title_justify="left")
+        for name, justify in (
+            ("tag", "left"),
+            ("plugin", "left"),
+            ("steps", "right"),
+            ("count", "right"),
+            ("last value", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for tag in sorted(tags, key=lambda t: (tags[t].plugin, t)):
+            s = tags[tag]
+            steps = f"{s.steps.min()}..{s.steps.max()}" if s.steps.size else "-"
+            last = _fmt(float(s.values[-1])) if s.values is not None and s.values.size else "-"
+            table.add_row(tag, s.plugin, steps, str(s.steps.size), last)
+        console.print(table)
+    return 0
+
+
+def scalar_frame(data: dict[str, dict[str, Series]]) -> Any:
+    """Long-format pandas DataFrame (run, tag, step, wall_time, value) of every scalar."""
+    import numpy as np
+    import pandas as pd
+
+    parts = [
+        (run, tag, s)
+        for run, tags in data.items()
+        for tag, s in tags.items()
+        if s.values is not None
+    ]
+    if not parts:
+        return pd.DataFrame(
+            {
+                "run": pd.Series([], dtype=object),
+                "tag": pd.Series([], dtype=object),
+                "step": np.zeros(0, np.int64),
+                "wall_time": np.zeros(0),
+                "value": np.zeros(0),
+            }
+        )
+    counts = [s.steps.size for _, _, s in parts]
+    return pd.DataFrame(
+        {
+            "run": np.repeat(np.array([r for r, _, _ in parts], dtype=object), counts),
+            "tag": np.repeat(np.array([t for _, t, _ in parts], dtype=object), counts),
+            "step": np.concatenate([s.steps for _, _, s in parts]),
+            "wall_time": np.concatenate([s.wall_times for _, _, s in parts]),
+            "value": np.concatenate([s.values for _, _, s in parts if s.values is not None]),
+        }
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Long-format scalar rows as CSV, Parquet or JSON (records) to a file or stdout."""
+    frame = scalar_frame(_load(args.logdir, args.tag, quiet=args.output in (None, "-")))
+    out = args.output
+    if args.format == "parquet":
+        if out in (None, "-"):
+            raise SystemExit("tblog export: --format parquet needs -o FILE")
+        frame.to_parquet(out, index=False)
+    elif args.format == "csv":
+        frame.to_csv(sys.stdout if out in (None, "-") else out, index=False)
+    else:
+        text = frame.to_json(orient="records", double_precision=15)
+        if out in (None, "-"):
+            sys.stdout.write(text + "\n")
+        else:
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+    if out not in (None, "-"):
+        print(f"wrote {len(frame)} rows to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from tblog.cli.plot import plot_scalars
+
+    data = _load(args.logdir, args.tag)
+    count = plot_scalars(
+        data,
+        args.output,
+        smoothing=args.smoothing,
+        width=args.width,
+        height=args.height,
+        log_y=args.log_y,
+    )
+    if count == 0:
+        print(f"tblog plot: no scalar tag matches {args.tag!r}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({count} series)", file=sys.stderr)
+    return 0
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    """Start TensorBoard, print its URL and the ``ssh -L`` line, wait until interrupted."""
+    from tblog.cli.board import (
+        free_port,
+        ssh_hint,
+        start_tensorboard,
+        stop_tensorboard,
+        url_for,
+        wait_ready,
+    )
+
+    port = args.port or free_port(args.host)
+    try:
+        proc = start_tensorboard(
+            args.logdir, port, args.host, args.load_fast, log=None if args.verbose else _devnull()
+        )
+    except RuntimeError as exc:
+        print(f"tblog board: {exc}", file=sys.stderr)
+        return 2
+
+    def _stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    url = url_for(args.host, port)
+    try:
+        wait_ready(proc, url, timeout=args.timeout)
+        print(f"TensorBoard {url}/", flush=True)
+        print(f"remote: {ssh_hint(port)}  then open http://localhost:{port}/", flush=True)
+        proc.wait()
+        return proc.returncode or 0
+    except KeyboardInterrupt:
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"tblog board: {exc} (port {port} in use? try --verbose)", file=sys.stderr)
+        return 1
+    finally:
+        stop_tensorboard(proc)
+
+
+def _devnull() -> Any:
+    return open(os.devnull, "wb")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tblog", description="Inspect, export, plot and serve TensorBoard log dirs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser, tag_help: str) -> None:
+        p.add_argument("logdir", help="log dir (local path or fsspec URL)")
+        p.add_argument("--tag", default=None, metavar="REGEX", help=tag_help)
+
+    p = sub.add_parser("ls", help="runs, tags per plugin, step ranges and last values")
+    common(p, "only tags matching this regular expression (re.search)")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("export", help="scalars as long-format rows (run, tag, step, ...)")
+    common(p, "only tags matching this regular expression (re.search)")
+    p.add_argument("--format", choices=("csv", "parquet", "json"), default="csv")
+    p.add_argument("-o", "--output", default=None, help="output file (default: stdout)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("plot", help="PNG of matching scalars, one line per run")
+    common(p, "scalar tags to plot (regular expression, re.search); one panel per tag")
+    p.add_argument("-o", "--output", required=True, help="output PNG file")
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.0,
+        help="TensorBoard's EMA smoothing weight in [0, 1) (default 0)",
+    )
+    p.add_argument("--width", type=int, default=1200, help="image width in pixels")
+    p.add_argument("--height", type=int, default=800, help="image height in pixels")
+    p.add_argument("--log-y", action="store_true", help="logarithmic y axis")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("board", help="start TensorBoard and print the URL and ssh -L line")
+    p.add_argument("logdir", help="log dir (local path or fsspec URL)")
+    p.add_argument("--port", type=int, default=6006, help="port (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    p.add_argument(
+        "--load-fast",
+        choices=("auto", "true", "false"),
+        default="auto",
+        help="TensorBoard's --load_fast",
+    )
+    p.add_argument("--timeout", type=float, default=120, help="seconds to wait for start")
+    p.add_argument("-v", "--verbose", action="store_true", help="show TensorBoard's output")
+    p.set_defaults(func=cmd_board)
+    return parser
 
 
 def run(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tblog")
-    parser.parse_args(argv)
-    return 0
+    """Parse ``argv`` and run the command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"tblog {args.command}: {exc}", file=sys.stderr)
+        return 2

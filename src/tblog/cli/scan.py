@@ -1,0 +1,345 @@
+"""Fast loading of a log dir for the CLI: every series' steps, wall times and scalar values.
+
+Scalar events written by tblog's fast encoder (``tblog.core.events.ScalarEncoder``) are
+decoded with numpy, a whole file at a time, without building protobuf messages:
+
+1. record starts are found by their framing (a length whose masked CRC-32C matches the
+   next four bytes) and accepted only when they chain from byte 0 to the end of the file;
+2. the records whose bytes match the encoder's layout give (tag, step, wall time, value);
+3. every other record (histograms, images, scalars of other writers, ...) is parsed with
+   protobuf, as :func:`tblog.read` does.
+
+When a file does not chain (corruption, foreign framing) it is read record by record with
+:func:`tblog.core.records.iter_records`. Data CRCs are not checked on the fast path.
+Restarts follow TensorBoard: a ``SessionLog START`` at step ``s`` (other than a run's first)
+drops the points read before it whose step is ``>= s``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tblog.core.crc32c import _TABLE
+from tblog.core.proto import event_pb2
+from tblog.core.reader import _walk_runs, scalar_value
+from tblog.core.records import iter_records
+from tblog.core.storage import Storage
+
+_CRC_TABLE = np.array(_TABLE, dtype=np.uint32)
+_TENSOR_PREFIX = np.frombuffer(b"\x42\x08\x08\x01\x2a\x04", dtype=np.uint8)
+_SCALAR_METADATA = np.frombuffer(b"\x4a\x0d\x0a\x09\x0a\x07scalars\x20\x01", dtype=np.uint8)
+_LEGACY_PLUGINS = {
+    "simple_value": "scalars",
+    "histo": "histograms",
+    "image": "images",
+    "audio": "audio",
+}
+
+
+@dataclass
+class Series:
+    """One tag of one run: ``steps`` (int64), ``wall_times`` (float64) in write order,
+    ``values`` (float64) for scalars and ``None`` otherwise."""
+
+    plugin: str
+    steps: np.ndarray
+    wall_times: np.ndarray
+    values: np.ndarray | None
+
+
+@dataclass
+class _Chunks:
+    plugin: str = ""
+    order: list[np.ndarray] = field(default_factory=list)
+    steps: list[np.ndarray] = field(default_factory=list)
+    walls: list[np.ndarray] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+    scalar: bool = True
+
+
+def _masked_crc_of_u64(words: np.ndarray) -> np.ndarray:
+    """Masked CRC-32C of each 8-byte little-endian ``uint64`` in ``words`` (vectorized)."""
+    crc = np.full(words.shape, 0xFFFFFFFF, dtype=np.uint32)
+    for i in range(8):
+        byte = ((words >> np.uint64(8 * i)) & np.uint64(0xFF)).astype(np.uint32)
+        crc = _CRC_TABLE[(crc ^ byte) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
+    crc ^= np.uint32(0xFFFFFFFF)
+    return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
+
+
+def record_starts(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(starts, lengths)`` of the complete records of a file (uint8 array), or ``None``
+    when the framing found does not chain from byte 0 (the caller then walks records)."""
+    n = buf.size
+    if n < 16:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # An Event always starts with field 1 (wall_time, 0x09); lengths fit in 32 bits.
+    cand = np.flatnonzero(buf[12:] == 0x09)
+    cand = cand[cand + 12 <= n - 4]
+    for k in (4, 5, 6, 7):
+        cand = cand[buf[cand + k] == 0]
+    idx = cand[:, None] + np.arange(12)
+    head = buf[idx]
+    words = head[:, :8].copy().view("<u8").ravel()
+    crcs = head[:, 8:].copy().view("<u4").ravel()
+    ok = _masked_crc_of_u64(words) == crcs
+    starts = cand[ok].astype(np.int64)
+    lengths = words[ok].astype(np.int64)
+    if starts.size == 0 or starts[0] != 0:
+        return None
+    ends = starts + 16 + lengths
+    complete = ends <= n
+    if not complete.all():  # a truncated tail: the writer may still be appending
+        last = int(np.argmin(complete))
+        if complete[last:].any():
+            return None
+        starts, lengths, ends = starts[:last], lengths[:last], ends[:last]
+    if starts.size and (not np.array_equal(ends[:-1], starts[1:]) or n - ends[-1] >= 16):
+        return None
+    return starts, lengths
+
+
+def _varints(buf: np.ndarray, pos: np.ndarray, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decode protobuf varints at ``pos``: ``(values uint64, lengths)``; length 0 marks a
+    varint longer than ``max_len`` bytes."""
+    value = np.zeros(pos.shape, np.uint64)
+    length = np.zeros(pos.shape, np.int64)
+    going = np.ones(pos.shape, bool)
+    safe_end = buf.size - 1
+    for i in range(max_len):
+        byte = buf[np.minimum(pos + i, safe_end)].astype(np.uint64)
+        value[going] |= (byte[going] & np.uint64(0x7F)) << np.uint64(7 * i)
+        ends = going & (byte < 0x80)
+        length[ends] = i + 1
+        going &= ~ends
+    return value, length
+
+
+def _fast_scalars(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> dict[str, object]:
+    """Decode the records that match the fast scalar encoder's bytes exactly.
+
+    Returns ``{"mask": bool per record, "tag": per matched record, "tags": names,
+    "step", "wall", "value"}``."""
+    s = starts + 12
+    end = s + lengths
+    last = buf.size - 1
+    ok = (buf[s] == 0x09) & (lengths >= 30)
+    wall = np.zeros(s.shape, np.float64)
+    p = np.minimum(s + 9, last)
+    has_step = buf[p] == 0x10
+    step_raw, step_len = _varints(buf, np.minimum(p + 1, last), 10)
+    ok &= ~has_step | (step_len > 0)
+    step = np.where(has_step, step_raw, np.uint64(0)).view(np.int64)
+    p = np.where(has_step, p + 1 + step_len, p)
+    ok &= buf[np.minimum(p, last)] == 0x2A
+    summary_len, n1 = _varints(buf, np.minimum(p + 1, last), 3)
+    p = p + 1 + n1
+    ok &= (n1 > 0) & (p + summary_len.astype(np.int64) == end)
+    ok &= buf[np.minimum(p, last)] == 0x0A
+    body_len, n2 = _varints(buf, np.minimum(p + 1, last), 3)
+    p = p + 1 + n2
+    ok &= (n2 > 0) & (p + body_len.astype(np.int64) == end)
+    ok &= buf[np.minimum(p, last)] == 0x0A
+    tag_len, n3 = _varints(buf, np.minimum(p + 1, last), 2)
+    tag_start = p + 1 + n3
+    tag_len = tag_len.astype(np.int64)
+    ok &= (n3 > 0) & (tag_start + tag_len + 10 <= end)
+    after = np.minimum(tag_start + tag_len, last - 10)
+    for k, byte in enumerate(_TENSOR_PREFIX):
+        ok &= buf[after + k] == byte
+    value_end = after + 10
+    plain = value_end == end
+    with_meta = value_end + _SCALAR_METADATA.size == end
+    if with_meta.any():
+        meta_at = np.minimum(value_end, last - _SCALAR_METADATA.size)
+        for k, byte in enumerate(_SCALAR_METADATA):
+            with_meta &= buf[meta_at + k] == byte
+    ok &= plain | with_meta
+    idx = np.flatnonzero(ok)
+    if idx.size:
+        wall[idx] = buf[(s[idx, None] + 1 + np.arange(8))].copy().view("<f8").ravel()
+    values = np.zeros(idx.size, np.float64)
+    names: list[str] = []
+    tag_ids = np.zeros(idx.size, np.int64)
+    if idx.size:
+        values = buf[after[idx, None] + 6 + np.arange(4)].copy().view("<f4").ravel()
+        tl = tag_len[idx]
+        width = int(tl.max())
+        cols = np.arange(width)
+        raw = buf[np.minimum(tag_start[idx, None] + cols, last)]
+        raw[cols[None, :] >= tl[:, None]] = 0
+        keys = np.ascontiguousarray(np.column_stack([raw, tl.astype(np.uint8)]))
+        uniq, inverse = np.unique(keys.view(f"V{width + 1}").ravel(), return_inverse=True)
+        tag_ids = inverse.ravel()
+        for key in uniq:
+            b = key.tobytes()
+            names.append(b[: b[-1] if width < 255 else width].decode("utf-8", "replace"))
+        if width >= 255:  # very long tags: use the slow path's exact decoding
+            ok[:] = False
+            idx = idx[:0]
+    return {
+        "mask": ok,
+        "idx": idx,
+        "tag": tag_ids,
+        "tags": names,
+        "step": step[idx],
+        "wall": wall[idx],
+        "value": values.astype(np.float64),
+    }
+
+
+def _slow_record(
+    payload: bytes,
+    order: int,
+    chunks: dict[str, _Chunks],
+    restarts: list[tuple[int, int]],
+    tag_filter: Callable[[str], bool],
+) -> None:
+    event = event_pb2.Event()
+    event.ParseFromString(payload)
+    what = event.WhichOneof("what")
+    if what == "session_log" and event.session_log.status == event_pb2.SessionLog.START:
+        restarts.append((order, event.step))
+        return
+    if what != "summary":
+        return
+    for value in event.summary.value:
+        if not tag_filter(value.tag):
+            continue
+        c = chunks.setdefault(value.tag, _Chunks())
+        if not c.plugin:
+            kind = value.WhichOneof("value") or ""
+            c.plugin = value.metadata.plugin_data.plugin_name or _LEGACY_PLUGINS.get(kind, kind)
+        number = scalar_value(value)
+        if number is None:
+            c.scalar = False
+        c.order.append(np.array([order], np.int64))
+        c.steps.append(np.array([event.step], np.int64))
+        c.walls.append(np.array([event.wall_time], np.float64))
+        c.values.append(np.array([np.nan if number is None else number], np.float64))
+
+
+def _scan_file(
+    data: bytes,
+    base: int,
+    chunks: dict[str, _Chunks],
+    restarts: list[tuple[int, int]],
+    tag_filter: Callable[[str], bool],
+) -> int:
+    """Add one file's series to ``chunks``; record ``order`` numbers start at ``base``.
+    Returns the number of records."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    framing = record_starts(buf)
+    if framing is None:
+        count = 0
+        for _, payload in iter_records(data):
+            _slow_record(payload, base + count, chunks, restarts, tag_filter)
+            count += 1
+        return count
+    starts, lengths = framing
+    fast = _fast_scalars(buf, starts, lengths)
+    idx: np.ndarray = fast["idx"]  # type: ignore[assignment]
+    tag_ids: np.ndarray = fast["tag"]  # type: ignore[assignment]
+    for tid, name in enumerate(fast["tags"]):  # type: ignore[arg-type]
+        if not tag_filter(name):
+            continue
+        sel = tag_ids == tid
+        c = chunks.setdefault(name, _Chunks())
+        c.plugin = c.plugin or "scalars"
+        c.order.append(idx[sel] + base)
+        c.steps.append(fast["step"][sel])  # type: ignore[index]
+        c.walls.append(fast["wall"][sel])  # type: ignore[index]
+        c.values.append(fast["value"][sel])  # type: ignore[index]
+    for i in np.flatnonzero(~fast["mask"]):  # type: ignore[operator]
+        a = int(starts[i]) + 12
+        _slow_record(data[a : a + int(lengths[i])], base + int(i), chunks, restarts, tag_filter)
+    return int(starts.size)
+
+
+def load_run(
+    files: Iterable[bytes], tag_filter: Callable[[str], bool] | None = None
+) -> dict[str, Series]:
+    """Series of one run from its event files' bytes (in name order)."""
+    keep = tag_filter or (lambda _tag: True)
+    chunks: dict[str, _Chunks] = {}
+    restarts: list[tuple[int, int]] = []
+    base = 0
+    for data in files:
+        base += _scan_file(data, base, chunks, restarts, keep)
+    out: dict[str, Series] = {}
+    for tag, c in chunks.items():
+        order = np.concatenate(c.order)
+        steps = np.concatenate(c.steps)
+        walls = np.concatenate(c.walls)
+        values = np.concatenate(c.values)
+        sort = np.argsort(order, kind="stable")
+        order, steps, walls, values = order[sort], steps[sort], walls[sort], values[sort]
+        keep_mask = np.ones(order.shape, bool)
+        for at, step in sorted(restarts)[1:]:
+            keep_mask &= ~((order < at) & (steps >= step))
+        out[tag] = Series(
+            c.plugin, steps[keep_mask], walls[keep_mask], values[keep_mask] if c.scalar else None
+        )
+    return out
+
+
+def load(
+    logdir: str, tag: str | None = None, progress: Callable[[int, int], None] | None = None
+) -> dict[str, dict[str, Series]]:
+    """``{run: {tag: Series}}`` for every run under ``logdir`` (local path or fsspec URL).
+
+    ``tag``: a regular expression; only tags it matches (``re.search``) are kept.
+    ``progress(done_bytes, total_bytes)`` is called after each file.
+    Raises ``ValueError`` on an invalid ``tag`` pattern, ``FileNotFoundError`` when
+    ``logdir`` does not exist.
+    """
+    pattern = None
+    if tag is not None:
+        try:
+            pattern = re.compile(tag)
+        except re.error as exc:
+            raise ValueError(
+                f"tag must be a valid regular expression, got {tag!r}: {exc}"
+            ) from None
+    storage = Storage(logdir)
+    if not storage.remote:
+        import os
+
+        if not os.path.isdir(storage.root):
+            raise FileNotFoundError(f"logdir {logdir!r} is not a directory")
+    layout = list(_walk_runs(storage, storage.root))
+    sizes = {p: _size(storage, p) for _, paths in layout for p in paths}
+    total = sum(sizes.values())
+    done = 0
+
+    def files(paths: list[str]) -> Iterable[bytes]:
+        nonlocal done
+        for path in paths:
+            data = storage.fs.cat_file(path) if storage.remote else storage.read_bytes(path)
+            yield data or b""
+            done += sizes[path]
+            if progress is not None:
+                progress(done, total)
+
+    filt = pattern.search if pattern is not None else None
+    result = {}
+    for run, paths in layout:
+        series = load_run(files(paths), filt)
+        if series or pattern is None:
+            result[run] = series
+    return result
+
+
+def _size(storage: Storage, path: str) -> int:
+    try:
+        if storage.remote:
+            return int(storage.fs.size(path) or 0)
+        import os
+
+        return os.path.getsize(path)
+    except OSError:
+        return 0
