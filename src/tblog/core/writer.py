@@ -108,6 +108,8 @@ class EventWriter:
         self._thread.start()
         _live_writers.add(self)
         _install_sigterm_handler()
+        if self.storage.remote:
+            _register_remote_exit()
 
     # ---------------------------------------------------------------- caller side
     def check(self) -> None:
@@ -361,6 +363,34 @@ def close_all(timeout: float | None = None) -> None:
                 RuntimeWarning,
                 stacklevel=1,
             )
+
+
+def _close_remote_writers() -> None:
+    """Close remote writers while their storage client can still run (see below)."""
+    remote = [w for w in list(_live_writers) if w.storage.remote]
+    for writer in remote:
+        try:
+            writer.close(timeout=_exit_timeout())
+        except Exception as exc:  # noqa: BLE001 - reported like at exit
+            warnings.warn(
+                f"tblog: error closing the writer of {writer.logdir!r} at exit: {exc!r}",
+                RuntimeWarning,
+                stacklevel=1,
+            )
+
+
+def _register_remote_exit() -> None:
+    """fsspec clients (s3fs, gcsfs) run on executors that refuse work once
+    ``concurrent.futures`` has shut down, which happens before ``atexit`` handlers run.
+    ``threading``'s own exit hooks run before that, newest first, so remote writers are
+    closed from one registered after the storage client was imported."""
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:  # pragma: no cover - CPython < 3.9
+        return
+    try:
+        register(_close_remote_writers)
+    except RuntimeError:  # pragma: no cover - interpreter already shutting down
+        pass
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

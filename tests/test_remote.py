@@ -1,0 +1,155 @@
+"""Remote log dirs: ``memory://`` in-process, and ``s3://`` against a moto S3 server on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+
+import fsspec
+import pytest
+from tb import accumulator, array
+
+import tblog
+from tblog.core import records
+
+
+def test_memory_logdir_roundtrip_and_incremental_flushes(tmp_path):
+    url = "memory://tblog-test/run1"
+    fs = fsspec.filesystem("memory")
+    w = tblog.SummaryWriter(url)
+    for k in range(10):
+        for i in range(k * 10, k * 10 + 10):
+            w.add_scalar("x", float(i), i)
+        w.flush()
+    w.add_scalars("grp", {"a": 1.0, "b": 2.0}, 5)
+    w.close()
+    assert sorted({r for r, _ in tblog.read(url)}) == [".", "grp_a", "grp_b"]
+    assert [e.step for _, e in tblog.read(url) if e.HasField("summary")][:100] == list(range(100))
+    # each flush stored only its new bytes: objects hold whole records and add up to the stream
+    objects = sorted(p for p in fs.find("/tblog-test/run1") if "tfevents" in p and "/grp_" not in p)
+    assert len(objects) == 10
+    sizes = [fs.size(p) for p in objects]
+    stream = b"".join(fs.cat_file(p) for p in objects)
+    assert sum(sizes) == len(stream)
+    for p in objects:
+        records_in_object = list(records.iter_records(fs.cat_file(p)))
+        assert records_in_object and records_in_object[-1][0] == fs.size(p)
+    # TensorBoard reads the same files once they are local
+    local = tmp_path / "run1"
+    local.mkdir()
+    for p in objects:
+        (local / p.rsplit("/", 1)[1]).write_bytes(fs.cat_file(p))
+    assert [e.step for e in accumulator(local).Tensors("x")] == list(range(100))
+    fs.rm("/tblog-test", recursive=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    port = _free_port()
+    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except Exception:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.2)
+        options = {"endpoint_url": url, "key": "testing", "secret": "testing"}
+        fs = fsspec.filesystem("s3", **options)
+        fs.mkdir("tblog-bucket")
+        yield url, options, fs
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _download(fs, prefix: str, dest) -> list[str]:
+    fs.invalidate_cache()
+    objects = sorted(p for p in fs.find(prefix) if "tfevents" in p)
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in objects:
+        (dest / p.rsplit("/", 1)[1]).write_bytes(fs.cat_file(p))
+    return objects
+
+
+def test_s3_logdir_is_readable_and_uploads_are_incremental(s3_server, tmp_path):
+    url, options, fs = s3_server
+    w = tblog.SummaryWriter("s3://tblog-bucket/inc", storage_options=options)
+    for k in range(5):
+        for i in range(k * 20, k * 20 + 20):
+            w.add_scalar("x", float(i), i)
+        w.flush()
+    w.close()
+    objects = _download(fs, "tblog-bucket/inc", tmp_path / "inc")
+    assert len(objects) == 5
+    total = sum(fs.size(p) for p in objects)
+    assert total == sum(len(fs.cat_file(p)) for p in objects)
+    assert [e.step for e in accumulator(tmp_path / "inc").Tensors("x")] == list(range(100))
+    assert [e.step for _, e in tblog.read("s3://tblog-bucket/inc", storage_options=options)
+            if e.HasField("summary")] == list(range(100))
+
+
+def test_s3_killed_mid_run_keeps_what_was_flushed(s3_server, tmp_path):
+    url, options, fs = s3_server
+    code = textwrap.dedent(
+        """
+        import os, signal, sys, time, tblog
+        opts = {"endpoint_url": sys.argv[1], "key": "testing", "secret": "testing"}
+        w = tblog.SummaryWriter("s3://tblog-bucket/killed", storage_options=opts, flush_secs=3600)
+        for i in range(100):
+            w.add_scalar("x", float(i), i)
+        w.flush()
+        for i in range(100, 150):
+            w.add_scalar("x", float(i), i)
+        print("flushed", flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "flushed"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    _download(fs, "tblog-bucket/killed", tmp_path / "killed")
+    steps = [e.step for e in accumulator(tmp_path / "killed").Tensors("x")]
+    assert steps[:100] == list(range(100))
+    assert steps == list(range(len(steps)))
+
+
+def test_s3_normal_exit_without_close_uploads_everything(s3_server, tmp_path):
+    url, options, fs = s3_server
+    code = textwrap.dedent(
+        """
+        import sys, tblog
+        opts = {"endpoint_url": sys.argv[1], "key": "testing", "secret": "testing"}
+        w = tblog.SummaryWriter("s3://tblog-bucket/exit", storage_options=opts, flush_secs=3600)
+        for i in range(50):
+            w.add_scalar("x", float(i), i)
+        """
+    )
+    subprocess.run([sys.executable, "-c", code, url], check=True, timeout=120)
+    _download(fs, "tblog-bucket/exit", tmp_path / "exit")
+    values = [float(array(e).item()) for e in accumulator(tmp_path / "exit").Tensors("x")]
+    assert values == [float(i) for i in range(50)]
