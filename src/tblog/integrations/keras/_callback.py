@@ -1,0 +1,331 @@
+"""``tblog.TBCallback``: ``keras.callbacks.TensorBoard`` on tblog's writer, on every backend.
+
+Imports keras (this module is loaded on first access of ``TBCallback``). Layout, tags and
+steps are Keras' own: ``train/`` and ``validation/`` runs, ``epoch_<metric>`` at the epoch,
+``batch_<metric>`` at the global batch, ``evaluation_<metric>_vs_iterations`` at the
+optimizer's iteration. Unlike Keras 3.15, epoch summaries are written whatever
+``update_freq`` is.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import keras
+import numpy as np
+
+from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
+from tblog.core.summary_writer import SummaryWriter
+from tblog.integrations.keras import _weights
+from tblog.integrations.keras._distribute import is_chief
+from tblog.integrations.keras._graph import model_graph_def
+
+
+def _check_freq(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value}")
+    return int(value)
+
+
+def _check_update_freq(value: Any) -> int | str:
+    if value == "batch":
+        return 1
+    if value == "epoch":
+        return "epoch"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"update_freq must be 'batch', 'epoch' or a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_profile_batch(value: Any) -> tuple[int, int]:
+    message = f"profile_batch must be a non-negative int or a pair of positive ints, got {value!r}"
+    if isinstance(value, str):
+        try:
+            value = [int(v) for v in value.split(",")]
+        except ValueError:
+            raise ValueError(message) from None
+        value = value[0] if len(value) == 1 else value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        start = stop = int(value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        start, stop = int(value[0]), int(value[1])
+    else:
+        raise ValueError(message)
+    if start < 0 or stop < start:
+        raise ValueError(message)
+    return start, stop
+
+
+def _model_json_summary(model: Any) -> Any:
+    """The ``keras`` tag ``keras.callbacks.TensorBoard`` writes (plugin graph_keras_model)."""
+    try:
+        config = model.to_json()
+    except Exception:  # noqa: BLE001 - a model that cannot serialize just has no config
+        return None
+    md = metadata("graph_keras_model", b"1")
+    return summary_value("keras", string_tensor_proto(config, shape=()), md)
+
+
+class TBCallback(keras.callbacks.Callback):
+    """Log a Keras fit/evaluate to TensorBoard, as ``keras.callbacks.TensorBoard`` does.
+
+    Arguments have Keras' names and meaning. ``histogram_freq``: weight histograms every
+    so many epochs (computed on the backend, only bucket counts reach the host).
+    ``write_graph``: a layer graph (Graphs dashboard) and the model config.
+    ``write_images``: weights as images. ``update_freq``: ``"epoch"``, ``"batch"`` or N
+    (``batch_<metric>`` every N batches). ``profile_batch``: batch or ``(start, stop)`` to
+    profile with the backend's profiler (TensorFlow and JAX). ``embeddings_freq``: write
+    ``Embedding`` layers for the Projector every so many epochs; ``embeddings_metadata``:
+    a label file (or ``{layer name: file}``), one label per row.
+    ``keras_tag_names``: weight tags as Keras writes them (``<weight path>/histogram``)
+    instead of the tag scheme shared with the torch hooks (``parameters/<module>/<param>``).
+    Only the chief writes under ``tf.distribute`` multi-worker training.
+
+    Raises ``ValueError``/``TypeError`` for invalid arguments.
+    """
+
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str] = "logs",
+        histogram_freq: int = 0,
+        write_graph: bool = True,
+        write_images: bool = False,
+        write_steps_per_second: bool = False,
+        update_freq: int | str = "epoch",
+        profile_batch: int | str | tuple[int, int] = 0,
+        embeddings_freq: int = 0,
+        embeddings_metadata: str | dict[str, str] | None = None,
+        *,
+        keras_tag_names: bool = False,
+        flush_secs: float = 120,
+    ) -> None:
+        super().__init__()
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = _check_freq("histogram_freq", histogram_freq)
+        self.write_graph = bool(write_graph)
+        self.write_images = bool(write_images)
+        self.write_steps_per_second = bool(write_steps_per_second)
+        self.update_freq = _check_update_freq(update_freq)
+        self._start_batch, self._stop_batch = _check_profile_batch(profile_batch)
+        if self._stop_batch and keras.backend.backend() not in ("tensorflow", "jax"):
+            raise ValueError(
+                f"profile_batch needs the tensorflow or jax backend, not {keras.backend.backend()}"
+            )
+        self.embeddings_freq = _check_freq("embeddings_freq", embeddings_freq)
+        if embeddings_metadata is not None and not isinstance(embeddings_metadata, (str, dict)):
+            raise TypeError(
+                f"embeddings_metadata must be a file name or a dict, got {type(embeddings_metadata).__name__}"
+            )
+        self.embeddings_metadata = embeddings_metadata
+        self.keras_tag_names = bool(keras_tag_names)
+        self._flush_secs = flush_secs
+        self._writers: dict[str, SummaryWriter] = {}
+        self._enabled = True
+        self._global_train_batch = 0
+        self._graph_written = False
+        self._epoch_start_time = 0.0
+        self._epoch_start_iterations = 0
+        self._batch_start_time = 0.0
+        self._profiling = False
+        self._weights: list[tuple[str, Any]] | None = None
+
+    # ------------------------------------------------------------------ writers
+    def _writer(self, run: str) -> SummaryWriter:
+        writer = self._writers.get(run)
+        if writer is None:
+            writer = SummaryWriter(
+                os.path.join(self.log_dir, run), flush_secs=self._flush_secs
+            )
+            self._writers[run] = writer
+        return writer
+
+    def _close_writers(self) -> None:
+        writers, self._writers = self._writers, {}
+        for writer in writers.values():
+            writer.close()
+
+    def set_model(self, model: Any) -> None:
+        """Attach the model (Keras calls this at each fit/evaluate)."""
+        super().set_model(model)
+        self._enabled = is_chief()
+        self._weights = None
+        self._graph_written = not self.write_graph
+
+    # ------------------------------------------------------------------ train
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._global_train_batch = 0
+        if self._enabled and self.model.built:
+            self._write_graph()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._profiling:
+            self._stop_profiler()
+        self._close_writers()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.write_steps_per_second:
+            self._epoch_start_iterations = self._iterations()
+            self._epoch_start_time = time.time()
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._global_train_batch += 1
+        if self.write_steps_per_second:
+            self._batch_start_time = time.time()
+        if self._enabled and self._stop_batch and self._global_train_batch == self._start_batch:
+            self._start_profiler()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._enabled:
+            return
+        if not self._graph_written:
+            self._write_graph()
+        step = self._global_train_batch
+        if self.update_freq != "epoch" and step % int(self.update_freq) == 0:
+            writer = self._writer("train")
+            if self.write_steps_per_second:
+                elapsed = time.time() - self._batch_start_time
+                writer.add_scalar("batch_steps_per_second", 1.0 / max(elapsed, 1e-9), step)
+            if isinstance(logs, dict):
+                for name, value in logs.items():
+                    writer.add_scalar(f"batch_{name}", value, step)
+        if self._profiling and step >= self._stop_batch:
+            self._stop_profiler()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._enabled:
+            return
+        self._log_epoch_metrics(epoch, logs or {})
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+        if self.embeddings_freq and epoch % self.embeddings_freq == 0:
+            self._log_embeddings(epoch)
+
+    # ------------------------------------------------------------------ test
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._enabled or not logs:
+            return
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None or not hasattr(optimizer, "iterations"):
+            return
+        step = self._iterations()
+        writer = self._writer("validation")
+        for name, value in logs.items():
+            writer.add_scalar(f"evaluation_{name}_vs_iterations", value, step)
+        writer.flush()
+
+    # ------------------------------------------------------------------ helpers
+    def _iterations(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def _learning_rates(self) -> dict[str, float]:
+        optimizer = getattr(self.model, "optimizer", None)
+        optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+        if optimizer is None:
+            return {}
+        if hasattr(optimizer, "optimizers"):
+            return {
+                f"learning_rate_{opt.name}": float(keras.ops.convert_to_numpy(opt.learning_rate))
+                for opt in optimizer.optimizers
+            }
+        if isinstance(optimizer, keras.optimizers.Optimizer):
+            return {"learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate))}
+        return {}
+
+    def _log_epoch_metrics(self, epoch: int, logs: dict[str, Any]) -> None:
+        if not logs:
+            return
+        train = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        val = {k[4:]: v for k, v in logs.items() if k.startswith("val_")}
+        train.update(self._learning_rates())
+        if self.write_steps_per_second:
+            elapsed = max(time.time() - self._epoch_start_time, 1e-9)
+            train["steps_per_second"] = (self._iterations() - self._epoch_start_iterations) / elapsed
+        for run, values in (("train", train), ("validation", val)):
+            if values:
+                writer = self._writer(run)
+                for name, value in values.items():
+                    writer.add_scalar(f"epoch_{name}", value, epoch)
+
+    def _named_weights(self) -> list[tuple[str, Any]]:
+        if self._weights is None:
+            named = list(_weights.named_weights(self.model, keras_names=self.keras_tag_names))
+            if self.keras_tag_names:
+                self._weights = [(f"{name}/histogram", var) for name, var in named]
+            else:
+                self._weights = [(f"parameters/{name}", var) for name, var in named]
+        return self._weights
+
+    def _log_weights(self, epoch: int) -> None:
+        named = self._named_weights()
+        writer = self._writer("train")
+        events = writer.writer
+        if events is None:
+            return
+        wall = time.time()
+        for summary in _weights.histogram_summaries(named):
+            events.summary("", summary, epoch, wall)
+        if self.write_images:
+            channels_last = keras.config.image_data_format() == "channels_last"
+            for tag, var in named:
+                img = _weights.weight_image(keras.ops.convert_to_numpy(var), channels_last)
+                if img is None or img.shape[-1] not in (1, 3, 4):
+                    continue
+                if self.keras_tag_names:
+                    image_tag = tag[: -len("/histogram")] + "/image"
+                else:
+                    image_tag = "parameters_image/" + tag[len("parameters/") :]
+                writer.add_images(image_tag, img, epoch, dataformats="NHWC")
+
+    def _log_embeddings(self, epoch: int) -> None:
+        metadata_files = self.embeddings_metadata
+        for layer in self.model._flatten_layers(include_self=False):
+            if not isinstance(layer, keras.layers.Embedding):
+                continue
+            table = keras.ops.convert_to_numpy(layer.embeddings)
+            labels, header = _read_metadata(metadata_files, layer.name, table.shape[0])
+            self._writer("train").add_embedding(
+                table, metadata=labels, global_step=epoch, tag=layer.name, metadata_header=header
+            )
+
+    def _write_graph(self) -> None:
+        self._graph_written = True
+        writer = self._writer("train")
+        writer.add_graph_def(model_graph_def(self.model))
+        summary = _model_json_summary(self.model)
+        if summary is not None and writer.writer is not None:
+            writer.writer.summary("", summary, 0, time.time())
+
+    def _start_profiler(self) -> None:
+        from keras.src import backend as keras_backend
+
+        keras_backend.tensorboard.start_trace(os.path.join(self.log_dir, "train"))
+        self._profiling = True
+
+    def _stop_profiler(self) -> None:
+        from keras.src import backend as keras_backend
+
+        self._profiling = False
+        keras_backend.tensorboard.stop_trace(save=True)
+
+
+def _read_metadata(
+    source: str | dict[str, str] | None, layer: str, rows: int
+) -> tuple[list[Any] | None, list[str] | None]:
+    """Labels for an embedding table from a Keras ``embeddings_metadata`` file: one label
+    per row, or a tab-separated header line followed by one row per embedding."""
+    path = source.get(layer) if isinstance(source, dict) else source
+    if path is None:
+        return None, None
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    if len(lines) == rows + 1 and "\t" in lines[0]:
+        return [line.split("\t") for line in lines[1:]], lines[0].split("\t")
+    if len(lines) != rows:
+        raise ValueError(
+            f"embeddings_metadata file {path!r} has {len(lines)} rows, layer {layer!r} has {rows}"
+        )
+    return lines, None
