@@ -1,26 +1,44 @@
-"""Serialized ``Event`` records: generic builders and the fast scalar encoder.
+"""Serialized ``Event`` records: generic builders and the fast scalar encoders.
 
-The scalar encoder writes the bytes protobuf would produce for
+The scalar encoders write the bytes protobuf would produce for
 ``Event{wall_time, step, summary{value{tag, tensor{DT_FLOAT, float_val}, metadata}}}``
-without building a message; ``tests/test_events.py`` checks byte equality.
+without building a message; ``tests/test_events.py`` and ``tests/test_perf_invariants.py``
+check byte equality. ``ScalarEncoder.frames`` encodes and frames a whole batch with numpy:
+records of equal length are built as rows of one ``uint8`` matrix from a per-tag template,
+and their CRCs are computed from the template's CRC plus one table gather per varying byte.
+
+Nothing here imports protobuf until a protobuf-backed builder is called, so creating a
+writer and logging scalars never pays for it.
 """
 
 from __future__ import annotations
 
 import struct
 import time
+from typing import TYPE_CHECKING, Any
 
-from tblog.core.proto import event_pb2, summary_pb2
+import numpy as np
+
+from tblog.core import crc32c as _crc
+from tblog.core import records
+
+if TYPE_CHECKING:
+    from tblog.core.proto import summary_pb2
 
 FILE_VERSION = "brain.Event:2"
 SOURCE_WRITER = "tblog"
 
 _DOUBLE = struct.Struct("<d")
 _FLOAT = struct.Struct("<f")
+_LEN = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
 # Value.tensor: TensorProto{dtype: DT_FLOAT (08 01), float_val packed (2a 04 <f32>)}
 _TENSOR_PREFIX = b"\x42\x08\x08\x01\x2a\x04"
 # Value.metadata: SummaryMetadata{plugin_data{plugin_name: "scalars"}, data_class: SCALAR}
 _SCALAR_METADATA = b"\x4a\x0d\x0a\x09\x0a\x07scalars\x20\x01"
+# Thresholds at which a uint64 varint grows by one byte: 2**7, 2**14, ..., 2**63.
+_VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
+_U8 = np.uint8
 
 
 def varint(n: int) -> bytes:
@@ -37,71 +55,283 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
-class ScalarEncoder:
-    """Encodes scalar events; attaches the scalars metadata on each tag's first value."""
+def _wall_field(wall_time: float) -> bytes:
+    """Event.wall_time (field 1, double); proto3 leaves out an all-zero-bits value."""
+    raw = _DOUBLE.pack(wall_time)
+    return b"" if raw == b"\0" * 8 else b"\x09" + raw
 
-    __slots__ = ("_prefix", "_seen")
+
+def _float_bytes(value: float) -> bytes:
+    """float32 little-endian bytes of ``value``, rounding as protobuf does (inf on overflow)."""
+    try:
+        return _FLOAT.pack(value)
+    except OverflowError:
+        return _FLOAT.pack(float("inf") if value > 0 else float("-inf"))
+
+
+class ScalarEncoder:
+    """Encodes the scalar events of one event file.
+
+    The scalars metadata is attached to each tag's first value in the file. ``encode``
+    takes one scalar; ``frames`` takes a batch as numpy arrays and returns framed records.
+    """
+
+    __slots__ = ("_ids", "_mid", "_mid_len", "_seen", "_tags", "_templates")
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
-        self._prefix: dict[str, bytes] = {}
+        self._ids: dict[str, int] = {}
+        self._tags: list[str] = []
+        self._mid: list[bytes] = []
+        self._mid_len = np.zeros(0, dtype=np.int64)
+        self._templates: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
 
     def reset(self) -> None:
         """Forget which tags carried metadata (call when a new file is started)."""
         self._seen.clear()
 
+    # ---------------------------------------------------------------- one event
     def encode(self, tag: str, value: float, step: int, wall_time: float) -> bytes:
-        """Serialized Event bytes for one scalar."""
-        prefix = self._prefix.get(tag)
-        if prefix is None:
-            raw = tag.encode("utf-8")
-            prefix = self._prefix[tag] = b"\x0a" + varint(len(raw)) + raw + _TENSOR_PREFIX
-        body = prefix + _FLOAT.pack(value)
-        if tag not in self._seen:
+        """Serialized Event bytes for one scalar (``step`` an int64, ``value`` a float)."""
+        tid = self._ids.get(tag)
+        if tid is None:
+            tid = self._register(tag)
+        if tag in self._seen:
+            middle = self._mid[tid]
+            tail = b""
+        else:
             self._seen.add(tag)
-            body += _SCALAR_METADATA
-        summary = b"\x0a" + varint(len(body)) + body
+            middle = self._middle(tag, len(_SCALAR_METADATA))
+            tail = _SCALAR_METADATA
         return (
-            b"\x09"
-            + _DOUBLE.pack(wall_time)
+            _wall_field(wall_time)
             + (b"\x10" + varint(step) if step else b"")
-            + b"\x2a"
-            + varint(len(summary))
-            + summary
+            + middle
+            + _float_bytes(value)
+            + tail
         )
+
+    def _register(self, tag: str) -> int:
+        tid = len(self._tags)
+        self._ids[tag] = tid
+        self._tags.append(tag)
+        self._mid.append(self._middle(tag, 0))
+        self._mid_len = np.append(self._mid_len, len(self._mid[tid]))
+        return tid
+
+    @staticmethod
+    def _middle(tag: str, extra: int) -> bytes:
+        """Event bytes from the summary key up to the float value (``extra``: bytes after it)."""
+        raw = tag.encode("utf-8")
+        value = b"\x0a" + varint(len(raw)) + raw + _TENSOR_PREFIX
+        body_len = len(value) + 4 + extra  # Summary.Value
+        summary_len = 1 + len(varint(body_len)) + body_len  # Summary{value}
+        return b"\x2a" + varint(summary_len) + b"\x0a" + varint(body_len) + value
+
+    # ---------------------------------------------------------------- a batch
+    def frames(
+        self, tags: list[str], values: np.ndarray, steps: np.ndarray, walls: np.ndarray
+    ) -> bytes:
+        """TFRecord-framed scalar events for ``len(tags)`` scalars.
+
+        ``values``/``walls``: float64 arrays, ``steps``: int64 array, all of ``len(tags)``.
+        Records of one tag keep their order; records of different tags may be grouped
+        (TensorBoard keeps a series per tag, so it reads the same data either way).
+        """
+        n = len(tags)
+        if not n:
+            return b""
+        ids = self._ids
+        try:
+            tid_list = list(map(ids.__getitem__, tags))
+        except KeyError:
+            for tag in tags:
+                if tag not in ids:
+                    self._register(tag)
+            tid_list = list(map(ids.__getitem__, tags))
+        tid = np.array(tid_list, dtype=np.int64)
+        sizes = np.searchsorted(_VARINT_LIMITS, steps.view(np.uint64), side="right") + 2
+        sizes[steps == 0] = 0
+        wall_bits = walls.view(np.uint64)
+        if not wall_bits.all() or not _tag_sizes_ordered(tid, sizes):
+            return self._frames_one_by_one(tags, values, steps, walls)
+        head: list[bytes] = []
+        keep = self._take_first_values(tid, tags, values, steps, walls, head)
+        if keep is not None:
+            tid, sizes = tid[keep], sizes[keep]
+            values, steps, walls = values[keep], steps[keep], walls[keep]
+            if not len(tid):
+                return b"".join(head)
+        lengths = 29 + sizes + self._mid_len[tid]  # 12 header + 9 wall + step + mid + 4 + 4
+        keys = sizes * 4096 + lengths  # classes ordered by step size: keeps each tag's order
+        first = int(keys[0])
+        if bool((keys == first).all()):
+            head.append(self._rows(tid, first, values, steps, walls))
+            return b"".join(head)
+        small = bool(lengths.max() < 4096)
+        order = np.argsort(keys.astype(np.uint16) if small else keys, kind="stable")
+        sorted_keys = keys[order]
+        cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), len(order)]
+        for a, b in zip(starts, ends, strict=True):
+            idx = order[a:b]
+            key = int(sorted_keys[a])
+            head.append(self._rows(tid[idx], key, values[idx], steps[idx], walls[idx]))
+        return b"".join(head)
+
+    def _take_first_values(
+        self,
+        tid: np.ndarray,
+        tags: list[str],
+        values: np.ndarray,
+        steps: np.ndarray,
+        walls: np.ndarray,
+        out: list[bytes],
+    ) -> np.ndarray | None:
+        """Encode the first value of each tag new to this file (with metadata) into ``out``;
+        return the mask of the remaining events, or ``None`` when every tag was seen."""
+        seen = self._seen
+        present = np.flatnonzero(np.bincount(tid))
+        new = [int(t) for t in present if self._tags[t] not in seen]
+        if not new:
+            return None
+        keep = np.ones(len(tid), dtype=bool)
+        firsts = sorted(int(np.argmax(tid == t)) for t in new)
+        for i in firsts:
+            keep[i] = False
+            data = self.encode(tags[i], float(values[i]), int(steps[i]), float(walls[i]))
+            out.append(records.frame(data))
+        return keep
+
+    def _template(self, tid: int, size: int) -> tuple[np.ndarray, int]:
+        """Record template of tag ``tid`` with a ``size``-byte step field: (row, data CRC)."""
+        key = (tid, size)
+        cached = self._templates.get(key)
+        if cached is not None:
+            return cached
+        step = b"\x10" + b"\0" * (size - 1) if size else b""
+        data = b"\x09" + b"\0" * 8 + step + self._mid[tid] + b"\0" * 4
+        header = _LEN.pack(len(data))
+        row = header + _CRC.pack(_crc.masked_crc32c(header)) + data + b"\0" * 4
+        template = np.frombuffer(row, dtype=_U8).copy()
+        crc = _crc.crc32c(data)
+        self._templates[key] = cached = (template, crc)
+        return cached
+
+    def _rows(
+        self, tid: np.ndarray, key: int, values: np.ndarray, steps: np.ndarray, walls: np.ndarray
+    ) -> bytes:
+        """Framed records of one class (same step size and record length), as bytes."""
+        size, length = divmod(key, 4096)
+        k = len(tid)
+        t0 = int(tid[0])
+        if bool((tid == t0).all()):
+            row, base = self._template(t0, size)
+            m = np.empty((k, length), dtype=_U8)
+            m[:] = row
+            crc: Any = np.full(k, base, dtype=np.uint32)
+        else:
+            uniq, inverse = np.unique(tid, return_inverse=True)
+            pairs = [self._template(int(t), size) for t in uniq]
+            m = np.stack([p[0] for p in pairs])[inverse]
+            crc = np.array([p[1] for p in pairs], dtype=np.uint32)[inverse]
+        data_len = length - 16
+        table = _crc.shift_table(data_len)
+        # wall_time: data bytes 1..8
+        wall = walls.view(_U8).reshape(k, 8)
+        m[:, 13:21] = wall
+        for j in range(8):
+            crc ^= table[data_len - 2 - j][wall[:, j]]
+        # step varint: data bytes 10 .. 10 + size - 2
+        if size:
+            u = steps.view(np.uint64)
+            last = size - 2
+            for j in range(size - 1):
+                byte = ((u >> np.uint64(7 * j)) & np.uint64(0x7F)).astype(_U8)
+                if j < last:
+                    byte |= 0x80
+                m[:, 22 + j] = byte
+                crc ^= table[data_len - 11 - j][byte]
+        # value: the last 4 data bytes
+        with np.errstate(over="ignore"):
+            value = values.astype(np.float32).view(_U8).reshape(k, 4)
+        m[:, length - 8 : length - 4] = value
+        for j in range(4):
+            crc ^= table[3 - j][value[:, j]]
+        m[:, length - 4 :] = _crc.mask_array(crc).view(_U8).reshape(k, 4)
+        return m.tobytes()
+
+    def _frames_one_by_one(
+        self, tags: list[str], values: np.ndarray, steps: np.ndarray, walls: np.ndarray
+    ) -> bytes:
+        encode = self.encode
+        return records.frame_many(
+            [
+                encode(tag, value, step, wall)
+                for tag, value, step, wall in zip(
+                    tags, values.tolist(), steps.tolist(), walls.tolist(), strict=True
+                )
+            ]
+        )
+
+
+def _tag_sizes_ordered(tid: np.ndarray, sizes: np.ndarray) -> bool:
+    """True when each tag's step-field sizes never decrease (so grouping keeps its order)."""
+    if len(sizes) < 2 or bool((sizes[1:] >= sizes[:-1]).all()):
+        return True
+    order = np.argsort(tid, kind="stable")
+    t, s = tid[order], sizes[order]
+    return not bool(((t[1:] == t[:-1]) & (s[1:] < s[:-1])).any())
 
 
 def file_version_event(wall_time: float | None = None) -> bytes:
     """The first event of every file: ``file_version="brain.Event:2"`` plus our writer name."""
-    event = event_pb2.Event(
-        wall_time=time.time() if wall_time is None else wall_time, file_version=FILE_VERSION
+    wall = time.time() if wall_time is None else wall_time
+    version = FILE_VERSION.encode()
+    writer = SOURCE_WRITER.encode()
+    source = b"\x0a" + varint(len(writer)) + writer
+    return (
+        _wall_field(wall)
+        + b"\x1a"
+        + varint(len(version))
+        + version
+        + b"\x52"
+        + varint(len(source))
+        + source
     )
-    event.source_metadata.writer = SOURCE_WRITER
-    return event.SerializeToString()
 
 
 def session_start_event(step: int, wall_time: float | None = None) -> bytes:
     """A ``SessionLog{status: START}`` at ``step``: TensorBoard's restart marker."""
-    event = event_pb2.Event(wall_time=time.time() if wall_time is None else wall_time, step=step)
-    event.session_log.status = event_pb2.SessionLog.START
-    return event.SerializeToString()
+    wall = time.time() if wall_time is None else wall_time
+    return _wall_field(wall) + (b"\x10" + varint(step) if step else b"") + b"\x3a\x02\x08\x01"
 
 
 def summary_event(summary: summary_pb2.Summary, step: int, wall_time: float) -> bytes:
     """Serialized Event holding ``summary`` at ``step``."""
+    from tblog.core.proto import event_pb2
+
     event = event_pb2.Event(wall_time=wall_time, step=step)
     event.summary.CopyFrom(summary)
-    return event.SerializeToString()
+    data: bytes = event.SerializeToString()
+    return data
 
 
 def graph_event(graph_def: bytes, wall_time: float) -> bytes:
     """Serialized Event holding a serialized GraphDef."""
-    return event_pb2.Event(wall_time=wall_time, graph_def=graph_def).SerializeToString()
+    from tblog.core.proto import event_pb2
+
+    data: bytes = event_pb2.Event(wall_time=wall_time, graph_def=graph_def).SerializeToString()
+    return data
 
 
 def run_metadata_event(tag: str, run_metadata: bytes, step: int, wall_time: float) -> bytes:
     """Serialized Event holding a TaggedRunMetadata (graph plugin profile data)."""
+    from tblog.core.proto import event_pb2
+
     event = event_pb2.Event(wall_time=wall_time, step=step)
     event.tagged_run_metadata.tag = tag
     event.tagged_run_metadata.run_metadata = run_metadata
-    return event.SerializeToString()
+    data: bytes = event.SerializeToString()
+    return data
