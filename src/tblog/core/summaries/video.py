@@ -1,0 +1,81 @@
+"""Video: an animated GIF in the ``images`` plugin (TensorBoard serves it as image/gif).
+
+``torch.utils.tensorboard`` and tensorboardX write the same thing with moviepy; here the
+GIF is written with Pillow. A batch of videos is tiled into one grid per frame with
+torch's layout (the batch padded with black videos to a power of two).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import numpy as np
+
+from tblog.core.proto import summary_pb2
+from tblog.core.summaries._common import check_tag
+from tblog.core.summaries.image import blob_summary, check_pixels, to_uint8
+
+_CHANNELS = (1, 3, 4)
+
+
+def video_grid(frames: np.ndarray) -> np.ndarray:
+    """``[N, T, H, W, C]`` -> ``[T, rows*H, cols*W, C]``: the batch is padded with zeros
+    to a power of two and laid out in ``2**((bit_length(N) - 1) // 2)`` rows."""
+    n, t, h, w, c = frames.shape
+    padded = 1 << (n - 1).bit_length()
+    if padded != n:
+        pad = np.zeros((padded - n, t, h, w, c), dtype=frames.dtype)
+        frames = np.concatenate([frames, pad])
+    rows = 2 ** ((n.bit_length() - 1) // 2)
+    cols = padded // rows
+    grid = frames.reshape(rows, cols, t, h, w, c).transpose(2, 0, 3, 1, 4, 5)
+    return grid.reshape(t, rows * h, cols * w, c)
+
+
+def encode_gif(frames: np.ndarray, fps: float) -> bytes:
+    """An endlessly looping GIF of uint8 ``[T, H, W, C]`` frames (C 1, 3 or 4; alpha is
+    dropped). RGB frames are reduced to a 256-colour palette per frame and consecutive
+    identical frames are merged (GIF's limits; the animation looks the same)."""
+    from PIL import Image
+
+    _, h, w, c = frames.shape
+    mode = "L" if c == 1 else "RGB"
+    data = np.ascontiguousarray(frames[..., : 1 if c == 1 else 3])
+    images = [Image.frombytes(mode, (w, h), frame.tobytes()) for frame in data]
+    out = io.BytesIO()
+    duration = max(10, round(1000 / fps))
+    images[0].save(
+        out, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0
+    )
+    return out.getvalue()
+
+
+def video_pb(tag: str, vid: Any, fps: float = 4, description: str = "") -> summary_pb2.Summary:
+    """Summary of a video ``[N, T, C, H, W]`` (or one video ``[T, C, H, W]``) as a GIF.
+
+    uint8 frames are 0-255, other dtypes 0-1 (as for images). ``C``: 1 (gray), 3 (RGB) or
+    4 (RGBA, alpha dropped). ``fps``: frames per second (GIF delays are whole
+    hundredths of a second). Raises ``ValueError`` for another rank or channel count, an
+    empty video, NaN/infinity or ``fps`` not positive; ``TypeError`` for non-numeric data.
+    """
+    check_tag(tag)
+    arr = check_pixels(vid, "vid_tensor")
+    if arr.ndim == 4:
+        arr = arr[None]
+    if arr.ndim != 5:
+        raise ValueError(f"vid_tensor must have shape [N, T, C, H, W], got {arr.shape}")
+    if arr.shape[2] not in _CHANNELS:
+        raise ValueError(
+            f"vid_tensor must have 1, 3 or 4 channels (shape [N, T, C, H, W]), got {arr.shape}"
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"vid_tensor must not be empty, got shape {arr.shape}")
+    if not isinstance(fps, (int, float, np.number)) or isinstance(fps, bool):
+        raise TypeError(f"fps must be a number, got {type(fps).__name__}")
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps}")
+    frames = video_grid(to_uint8(arr).transpose(0, 1, 3, 4, 2))
+    gif = encode_gif(frames, float(fps))
+    return blob_summary(tag, [gif], frames.shape[2], frames.shape[1], description)
