@@ -389,10 +389,15 @@ class SummaryWriter:
         run = "" if not run_name else run_name
         step = to_step(global_step)
         wall = _time()
-        for summary in hparams.hparams_pb(hparam_dict, metric_dict, hparam_domain_discrete):
+        metrics = {self._tag(key): value for key, value in metric_dict.items()}
+        summaries = hparams.hparams_pb(
+            hparam_dict, metrics, hparam_domain_discrete, start_time_secs=wall
+        )
+        values = [(key, _prepare_scalar(value)) for key, value in metrics.items()]
+        for summary in summaries:
             self._summary(summary, step, wall, run=run)
-        for key, value in metric_dict.items():
-            self._put((SCALAR, run, self._tag(key), _prepare_scalar(value), step, wall))
+        for key, value in values:
+            self._put((SCALAR, run, key, value, step, wall))
 
     def add_embedding(
         self, mat: Any, metadata: Any = None, label_img: Any = None, global_step: Any = None,
@@ -405,6 +410,8 @@ class SummaryWriter:
         from tblog.core.summaries import embedding
 
         step = to_step(global_step)
+        if hasattr(metadata, "dtype") and hasattr(metadata, "shape"):  # an array of labels
+            metadata = convert.to_numpy(metadata).tolist()
         files, entry = embedding.embedding_files(
             convert.to_numpy(mat),
             metadata=metadata,

@@ -1,17 +1,41 @@
 """Histograms: plugin ``histograms``, a ``[k, 3]`` float64 tensor of (left, right, count).
 
-TODO(summaries helper): histogram_pb, histogram_raw_pb, exponential_edges.
+Three ways in, one encoding out:
+
+- :func:`histogram_pb` bins values like ``torch.utils.tensorboard`` (``np.histogram`` over
+  TensorBoard's exponential edges, an int, a numpy rule name or explicit edges) and writes
+  directly what TensorBoard's Python loader shows for torch's legacy ``HistogramProto``
+  (event-format.md §5, "Conversion ... PY"): empty outer buckets dropped, the first left
+  edge replaced by the minimum and the last right edge by the maximum.
+- :func:`buckets_pb` does the same from counts computed elsewhere (on a GPU, in a Keras
+  callback); :func:`histogram_pb` goes through it, so the paths cannot drift apart.
+- :func:`uniform_pb` buckets like ``tf.summary.histogram`` (30 equal-width buckets).
+
+Empty input is not an error: it gives an empty (``[0, 3]``) histogram, the form TensorBoard
+itself produces for a histogram without counts (torch raises instead). NaN or infinite
+values raise ``ValueError``, as in torch.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+from typing import Any
+
 import numpy as np
 
 from tblog.core.proto import summary_pb2
-from tblog.core.summaries._common import DATA_CLASS_TENSOR, check_tag, metadata, summary_value, tensor_proto
+from tblog.core.summaries._common import (
+    DATA_CLASS_TENSOR,
+    check_tag,
+    metadata,
+    summary_value,
+    tensor_proto,
+)
 
 PLUGIN_NAME = "histograms"
 DEFAULT_BUCKET_COUNT = 30
+_BIN_RULES = ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt")
 
 
 def histogram_metadata(description: str = "") -> summary_pb2.SummaryMetadata:
@@ -32,4 +56,223 @@ def histogram_from_buckets_pb(
             f"left_edges, right_edges and counts must have equal lengths, got "
             f"{left.shape[0]}, {right.shape[0]}, {cnt.shape[0]}"
         )
-    return summary_value(tag, tensor_proto(np.stack([left, right, cnt], axis=1)), histogram_metadata())
+    return summary_value(
+        tag, tensor_proto(np.stack([left, right, cnt], axis=1)), histogram_metadata()
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _tensorflow_edges() -> np.ndarray:
+    limits = []
+    v = 1e-12
+    while v < 1e20:
+        limits.append(v)
+        v *= 1.1
+    positive = np.array(limits, dtype=np.float64)
+    edges = np.concatenate([-positive[::-1], [0.0], positive])
+    edges.setflags(write=False)
+    return edges
+
+
+def tensorflow_edges() -> np.ndarray:
+    """TensorBoard's exponential bucket edges (``±1e-12 * 1.1**k`` below 1e20, and 0), as
+    torch's ``bins="tensorflow"`` builds them. Read-only float64 array, cached."""
+    return _tensorflow_edges()
+
+
+def _finite_values(values: Any, name: str = "values") -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    flat = arr.reshape(-1).astype(np.float64, copy=False)
+    if flat.size and not np.isfinite(flat).all():
+        raise ValueError(f"{name} must be finite; got NaN or infinity")
+    return flat
+
+
+def _subsample(
+    edges: np.ndarray, counts: np.ndarray, max_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge neighbouring buckets exactly as torch's ``make_histogram`` does for ``max_bins``."""
+    n = counts.size
+    step = n // max_bins
+    remainder = n % step
+    if remainder:
+        counts = np.pad(counts, (0, step - remainder))
+    counts = counts.reshape(-1, step).sum(axis=-1)
+    new_edges = np.empty(counts.size + 1, dtype=edges.dtype)
+    new_edges[:-1] = edges[:-1:step]
+    new_edges[-1] = edges[-1]
+    return new_edges, counts
+
+
+def buckets_pb(
+    tag: str,
+    edges: np.ndarray,
+    counts: np.ndarray,
+    vmin: float,
+    vmax: float,
+    num: float | None = None,
+    sum: float | None = None,  # noqa: A002 - torch's argument name
+    sum_squares: float | None = None,
+    *,
+    max_bins: int | None = None,
+) -> summary_pb2.Summary:
+    """Summary of a histogram from bucket counts, as TensorBoard shows torch's histograms.
+
+    ``counts``: k bucket counts (k >= 0). ``edges``: either all k + 1 bucket edges (what
+    ``np.histogram``/``torch.histogram`` return) or the k right edges (``HistogramProto``'s
+    ``bucket_limit``). ``vmin``/``vmax``: the smallest and largest value. ``max_bins``
+    merges neighbouring buckets as torch does (needs all k + 1 edges). ``num``, ``sum``
+    and ``sum_squares`` are accepted for torch's API; the ``[k, 3]`` encoding has no place
+    for them. Raises ``ValueError`` for mismatched lengths, negative or non-finite counts.
+    """
+    check_tag(tag)
+    cnt = np.asarray(counts, dtype=np.float64).reshape(-1)
+    lim = np.asarray(edges, dtype=np.float64).reshape(-1)
+    if lim.size not in (cnt.size, cnt.size + 1):
+        raise ValueError(
+            f"edges must have len(counts) or len(counts) + 1 entries, got {lim.size} edges "
+            f"for {cnt.size} counts"
+        )
+    if cnt.size and not (np.isfinite(cnt).all() and (cnt >= 0).all()):
+        raise ValueError("counts must be finite and non-negative")
+    for name, value in (("vmin", vmin), ("vmax", vmax)):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{name} must be finite, got {value}")
+    if max_bins is not None:
+        if (
+            isinstance(max_bins, bool)
+            or not isinstance(max_bins, (int, np.integer))
+            or max_bins < 1
+        ):
+            raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+        if cnt.size > max_bins:
+            if lim.size != cnt.size + 1:
+                raise ValueError("max_bins needs all len(counts) + 1 edges")
+            lim, cnt = _subsample(lim, cnt, int(max_bins))
+    right = lim[1:] if lim.size == cnt.size + 1 else lim
+    nonzero = np.flatnonzero(cnt)
+    if nonzero.size == 0:
+        empty = np.zeros(0)
+        return histogram_from_buckets_pb(tag, empty, empty, empty)
+    first, last = int(nonzero[0]), int(nonzero[-1])
+    inner = right[first:last]
+    left = np.concatenate([[float(vmin)], inner])
+    right_edges = np.concatenate([inner, [float(vmax)]])
+    return histogram_from_buckets_pb(tag, left, right_edges, cnt[first : last + 1])
+
+
+def _check_bins(bins: Any) -> Any:
+    if isinstance(bins, str):
+        if bins != "tensorflow" and bins not in _BIN_RULES:
+            raise ValueError(
+                f"bins must be 'tensorflow', one of {_BIN_RULES}, an int or edges; got {bins!r}"
+            )
+        return bins
+    if isinstance(bins, bool):
+        raise TypeError("bins must be a str, an int or an array of edges, got bool")
+    if isinstance(bins, (int, np.integer)):
+        if bins < 1:
+            raise ValueError(f"bins must be a positive int, got {bins}")
+        return int(bins)
+    edges = np.asarray(bins, dtype=np.float64).reshape(-1)
+    if edges.size < 2 or not np.isfinite(edges).all() or (np.diff(edges) < 0).any():
+        raise ValueError("bins given as edges must be at least 2 finite, increasing numbers")
+    return edges
+
+
+def histogram_pb(
+    tag: str, values: np.ndarray, bins: Any = "tensorflow", max_bins: int | None = None
+) -> summary_pb2.Summary:
+    """Summary of a histogram of ``values`` (real numbers, any shape), binned like torch.
+
+    ``bins``: ``"tensorflow"`` (TensorBoard's exponential edges; values beyond ±1e20 are
+    not counted, as in torch), an int, a numpy rule name (``"auto"``, ``"fd"``, ...) or an
+    increasing array of edges. ``max_bins`` merges buckets as torch does. Empty input gives
+    an empty histogram. Raises ``ValueError`` for NaN/infinite values or bad ``bins``,
+    ``TypeError`` for non-numeric values.
+    """
+    check_tag(tag)
+    bins = _check_bins(bins)
+    flat = _finite_values(values)
+    if flat.size == 0:
+        return buckets_pb(tag, np.zeros(0), np.zeros(0), 0.0, 0.0, 0, 0.0, 0.0)
+    if isinstance(bins, str) and bins == "tensorflow":
+        bins = _tensorflow_edges()
+    counts, edges = np.histogram(flat, bins=bins)
+    return buckets_pb(
+        tag,
+        edges,
+        counts,
+        float(flat.min()),
+        float(flat.max()),
+        flat.size,
+        float(flat.sum()),
+        float(flat.dot(flat)),
+        max_bins=max_bins,
+    )
+
+
+def uniform_pb(
+    tag: str, values: np.ndarray, buckets: int = DEFAULT_BUCKET_COUNT
+) -> summary_pb2.Summary:
+    """Summary of ``buckets`` equal-width buckets over ``values``, as ``tf.summary.histogram``.
+
+    Edges are ``linspace(min, max, buckets + 1)`` with the last edge exactly ``max``; if all
+    values are equal every edge is that value and the last bucket holds the count; empty
+    input gives ``buckets`` all-zero rows. Raises ``ValueError`` for NaN/infinite values or
+    a negative ``buckets``.
+    """
+    check_tag(tag)
+    if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 0:
+        raise ValueError(f"buckets must be a non-negative int, got {buckets!r}")
+    k = int(buckets)
+    flat = _finite_values(values)
+    if k == 0 or flat.size == 0:
+        zeros = np.zeros(k)
+        return histogram_from_buckets_pb(tag, zeros, zeros, zeros)
+    lo, hi = float(flat.min()), float(flat.max())
+    if hi == lo:
+        same = np.full(k, hi)
+        counts = np.zeros(k)
+        counts[-1] = flat.size
+        return histogram_from_buckets_pb(tag, same, same, counts)
+    width = (hi - lo) / k
+    idx = np.minimum(np.floor((flat - lo) / width).astype(np.int64), k - 1)
+    counts = np.bincount(idx, minlength=k).astype(np.float64)
+    edges = np.linspace(lo, hi, k + 1)
+    edges[-1] = hi
+    return histogram_from_buckets_pb(tag, edges[:-1], edges[1:], counts)
+
+
+def histogram_raw_pb(
+    tag: str,
+    min: float,  # noqa: A002 - torch's argument names
+    max: float,  # noqa: A002
+    num: float,
+    sum: float,  # noqa: A002
+    sum_squares: float,
+    bucket_limits: Any,
+    bucket_counts: Any,
+) -> summary_pb2.Summary:
+    """Summary of a histogram given as torch's ``add_histogram_raw`` takes it.
+
+    ``bucket_limits``: right edge of each bucket (``HistogramProto.bucket_limit``);
+    ``bucket_counts``: the count of each bucket, same length. Written as TensorBoard shows
+    the equivalent ``HistogramProto``. Raises ``ValueError`` for different lengths, NaN or
+    negative counts, or ``min > max``.
+    """
+    check_tag(tag)
+    limits = np.asarray(bucket_limits, dtype=np.float64).reshape(-1)
+    counts = np.asarray(bucket_counts, dtype=np.float64).reshape(-1)
+    if limits.size != counts.size:
+        raise ValueError(
+            f"bucket_limits and bucket_counts must have equal lengths, got {limits.size} "
+            f"and {counts.size}"
+        )
+    if np.isnan(limits).any():
+        raise ValueError("bucket_limits must not contain NaN")
+    if float(min) > float(max):
+        raise ValueError(f"min must be <= max, got min={min}, max={max}")
+    return buckets_pb(tag, limits, counts, float(min), float(max), num, sum, sum_squares)
