@@ -1,0 +1,119 @@
+"""Histograms reduced on the tensor's device give TensorBoard exactly what the numpy path
+gives for the same values (and what torch.utils.tensorboard gives, to float32)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tb
+import torch
+from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+import tblog
+from tblog.core.summaries.histogram import tensorflow_edges
+
+
+def _hist(logdir, tag):
+    return [(e.step, tb.array(e)) for e in tb.accumulator(str(logdir)).Tensors(tag)]
+
+
+def _data(dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    if dtype == torch.bool:
+        return torch.rand(500, generator=g) > 0.3
+    if not dtype.is_floating_point:
+        return torch.randint(-1000, 1000, (40, 25), generator=g).to(dtype)
+    x = torch.randn(64, 33, generator=g, dtype=torch.float64) * 3
+    # Values exactly on bucket edges, and on float32-rounded edges.
+    e = torch.from_numpy(tensorflow_edges()[1040:1080].copy())
+    x = torch.cat([x.reshape(-1), e, e.float().double(), torch.tensor([0.0, -0.0])])
+    return x.to(dtype)
+
+
+def _numpy_values(t):
+    return (t.float() if t.dtype in (torch.bfloat16, torch.float16) else t).numpy()
+
+
+DTYPES = [
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.int64,
+    torch.int32,
+    torch.uint8,
+    torch.bool,
+]
+BINS = ["tensorflow", 30, 7, [-2.0, -0.5, 0.0, 0.25, 1.0, 4.0], "auto"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_device_path_equals_numpy_path(tmp_path, dtype):
+    t = _data(dtype)
+    if dtype == torch.uint8:
+        t = t.abs()
+    with tblog.SummaryWriter(tmp_path / "torch") as w, tblog.SummaryWriter(tmp_path / "np") as v:
+        for i, bins in enumerate(BINS):
+            w.add_histogram(f"h{i}", t, 0, bins=bins)
+            v.add_histogram(f"h{i}", _numpy_values(t), 0, bins=bins)
+            w.add_histogram(f"m{i}", t, 1, bins=bins, max_bins=5)
+            v.add_histogram(f"m{i}", _numpy_values(t), 1, bins=bins, max_bins=5)
+    for i in range(len(BINS)):
+        for tag in (f"h{i}", f"m{i}"):
+            ours, ref = _hist(tmp_path / "torch", tag), _hist(tmp_path / "np", tag)
+            assert len(ours) == len(ref) == 1
+            np.testing.assert_array_equal(ours[0][1], ref[0][1])
+            assert ours[0][1][:, 2].sum() > 0
+
+
+def test_matches_torch_writer(tmp_path):
+    t = _data(torch.float32, seed=3).reshape(-1)
+    with tblog.SummaryWriter(tmp_path / "tblog") as w:
+        w.add_histogram("w", t, 5)
+        w.add_histogram("w", t * 2, 6)
+        w.add_histogram("b", t, 5, bins=20)
+    ref = TorchWriter(str(tmp_path / "torch"))
+    ref.add_histogram("w", t, 5)
+    ref.add_histogram("w", t * 2, 6)
+    ref.add_histogram("b", t, 5, bins=20)
+    ref.close()
+    for tag in ("w", "b"):
+        ours, theirs = _hist(tmp_path / "tblog", tag), _hist(tmp_path / "torch", tag)
+        assert [s for s, _ in ours] == [s for s, _ in theirs]
+        for (_, a), (_, b) in zip(ours, theirs, strict=True):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_views_grad_and_non_contiguous(tmp_path):
+    p = torch.nn.Parameter(torch.randn(20, 30))
+    view = p.t()[::2]
+    with tblog.SummaryWriter(tmp_path / "a") as w, tblog.SummaryWriter(tmp_path / "b") as v:
+        w.add_histogram("x", view, 0)
+        v.add_histogram("x", view.detach().numpy(), 0)
+    np.testing.assert_array_equal(
+        _hist(tmp_path / "a", "x")[0][1], _hist(tmp_path / "b", "x")[0][1]
+    )
+
+
+def test_bad_input_raises(tmp_path):
+    with tblog.SummaryWriter(tmp_path) as w:
+        with pytest.raises(ValueError, match="finite"):
+            w.add_histogram("x", torch.tensor([1.0, float("nan")]), 0)
+        with pytest.raises(ValueError, match="finite"):
+            w.add_histogram("x", torch.tensor([1.0, float("inf")], dtype=torch.bfloat16), 0, bins=5)
+        with pytest.raises(TypeError, match="real"):
+            w.add_histogram("x", torch.ones(3, dtype=torch.complex64), 0)
+        with pytest.raises(ValueError, match="bins"):
+            w.add_histogram("x", torch.ones(3), 0, bins=0)
+        w.add_histogram("x", torch.ones(3), 0)
+    assert len(_hist(tmp_path, "x")) == 1
+
+
+def test_empty_tensor_matches_numpy(tmp_path):
+    with tblog.SummaryWriter(tmp_path / "a") as w, tblog.SummaryWriter(tmp_path / "b") as v:
+        w.add_histogram("e", torch.zeros(0), 0)
+        v.add_histogram("e", np.zeros(0, dtype=np.float32), 0)
+    np.testing.assert_array_equal(
+        _hist(tmp_path / "a", "e")[0][1], _hist(tmp_path / "b", "e")[0][1]
+    )
