@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import collections
 import itertools
+import operator
 import os
 import signal
 import socket
@@ -21,6 +22,8 @@ import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from tblog.core import events, records
 from tblog.core.convert import to_float
@@ -39,6 +42,9 @@ _counter = itertools.count()
 _counter_lock = threading.Lock()
 _HOST = socket.gethostname().replace("/", "_") or "localhost"
 EXIT_TIMEOUT_S = 10.0
+_BATCH = 1 << 15  # items the writer thread takes off the queue at a time
+_WRITE_EVERY = 1024  # in a batch with summaries, append to the files every this many items
+_first = operator.itemgetter(0)
 
 
 class WriterClosedError(RuntimeError):
@@ -101,6 +107,7 @@ class EventWriter:
         self._runs: dict[str, _Run] = {}
         self._error: BaseException | None = None
         self._closed = False
+        self._done = 0  # items of the current batch consumed (writer thread)
         # Open the main run's file now: an unusable log dir fails here, in the caller.
         self._open_run("")
         self._write_pending({""})
@@ -121,16 +128,24 @@ class EventWriter:
             raise WriterClosedError("this writer is closed")
 
     def put(self, item: tuple[Any, ...]) -> None:
-        """Queue one item (see the kinds above); waits only when the queue is full."""
+        """Queue one item (see the kinds above); waits only when the queue is full.
+
+        ``SummaryWriter.add_scalar`` inlines this body (``_error``/``_closed`` check,
+        ``_queue.append``, ``_kick`` at ``_wake_at``): keep the two in step.
+        """
         if self._error is not None or self._closed:
             self.check()
         q = self._queue
         q.append(item)
-        n = len(q)
-        if n >= self._wake_at:
+        if len(q) >= self._wake_at:
+            self._kick()
+
+    def _kick(self) -> None:
+        """Wake the writer thread (once per drain); wait while the queue is full."""
+        if not self._wake.is_set():
             self._wake.set()
-            if n >= self._max_pending:
-                self._wait_for_room()
+        if len(self._queue) >= self._max_pending:
+            self._wait_for_room()
 
     def _wait_for_room(self) -> None:
         with self._drained:
@@ -223,53 +238,137 @@ class EventWriter:
                 return
 
     def _drain(self, q: collections.deque[tuple[Any, ...]]) -> None:
+        """Write everything queued, in batches of up to ``_BATCH`` items.
+
+        If an item fails, the items after it go back to the front of the queue and the
+        error propagates (the failed item is dropped, the rest are written next cycle).
+        """
         popleft = q.popleft
-        runs = self._runs
         touched: set[str] = set()
-        frame = records.frame
         while q:
-            item = popleft()
-            kind = item[0]
+            batch = [popleft() for _ in range(min(len(q), _BATCH))]
+            self._done = 0
+            try:
+                self._handle(batch, touched)
+            except BaseException:
+                q.extendleft(reversed(batch[self._done :]))
+                raise  # what was encoded stays pending: written next cycle
+            self._write_pending(touched)
+            touched.clear()
+
+    def _handle(self, batch: list[tuple[Any, ...]], touched: set[str]) -> None:
+        """Encode one batch: runs of scalars together, other items one by one.
+
+        ``self._done`` tracks how many items are consumed (a failing item counts).
+        """
+        kinds = list(map(_first, batch))
+        if not any(kinds):  # SCALAR == 0: only scalars
+            self._scalars(batch, touched)
+            self._done = len(batch)
+            return
+        start = written = 0
+        for i, kind in enumerate(kinds):
             if kind == SCALAR:
-                _, run, tag, value, step, wall = item
-                r = runs.get(run) or self._open_run(run)
-                if type(value) is not float:
-                    value = _resolve_scalar(value)
-                r.pending.append(frame(r.encoder.encode(tag, value, step, wall)))
-                touched.add(run)
-            elif kind == SUMMARY:
-                _, run, summary, step, wall = item
-                r = runs.get(run) or self._open_run(run)
-                r.pending.append(frame(events.summary_event(summary, step, wall)))
-                touched.add(run)
-            elif kind == EVENT:
-                _, run, data = item
-                r = runs.get(run) or self._open_run(run)
-                r.pending.append(frame(data))
-                touched.add(run)
-            elif kind == RESTART:
-                _, _, step, wall = item
-                self._purge_step = step
-                if "" not in runs:
-                    self._open_run("")
-                for name, r in runs.items():
-                    r.pending.append(frame(events.session_start_event(step, wall)))
-                    touched.add(name)
-            elif kind == FLUSH:
-                try:
-                    self._write_pending(touched)
-                    touched.clear()
-                    self._flush_files()
-                finally:
-                    item[1].set()  # a failed flush still wakes its caller, who raises
-            elif kind == CALL:
+                continue
+            if start < i:
+                self._scalars(batch[start:i], touched)
+            self._done = i + 1
+            self._item(batch[i], touched)
+            start = i + 1
+            if i - written >= _WRITE_EVERY:  # slow items: let the file grow as we go
                 self._write_pending(touched)
                 touched.clear()
-                item[1]()
-            if len(touched) and sum(len(runs[t].pending) for t in touched) > 4096:
+                written = i
+        if start < len(batch):
+            self._scalars(batch[start:], touched)
+        self._done = len(batch)
+
+    def _scalars(self, items: list[tuple[Any, ...]], touched: set[str]) -> None:
+        """Encode consecutive SCALAR items with each run's batch encoder."""
+        done = self._done
+        try:
+            groups = self._scalar_arrays(items)
+        except BaseException:
+            # Unresolvable value, odd step, unusable run: find the failing item.
+            for item in items:
+                self._done += 1
+                self._item(item, touched)
+            return
+        self._done = done + len(items)
+        for run, (r, tags, values, steps, walls) in groups.items():
+            r.pending.append(r.encoder.frames(tags, values, steps, walls))
+            touched.add(run)
+
+    def _scalar_arrays(
+        self, items: list[tuple[Any, ...]]
+    ) -> dict[str, tuple[_Run, list[str], np.ndarray, np.ndarray, np.ndarray]]:
+        """Split SCALAR items by run into (run, tags, values, steps, walls) numpy columns."""
+        _, run_col, tag_col, value_col, step_col, wall_col = zip(*items, strict=True)
+        if run_col.count(run_col[0]) == len(run_col):
+            split = {run_col[0]: (tag_col, value_col, step_col, wall_col)}
+        else:
+            by_run: dict[str, list[tuple[Any, ...]]] = {}
+            for item in items:
+                by_run.setdefault(item[1], []).append(item)
+            split = {}
+            for run, its in by_run.items():
+                _, _, tags, values, steps, walls = zip(*its, strict=True)
+                split[run] = (tags, values, steps, walls)
+        out = {}
+        for run, (tags, values, steps, walls) in split.items():
+            if set(map(type, values)) != {float}:
+                values = tuple(v if type(v) is float else _resolve_scalar(v) for v in values)
+            columns = (
+                list(tags),
+                np.array(values, dtype=np.float64),
+                np.array(steps, dtype=np.int64),
+                np.array(walls, dtype=np.float64),
+            )
+            r = self._runs.get(run) or self._open_run(run)
+            out[run] = (r, *columns)
+        return out
+
+    def _item(self, item: tuple[Any, ...], touched: set[str]) -> None:
+        """Encode one queued item of any kind."""
+        runs = self._runs
+        frame = records.frame
+        kind = item[0]
+        if kind == SCALAR:
+            _, run, tag, value, step, wall = item
+            r = runs.get(run) or self._open_run(run)
+            if type(value) is not float:
+                value = _resolve_scalar(value)
+            r.pending.append(frame(r.encoder.encode(tag, value, step, wall)))
+            touched.add(run)
+        elif kind == SUMMARY:
+            _, run, summary, step, wall = item
+            r = runs.get(run) or self._open_run(run)
+            r.pending.append(frame(events.summary_event(summary, step, wall)))
+            touched.add(run)
+        elif kind == EVENT:
+            _, run, data = item
+            r = runs.get(run) or self._open_run(run)
+            r.pending.append(frame(data))
+            touched.add(run)
+        elif kind == RESTART:
+            _, _, step, wall = item
+            self._purge_step = step
+            if "" not in runs:
+                self._open_run("")
+            for name, r in runs.items():
+                r.pending.append(frame(events.session_start_event(step, wall)))
+                touched.add(name)
+        elif kind == FLUSH:
+            try:
                 self._write_pending(touched)
                 touched.clear()
-        self._write_pending(touched)
+                self._flush_files()
+            finally:
+                item[1].set()  # a failed flush still wakes its caller, who raises
+        elif kind == CALL:
+            self._write_pending(touched)
+            touched.clear()
+            item[1]()
 
     def _open_run(self, run: str) -> _Run:
         path = self.run_dir(run)
