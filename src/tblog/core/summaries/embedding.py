@@ -55,7 +55,7 @@ def _sprite(label_img: np.ndarray) -> bytes:
     n, c, h, w = label_img.shape
     imgs = label_img
     if imgs.dtype.kind == "f":
-        imgs = (np.nan_to_num(imgs.astype(np.float64)) * 255).clip(0, 255)
+        imgs = (np.nan_to_num(imgs) * 255).clip(0, 255)  # in the input's dtype, as torch
     imgs = imgs.astype(np.uint8)
     if c == 1:
         imgs = np.repeat(imgs, 3, axis=1)
