@@ -9,6 +9,7 @@ framework (``tblog.core.convert``); ``add_graph`` dispatches to the model's inte
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import socket
 import sys
@@ -136,24 +137,32 @@ class SummaryWriter:
         Written as a rank-0 float32 tensor (the form both TensorBoard loaders read);
         ``new_style`` and ``double_precision`` are accepted for compatibility.
         """
-        if self._writer is None:
+        w = self._writer
+        if w is None:
             return
+        if w._error is not None or w._closed:
+            w.check()
         t = self._tags.get(tag) if type(tag) is str else None
         if t is None:
             t = self._tag(tag)
-        vt = type(scalar_value)
-        if vt is not float:
+        if type(scalar_value) is not float:
             scalar_value = _prepare_scalar(scalar_value)
-        self._put(
+        if type(global_step) is not int:
+            global_step = to_step(global_step)
+        # The hot path: EventWriter.put inlined (no call layer; ~0.25 us per scalar).
+        q = w._queue
+        q.append(
             (
                 SCALAR,
                 "",
                 t,
                 scalar_value,
-                global_step if type(global_step) is int else to_step(global_step),
-                _time() if walltime is None else float(walltime),
+                global_step,
+                _time() if walltime is None else _wall_time(walltime),
             )
         )
+        if len(q) >= w._wake_at:
+            w._kick()
 
     def add_scalars(
         self,
@@ -490,6 +499,14 @@ class SummaryWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _wall_time(walltime: Any) -> float:
+    """``walltime`` as a finite float (TensorBoard's Rust loader drops non-finite ones)."""
+    wall = float(walltime)
+    if not math.isfinite(wall):
+        raise ValueError(f"walltime must be a finite number of seconds, got {walltime!r}")
+    return wall
 
 
 def _prepare_scalar(value: Any) -> Any:
