@@ -1,31 +1,173 @@
 """Recording checkpoint saves and restores in a run (shared by every checkpoint hook).
 
-A save writes a ``checkpoint/step`` scalar and a ``checkpoint/saved`` text entry (step,
-path, metrics); a restore at step N calls ``writer.restart(N)`` so TensorBoard drops the
-points the crashed run wrote at or after N, and writes a ``checkpoint/restored`` entry.
+A save writes a ``checkpoint/step`` scalar (one point per checkpoint, value = its step) and
+a ``checkpoint/saved`` text entry (step, path, metrics). A restore at step N marks every
+run of the writer so that both TensorBoard loaders drop the points that the crashed
+process wrote at or after N (see ``../shared/event-format.md`` section 2):
+
+- the Python loader (``--load_fast=false``) purges on a ``SessionLog START`` at N
+  (``writer.restart(N)``; the core puts a START at step 0 in each run's first file, since
+  the loader ignores the first START it sees);
+- the Rust data server (``--load_fast=true``) ignores START; a new point at step s drops
+  that tag's points at steps >= s. Tags that the resumed process logs again from N on are
+  therefore fine, but a scalar tag that the crashed run logged after N and the resumed
+  run never logs again (or logs first at a later step) would keep its stale points. So
+  before the START we write, for every scalar tag that has points at or after N, one
+  *placeholder* point at N whose tensor has shape ``[0]``: the data server stores it as
+  data loss, which drops the stale points and is never served, and the Python loader
+  purges the placeholder itself with the START that follows it.
+
+The restore also logs ``checkpoint/step`` at N again (the START purges the record of the
+save at N, but the checkpoint file is still there) and a ``checkpoint/restored`` text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from google.protobuf.message import DecodeError
+
+from tblog.core import events, records
+from tblog.core.proto import event_pb2, summary_pb2, tensor_pb2
+
+SCALAR_TAG = "checkpoint/step"
+SAVED_TAG = "checkpoint/saved"
+RESTORED_TAG = "checkpoint/restored"
 
 
 def _fmt_metrics(metrics: Mapping[str, Any] | None) -> str:
     if not metrics:
         return ""
-    parts = [f"{k}={float(v):.6g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in metrics.items()]
+    parts = []
+    for key, value in metrics.items():
+        try:
+            parts.append(f"{key}={float(value):.6g}")
+        except (TypeError, ValueError):
+            parts.append(f"{key}={value}")
     return " (" + ", ".join(parts) + ")"
 
 
-def record_save(writer: Any, step: int, path: str, metrics: Mapping[str, Any] | None = None) -> None:
-    """Record in ``writer``'s run that a checkpoint of ``step`` was saved at ``path``."""
-    writer.add_scalar("checkpoint/step", float(step), step)
-    writer.add_text("checkpoint/saved", f"step {step}: `{path}`{_fmt_metrics(metrics)}", step)
+def record_save(
+    writer: Any, step: int, path: str, metrics: Mapping[str, Any] | None = None
+) -> None:
+    """Record in ``writer``'s run that a checkpoint of ``step`` was saved at ``path``.
+
+    ``writer``: a ``tblog.SummaryWriter`` (or ``None``: nothing is recorded).
+    ``metrics``: optional name -> number (or printable) shown in the text entry.
+    """
+    if writer is None:
+        return
+    step = int(step)
+    writer.add_scalar(SCALAR_TAG, float(step), step)
+    writer.add_text(SAVED_TAG, f"step {step}: `{path}`{_fmt_metrics(metrics)}", step)
 
 
 def record_restore(writer: Any, step: int, path: str | None = None) -> None:
-    """Record a restore at ``step`` and mark the run so curves continue at ``step``."""
-    writer.restart(step)
+    """Record a restore at ``step`` and mark the run so curves continue at ``step``.
+
+    ``writer``: a ``tblog.SummaryWriter`` (or ``None``). Every run it writes (its log dir
+    and the ``add_scalars`` sub-runs beside it) is marked with :func:`mark_resume`.
+    """
+    if writer is None:
+        return
+    step = int(step)
+    mark_resume(writer, step)
+    writer.add_scalar(SCALAR_TAG, float(step), step)
     where = f" from `{path}`" if path else ""
-    writer.add_text("checkpoint/restored", f"resumed at step {step}{where}", step)
+    writer.add_text(RESTORED_TAG, f"resumed at step {step}{where}", step)
+
+
+def mark_resume(writer: Any, step: int) -> None:
+    """Make both TensorBoard loaders drop what earlier processes logged at or after ``step``.
+
+    ``writer``: a ``tblog.SummaryWriter`` (or ``None``). Writes the data-server
+    placeholders described in the module docstring into its log dir and into each
+    immediate sub-directory that already holds event files, then calls
+    ``writer.restart(step)``. Raises ``TypeError`` for a writer without ``restart``.
+    """
+    if writer is None:
+        return
+    if not callable(getattr(writer, "restart", None)):
+        raise TypeError(
+            f"writer must be a tblog.SummaryWriter (with restart()), got {type(writer).__name__}"
+        )
+    step = int(step)
+    core = getattr(writer, "writer", None)  # the EventWriter; None on non-zero ranks
+    if core is not None and not core.storage.remote:
+        wall = time.time()
+        for run, tags in stale_scalar_tags(core.logdir, step).items():
+            if tags:
+                core.event(run, _placeholder_event(tags, step, wall))
+    writer.restart(step)
+
+
+def stale_scalar_tags(logdir: str, step: int) -> dict[str, list[str]]:
+    """``{run: [scalar tags with a point at a step >= step]}`` for the run in ``logdir``
+    (run ``""``) and each immediate sub-directory holding event files (run = its name).
+
+    Reads local event files only; a corrupt record ends the scan of its file.
+    """
+    out: dict[str, list[str]] = {}
+    for run, run_dir in _run_dirs(logdir):
+        is_scalar: dict[str, bool] = {}
+        stale: set[str] = set()
+        for name in sorted(os.listdir(run_dir)):
+            if "tfevents" in name:
+                _scan_file(os.path.join(run_dir, name), step, is_scalar, stale)
+        out[run] = sorted(stale)
+    return out
+
+
+def _run_dirs(logdir: str) -> Iterable[tuple[str, str]]:
+    if not os.path.isdir(logdir):
+        return
+    yield "", logdir
+    for name in sorted(os.listdir(logdir)):
+        sub = os.path.join(logdir, name)
+        if os.path.isdir(sub) and any("tfevents" in f for f in os.listdir(sub)):
+            yield name, sub
+
+
+def _scan_file(path: str, step: int, is_scalar: dict[str, bool], stale: set[str]) -> None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return
+    event = event_pb2.Event()
+    try:
+        for _, payload in records.iter_records(data, check_crc=False):
+            event.Clear()
+            event.ParseFromString(payload)
+            if event.WhichOneof("what") != "summary":
+                continue
+            for value in event.summary.value:
+                scalar = is_scalar.get(value.tag)
+                if scalar is None:
+                    scalar = _is_scalar_value(value)
+                    is_scalar[value.tag] = scalar
+                if scalar and event.step >= step:
+                    stale.add(value.tag)
+    except (records.DataLossError, DecodeError):
+        return
+
+
+def _is_scalar_value(value: summary_pb2.Summary.Value) -> bool:
+    if value.WhichOneof("value") == "simple_value":
+        return True
+    plugin: str = value.metadata.plugin_data.plugin_name
+    data_class: int = value.metadata.data_class
+    return plugin == "scalars" or data_class == summary_pb2.DATA_CLASS_SCALAR
+
+
+def _placeholder_event(tags: list[str], step: int, wall_time: float) -> bytes:
+    """One event with, per tag, a float tensor of shape [0] at ``step`` (no metadata)."""
+    summary = summary_pb2.Summary()
+    for tag in tags:
+        value = summary.value.add(tag=tag)
+        value.tensor.dtype = tensor_pb2.DT_FLOAT
+        value.tensor.tensor_shape.dim.add(size=0)
+    return events.summary_event(summary, step, wall_time)
