@@ -138,9 +138,15 @@ class ScalarEncoder:
         Records of one tag keep their order; records of different tags may be grouped
         (TensorBoard keeps a series per tag, so it reads the same data either way).
         """
+        return b"".join(self.frame_parts(tags, values, steps, walls))
+
+    def frame_parts(
+        self, tags: list[str], values: np.ndarray, steps: np.ndarray, walls: np.ndarray
+    ) -> list[Any]:
+        """Like :meth:`frames`, as a list of bytes-like pieces to concatenate (no copy)."""
         n = len(tags)
         if not n:
-            return b""
+            return []
         ids = self._ids
         try:
             tid_list = list(map(ids.__getitem__, tags))
@@ -154,20 +160,20 @@ class ScalarEncoder:
         sizes[steps == 0] = 0
         wall_bits = walls.view(np.uint64)
         if not wall_bits.all() or not _tag_sizes_ordered(tid, sizes):
-            return self._frames_one_by_one(tags, values, steps, walls)
-        head: list[bytes] = []
+            return [self._frames_one_by_one(tags, values, steps, walls)]
+        head: list[Any] = []
         keep = self._take_first_values(tid, tags, values, steps, walls, head)
         if keep is not None:
             tid, sizes = tid[keep], sizes[keep]
             values, steps, walls = values[keep], steps[keep], walls[keep]
             if not len(tid):
-                return b"".join(head)
+                return head
         lengths = 29 + sizes + self._mid_len[tid]  # 12 header + 9 wall + step + mid + 4 + 4
         keys = sizes * 4096 + lengths  # classes ordered by step size: keeps each tag's order
         first = int(keys[0])
         if bool((keys == first).all()):
             head.append(self._rows(tid, first, values, steps, walls))
-            return b"".join(head)
+            return head
         small = bool(lengths.max() < 4096)
         order = np.argsort(keys.astype(np.uint16) if small else keys, kind="stable")
         sorted_keys = keys[order]
@@ -178,7 +184,7 @@ class ScalarEncoder:
             idx = order[a:b]
             key = int(sorted_keys[a])
             head.append(self._rows(tid[idx], key, values[idx], steps[idx], walls[idx]))
-        return b"".join(head)
+        return head
 
     def _take_first_values(
         self,
@@ -187,7 +193,7 @@ class ScalarEncoder:
         values: np.ndarray,
         steps: np.ndarray,
         walls: np.ndarray,
-        out: list[bytes],
+        out: list[Any],
     ) -> np.ndarray | None:
         """Encode the first value of each tag new to this file (with metadata) into ``out``;
         return the mask of the remaining events, or ``None`` when every tag was seen."""
@@ -221,8 +227,8 @@ class ScalarEncoder:
 
     def _rows(
         self, tid: np.ndarray, key: int, values: np.ndarray, steps: np.ndarray, walls: np.ndarray
-    ) -> bytes:
-        """Framed records of one class (same step size and record length), as bytes."""
+    ) -> memoryview:
+        """Framed records of one class (same step size and record length), as a buffer."""
         size, length = divmod(key, 4096)
         k = len(tid)
         t0 = int(tid[0])
@@ -260,7 +266,7 @@ class ScalarEncoder:
         for j in range(4):
             crc ^= table[3 - j][value[:, j]]
         m[:, length - 4 :] = _crc.mask_array(crc).view(_U8).reshape(k, 4)
-        return m.tobytes()
+        return m.reshape(-1).data
 
     def _frames_one_by_one(
         self, tags: list[str], values: np.ndarray, steps: np.ndarray, walls: np.ndarray

@@ -44,7 +44,7 @@ _HOST = socket.gethostname().replace("/", "_") or "localhost"
 EXIT_TIMEOUT_S = 10.0
 _BATCH = 1 << 15  # items the writer thread takes off the queue at a time
 _WRITE_EVERY = 1024  # in a batch with summaries, append to the files every this many items
-_first = operator.itemgetter(0)
+_first, _second, _third, _fourth, _fifth, _sixth = map(operator.itemgetter, range(6))
 
 
 class WriterClosedError(RuntimeError):
@@ -246,7 +246,7 @@ class EventWriter:
         popleft = q.popleft
         touched: set[str] = set()
         while q:
-            batch = [popleft() for _ in range(min(len(q), _BATCH))]
+            batch = list(itertools.starmap(popleft, itertools.repeat((), min(len(q), _BATCH))))
             self._done = 0
             try:
                 self._handle(batch, touched)
@@ -296,33 +296,30 @@ class EventWriter:
             return
         self._done = done + len(items)
         for run, (r, tags, values, steps, walls) in groups.items():
-            r.pending.append(r.encoder.frames(tags, values, steps, walls))
+            r.pending.extend(r.encoder.frame_parts(tags, values, steps, walls))
             touched.add(run)
 
     def _scalar_arrays(
         self, items: list[tuple[Any, ...]]
     ) -> dict[str, tuple[_Run, list[str], np.ndarray, np.ndarray, np.ndarray]]:
         """Split SCALAR items by run into (run, tags, values, steps, walls) numpy columns."""
-        _, run_col, tag_col, value_col, step_col, wall_col = zip(*items, strict=True)
-        if run_col.count(run_col[0]) == len(run_col):
-            split = {run_col[0]: (tag_col, value_col, step_col, wall_col)}
+        runs = list(map(_second, items))
+        if runs.count(runs[0]) == len(runs):
+            split = {runs[0]: items}
         else:
-            by_run: dict[str, list[tuple[Any, ...]]] = {}
-            for item in items:
-                by_run.setdefault(item[1], []).append(item)
             split = {}
-            for run, its in by_run.items():
-                _, _, tags, values, steps, walls = zip(*its, strict=True)
-                split[run] = (tags, values, steps, walls)
+            for item in items:
+                split.setdefault(item[1], []).append(item)
         out = {}
-        for run, (tags, values, steps, walls) in split.items():
+        for run, its in split.items():
+            values = list(map(_fourth, its))
             if set(map(type, values)) != {float}:
-                values = tuple(v if type(v) is float else _resolve_scalar(v) for v in values)
+                values = [v if type(v) is float else _resolve_scalar(v) for v in values]
             columns = (
-                list(tags),
+                list(map(_third, its)),
                 np.array(values, dtype=np.float64),
-                np.array(steps, dtype=np.int64),
-                np.array(walls, dtype=np.float64),
+                np.array(list(map(_fifth, its)), dtype=np.int64),
+                np.array(list(map(_sixth, its)), dtype=np.float64),
             )
             r = self._runs.get(run) or self._open_run(run)
             out[run] = (r, *columns)
