@@ -1,0 +1,406 @@
+"""``TBLogger``: Lightning's ``TensorBoardLogger`` on tblog's writer core.
+
+Imported only when ``tblog.TBLogger`` is first used: it imports ``lightning`` (preferred)
+or ``pytorch_lightning``, whichever is installed, and subclasses that package's ``Logger``.
+A Trainer from either package accepts it (Trainers duck-type their loggers).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import time
+from argparse import Namespace
+from collections.abc import Mapping
+from typing import Any
+
+from tblog.core import checkpoint_log
+from tblog.core.summary_writer import SummaryWriter, to_step
+from tblog.integrations.lightning import _layout, _trainer
+
+
+def _import_first(*names: str) -> Any:
+    error: ImportError | None = None
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            error = exc
+    raise ImportError(
+        "tblog.TBLogger needs `lightning` or `pytorch_lightning`: pip install lightning"
+    ) from error
+
+
+_pl = _import_first("lightning.pytorch", "pytorch_lightning")
+PACKAGE: str = _pl.__name__
+_fabric = importlib.import_module(
+    "lightning.fabric" if PACKAGE == "lightning.pytorch" else "lightning_fabric"
+)
+_loggers = importlib.import_module(PACKAGE + ".loggers")
+_fabric_logger = importlib.import_module(_fabric.__name__ + ".loggers.logger")
+_fabric_utils = importlib.import_module(_fabric.__name__ + ".utilities.logger")
+_rank_zero = importlib.import_module(PACKAGE + ".utilities.rank_zero")
+_saving = importlib.import_module(PACKAGE + ".core.saving")
+
+rank_zero_only = _rank_zero.rank_zero_only
+rank_zero_warn = _rank_zero.rank_zero_warn
+rank_zero_experiment = _fabric_logger.rank_zero_experiment
+
+_WRITER_KWARGS = frozenset(inspect.signature(SummaryWriter).parameters) - {"log_dir"}
+
+
+def _hparam_value(value: Any) -> bool | int | float | str:
+    """A value the hparams plugin stores: numbers, bools and strings; others as ``str``."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            scalar = item()
+        except (TypeError, ValueError, RuntimeError):
+            return str(value)
+        if isinstance(scalar, (bool, int, float, str)):
+            return scalar
+    return str(value)
+
+
+class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
+    """Log to ``<save_dir>/<name>/version_<N>[/<sub_dir>]`` in TensorBoard format; a drop-in
+    for Lightning's ``TensorBoardLogger`` (same arguments, layout and files).
+
+    ``save_dir``: local path or fsspec URL. ``name``: experiment sub-directory (``""`` or
+    ``None``: none). ``version``: ``None`` claims the next free ``version_<N>`` atomically
+    (or, when the Trainer resumes from a checkpoint under ``<save_dir>/<name>/<version>/``,
+    that version); an int selects ``version_<int>``; a string is the directory name.
+    ``log_graph``: trace ``model.example_input_array`` into the Graphs dashboard.
+    ``default_hp_metric``: log ``hp_metric = -1`` with hyperparameters logged without
+    metrics (once per run directory). ``prefix``: put before every metric key, joined with
+    ``-``. ``**writer_kwargs``: passed to :class:`tblog.SummaryWriter` (``max_queue``,
+    ``flush_secs``, ``filename_suffix``, ...). Raises ``TypeError`` for unknown keywords or
+    wrongly typed arguments.
+    """
+
+    NAME_HPARAMS_FILE = "hparams.yaml"
+    LOGGER_JOIN_CHAR = "-"
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike[str],
+        name: str | None = "lightning_logs",
+        version: int | str | None = None,
+        log_graph: bool = False,
+        default_hp_metric: bool = True,
+        prefix: str = "",
+        sub_dir: str | os.PathLike[str] | None = None,
+        **writer_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if not isinstance(save_dir, (str, os.PathLike)):
+            raise TypeError(f"save_dir must be a path or URL string, got {type(save_dir).__name__}")
+        if version is not None and (
+            isinstance(version, bool) or not isinstance(version, (int, str))
+        ):
+            raise TypeError(f"version must be an int, a str or None, got {type(version).__name__}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str or None, got {type(name).__name__}")
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        unknown = sorted(set(writer_kwargs) - _WRITER_KWARGS)
+        if unknown:
+            raise TypeError(
+                f"unexpected writer keyword(s) {unknown}; SummaryWriter takes {sorted(_WRITER_KWARGS)}"
+            )
+        self._save_dir = os.fspath(save_dir)
+        self._name = name or ""
+        self._version = version
+        self._sub_dir = None if sub_dir is None else os.fspath(sub_dir)
+        self._log_graph = bool(log_graph)
+        self._default_hp_metric = default_hp_metric
+        self._prefix = prefix
+        self._writer_kwargs = writer_kwargs
+        self._experiment: SummaryWriter | None = None
+        self._continuing = False  # the run directory held event files when opened
+        self._hparams_saved = False
+        self._session: dict[str, Any] | None = None
+        self.hparams: dict[str, Any] | Namespace = {}
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def name(self) -> str:
+        """The experiment name (sub-directory of ``save_dir``)."""
+        return self._name
+
+    @property
+    def version(self) -> int | str:
+        """The run's version; claimed on first access (see the class docstring)."""
+        if self._version is None:
+            self._version = self._resolve_version()
+        return self._version
+
+    @property
+    def save_dir(self) -> str:
+        """The ``save_dir`` given to the constructor."""
+        return self._save_dir
+
+    @property
+    def root_dir(self) -> str:
+        """``<save_dir>/<name>``: the parent of every version directory."""
+        return os.path.join(self._save_dir, self._name)
+
+    @property
+    def sub_dir(self) -> str | None:
+        return self._sub_dir
+
+    @property
+    def log_dir(self) -> str:
+        """``<save_dir>/<name>/version_<N>[/<sub_dir>]`` (a string version is used as is)."""
+        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
+        log_dir = os.path.join(self.root_dir, version)
+        if isinstance(self._sub_dir, str):
+            log_dir = os.path.join(log_dir, self._sub_dir)
+        return os.path.expanduser(os.path.expandvars(log_dir))
+
+    def _resolve_version(self) -> int | str:
+        run = _trainer.find_run(self)
+        if run is not None and run.ckpt_path and run.fitting:
+            resumed = _layout.version_of_checkpoint(self.root_dir, run.ckpt_path)
+            if resumed is not None:
+                return resumed
+        if getattr(rank_zero_only, "rank", 0) != 0:
+            return _layout.next_version(self.root_dir)  # rank 0's choice is broadcast
+        return _layout.claim_version(self.root_dir)
+
+    # ------------------------------------------------------------------ experiment
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> SummaryWriter:
+        """The run's :class:`tblog.SummaryWriter` (a dummy on ranks other than 0)."""
+        if self._experiment is None:
+            self._experiment = self._open()
+        return self._experiment
+
+    def _open(self) -> SummaryWriter:
+        run = _trainer.find_run(self)
+        if run is not None:
+            _trainer.attach_resume_hook(run.trainer, self)
+            _register_as_tensorboard_logger(_trainer.trainer_package(run.trainer) or PACKAGE)
+        log_dir = self.log_dir
+        self._continuing = _layout.has_event_files(log_dir)
+        return SummaryWriter(log_dir=log_dir, rank_zero_only=False, **self._writer_kwargs)
+
+    # ------------------------------------------------------------------ logging
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Log each value of ``metrics`` (numbers, one-element tensors, or dicts of them for
+        ``add_scalars``) at ``step``. Tensors are handed to the writer unconverted: they are
+        read on the writer thread, not here. Raises ``ValueError`` for other values."""
+        if self._prefix:
+            metrics = self._fabric_add_prefix(metrics)
+        exp = self._experiment if self._experiment is not None else self.experiment
+        for key, value in metrics.items():
+            try:
+                if isinstance(value, dict):
+                    exp.add_scalars(key, value, step)
+                else:
+                    exp.add_scalar(key, value, step)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"metric {key!r}: cannot log {value!r:.80}; expected a number, a one-element"
+                    " tensor or a dict of them"
+                ) from exc
+
+    def _fabric_add_prefix(self, metrics: Mapping[str, Any]) -> Mapping[str, Any]:
+        return _fabric_utils._add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)  # type: ignore[no-any-return]
+
+    @rank_zero_only
+    def log_hyperparams(
+        self,
+        params: dict[str, Any] | Namespace,
+        metrics: dict[str, Any] | float | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Record hyperparameters (a dict or Namespace; nested dicts are flattened with ``/``).
+
+        They go into the run directory as the hparams plugin's session, so the HPARAMS tab
+        lists the run with every scalar it logs as a metric. ``metrics`` (a dict, or one
+        number for ``hp_metric``) are logged as scalars at ``step``.
+        """
+        params = _fabric_utils._convert_params(params)
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a dict or Namespace, got {type(params).__name__}")
+        self._store_hparams(params)
+        exp = self._experiment if self._experiment is not None else self.experiment
+        flat = _fabric_utils._sanitize_params(_fabric_utils._flatten_dict(params))
+        flat = {str(k): _hparam_value(v) for k, v in flat.items()}
+        if metrics is None:
+            metrics = {"hp_metric": -1} if self._default_hp_metric and not self._continuing else {}
+        elif not isinstance(metrics, dict):
+            metrics = {"hp_metric": metrics}
+        if metrics:
+            self.log_metrics(metrics, step)
+        if not flat and not metrics:
+            return
+        from tblog.core.summaries import hparams
+
+        summaries = hparams.hparams_pb(flat, {k: 0.0 for k in metrics})
+        self._session = {"hparams": flat, "metrics": list(metrics)}
+        if exp.writer is not None:
+            exp.writer.summary("", summaries[1], to_step(step), time.time())
+
+    def _store_hparams(self, params: dict[str, Any]) -> None:
+        omegaconf = importlib.import_module(PACKAGE + ".utilities.imports")._OMEGACONF_AVAILABLE
+        if omegaconf:
+            from omegaconf import Container, OmegaConf
+
+            if isinstance(params, Container):
+                self.hparams = OmegaConf.merge(self.hparams, params)
+                return
+        if isinstance(self.hparams, Namespace):
+            self.hparams = vars(self.hparams)
+        self.hparams.update(params)
+
+    @rank_zero_only
+    def log_graph(self, model: Any, input_array: Any = None) -> None:
+        """Trace ``model`` with ``input_array`` (default ``model.example_input_array``) into
+        the Graphs dashboard when the logger was made with ``log_graph=True``."""
+        trainer = getattr(model, "_trainer", None)
+        if trainer is not None:
+            _trainer.attach_resume_hook(trainer, self)
+        if not self._log_graph:
+            return
+        input_array = (
+            getattr(model, "example_input_array", None) if input_array is None else input_array
+        )
+        if input_array is None:
+            rank_zero_warn(
+                "Could not log computational graph to TensorBoard: The `model.example_input_array`"
+                " attribute is not set or `input_array` was not given."
+            )
+            return
+        if (
+            not isinstance(input_array, tuple)
+            and type(input_array).__module__.split(".")[0] != "torch"
+        ):
+            rank_zero_warn(
+                "Could not log computational graph to TensorBoard: `input_array` has type"
+                f" {type(input_array)}; give a tensor or a tuple of the positional arguments of"
+                " the model's `forward()`."
+            )
+            return
+        before = getattr(model, "_on_before_batch_transfer", None)
+        transfer = getattr(model, "_apply_batch_transfer_handler", None)
+        if callable(before) and callable(transfer):
+            input_array = transfer(before(input_array))
+        with _jit_is_scripting(model):
+            self.experiment.add_graph(model, input_array)
+
+    # ------------------------------------------------------------------ checkpoints
+    @rank_zero_only
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        """Record the checkpoint just saved (path, step, monitored score) and flush, so the
+        log on disk is at least as recent as the checkpoint."""
+        cb = checkpoint_callback
+        path = getattr(cb, "_last_checkpoint_saved", None) or getattr(cb, "last_model_path", None)
+        path = path or getattr(cb, "best_model_path", None)
+        if not path:
+            return
+        step = getattr(cb, "_last_global_step_saved", None)
+        exp = self.experiment
+        checkpoint_log.record_save(
+            exp, int(step or 0), str(path), _checkpoint_metrics(cb, str(path))
+        )
+        exp.flush()
+
+    def _on_resumed(self, trainer: Any) -> None:
+        """Called when ``trainer`` starts training from ``trainer.ckpt_path``: TensorBoard
+        drops what an earlier process logged at or after the restored step."""
+        if getattr(rank_zero_only, "rank", 0) != 0:
+            return
+        exp = self.experiment
+        path = str(trainer.ckpt_path)
+        checkpoint_log.record_restore(exp, _trainer.logging_step(trainer), path)
+        # The restored checkpoint's own record sits at its step and was just dropped with
+        # the crashed run's points: write it again if the checkpoint belongs to this run.
+        if _layout.version_of_checkpoint(self.root_dir, path) == self.version:
+            metrics: dict[str, Any] = {}
+            for cb in getattr(trainer, "checkpoint_callbacks", []):
+                metrics.update(_checkpoint_metrics(cb, path))
+            checkpoint_log.record_save(exp, int(trainer.global_step), path, metrics)
+
+    # ------------------------------------------------------------------ lifecycle
+    @rank_zero_only
+    def save(self) -> None:
+        """Write ``hparams.yaml`` into the run directory once it exists (as
+        ``TensorBoardLogger`` does). Logged data reach the disk on the writer thread."""
+        if self._hparams_saved:
+            return
+        dir_path = self.log_dir
+        hparams_file = os.path.join(dir_path, self.NAME_HPARAMS_FILE)
+        if _layout.is_remote(dir_path):
+            fs, _ = _layout._filesystem(dir_path)
+            if not fs.isdir(dir_path):
+                return
+            if not fs.isfile(hparams_file):
+                _saving.save_hparams_to_yaml(hparams_file, self.hparams)
+        else:
+            if not os.path.isdir(dir_path):
+                return
+            if not os.path.isfile(hparams_file):
+                _saving.save_hparams_to_yaml(hparams_file, self.hparams)
+        self._hparams_saved = True
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        """Flush and close the run's event file; on ``"success"`` also mark the hparams
+        session as ended and write ``hparams.yaml``. Logging afterwards opens a new file."""
+        exp = self._experiment
+        if exp is not None:
+            if status == "success" and self._session is not None and exp.writer is not None:
+                from tblog.core.summaries import hparams
+
+                end = hparams.hparams_pb(
+                    self._session["hparams"], dict.fromkeys(self._session["metrics"], 0.0)
+                )[2]
+                exp.writer.summary("", end, 0, time.time())
+            self._experiment = None
+            exp.close()
+        if status == "success":
+            self.save()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_experiment"] = None
+        return state
+
+
+def _checkpoint_metrics(cb: Any, path: str) -> dict[str, float]:
+    monitor = getattr(cb, "monitor", None)
+    score = (getattr(cb, "best_k_models", None) or {}).get(path)
+    if not monitor or score is None:
+        return {}
+    return {str(monitor): float(score)}
+
+
+def _jit_is_scripting(model: Any) -> Any:
+    """Lightning's ``_jit_is_scripting`` context of the package that defines ``model``."""
+    import contextlib
+
+    package = _trainer.trainer_package(model)
+    module = importlib.import_module((package or PACKAGE) + ".core.module")
+    ctx = getattr(module, "_jit_is_scripting", None)
+    return ctx() if ctx is not None else contextlib.nullcontext()
+
+
+def _register_as_tensorboard_logger(package: str) -> None:
+    """Make ``isinstance(logger, <package>.loggers.TensorBoardLogger)`` true, so that
+    ``trainer.log_dir`` is this logger's ``log_dir`` as it is for ``TensorBoardLogger``."""
+    try:
+        tb_logger = importlib.import_module(package + ".loggers").TensorBoardLogger
+    except (ImportError, AttributeError):
+        return
+    if not issubclass(TBLogger, tb_logger):
+        tb_logger.register(TBLogger)
+
+
+_register_as_tensorboard_logger(PACKAGE)
