@@ -1,0 +1,430 @@
+"""TBCallback on the tensorflow, torch and jax backends, read back through TensorBoard.
+
+Each workload runs in a subprocess with ``KERAS_BACKEND`` set (torch and jax with
+TensorFlow made unimportable); the test process reads the logs with TensorBoard's loaders
+and checks them against Keras' own record of the fit (``History``, ``evaluate``, the
+model's weights) and, on the tensorflow backend, against ``keras.callbacks.TensorBoard``.
+Run as a script: ``python tests/test_keras.py <workload> <out dir>``.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+if __name__ != "__main__":  # the workloads must not import TensorBoard (or TensorFlow)
+    import tb
+
+HERE = Path(__file__).resolve()
+EPOCHS = 2
+UPDATE_FREQ = 4  # 6 batches per epoch: not a multiple, the case where Keras 3.15 drops epochs
+BATCH = 16
+TRAIN = 96  # 6 batches per epoch with validation_split=0.2 of 120 samples
+SAMPLES = 120
+
+
+# ---------------------------------------------------------------------- workloads (subprocess)
+class _BlockTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """A ``sys.meta_path`` finder that makes ``import tensorflow`` fail as if it were not
+    installed (``ModuleNotFoundError``); ``find_spec`` probes still work."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            return importlib.machinery.ModuleSpec(name, self)
+        return None
+
+    def create_module(self, spec: Any) -> None:
+        raise ModuleNotFoundError(f"No module named {spec.name!r} (blocked in this test)")
+
+    def exec_module(self, module: Any) -> None:
+        raise ModuleNotFoundError(f"No module named {module.__name__!r} (blocked in this test)")
+
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.data[:SAMPLES] / 16.0).astype("float32")
+    y = digits.target[:SAMPLES].astype("int32")
+    return x, y
+
+
+def _model(keras: Any) -> Any:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((64,), name="pixels")
+    hidden = keras.layers.Dense(32, activation="relu", name="fc1")(inputs)
+    dropped = keras.layers.Dropout(0.1, name="drop")(hidden)
+    skip = keras.layers.Dense(32, name="skip")(inputs)
+    merged = keras.layers.Add(name="merge")([dropped, skip])
+    outputs = keras.layers.Dense(10, name="fc2")(merged)
+    model = keras.Model(inputs, outputs, name="digits")
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _fit(out: Path, extra_callbacks: list[Any] | None = None) -> None:
+    """Fit + evaluate with TBCallback into ``out/logs``; Keras' own record into ``out``."""
+    import keras
+
+    import tblog
+
+    x, y = _data()
+    model = _model(keras)
+    callback = tblog.TBCallback(
+        out / "logs", histogram_freq=1, write_images=True, update_freq=UPDATE_FREQ,
+        write_steps_per_second=True,
+    )
+    history = model.fit(
+        x, y, batch_size=BATCH, epochs=EPOCHS, validation_split=0.2, verbose=0,
+        shuffle=False, callbacks=[callback, *(extra_callbacks or [])],
+    )
+    evaluation = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True, callbacks=[callback])
+    weights = {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
+    np.savez(out / "weights.npz", **{k.replace("/", "__"): v for k, v in weights.items()})
+    record = {
+        "history": history.history,
+        "evaluate": evaluation,
+        "iterations": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+        "backend": keras.backend.backend(),
+        "tensorflow_loaded": "tensorflow" in sys.modules,
+    }
+    (out / "record.json").write_text(json.dumps(record))
+    # Non-chief worker of a multi-worker cluster: writes nothing.
+    os.environ["TF_CONFIG"] = json.dumps(
+        {"cluster": {"worker": ["localhost:1", "localhost:2"]}, "task": {"type": "worker", "index": 1}}
+    )
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[tblog.TBCallback(out / "worker1", histogram_freq=1)])
+    del os.environ["TF_CONFIG"]
+
+
+def _embeddings(out: Path) -> None:
+    import keras
+
+    import tblog
+
+    keras.utils.set_random_seed(0)
+    tokens = np.random.default_rng(0).integers(0, 12, size=(32, 5))
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Embedding(12, 4, name="words"),
+         keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)]
+    )
+    model.compile("sgd", "mse")
+    labels = out / "labels.tsv"
+    labels.write_text("".join(f"token{i}\n" for i in range(12)))
+    model.fit(
+        tokens, np.zeros((32, 1)), epochs=EPOCHS, verbose=0,
+        callbacks=[tblog.TBCallback(out / "emb", embeddings_freq=1, embeddings_metadata=str(labels))],
+    )
+    np.save(out / "words.npy", keras.ops.convert_to_numpy(model.get_layer("words").embeddings))
+
+
+def _tensorflow(out: Path) -> None:
+    """Our callback beside keras.callbacks.TensorBoard in the same fit (differential)."""
+    import keras
+
+    import tblog
+
+    _fit(out, [
+        keras.callbacks.TensorBoard(
+            str(out / "keras"), histogram_freq=1, update_freq=UPDATE_FREQ, write_steps_per_second=True
+        ),
+        tblog.TBCallback(
+            out / "ours_keras_names", histogram_freq=1, update_freq=UPDATE_FREQ,
+            write_steps_per_second=True, keras_tag_names=True,
+        ),
+    ])
+
+
+def _mirrored(out: Path) -> None:
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+    )
+    import keras
+
+    import tblog
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    x, y = _data()
+    with strategy.scope():
+        model = _model(keras)
+    history = model.fit(
+        x, y, batch_size=BATCH, epochs=EPOCHS, validation_split=0.2, verbose=0, shuffle=False,
+        callbacks=[tblog.TBCallback(out / "logs", histogram_freq=1)],
+    )
+    record = {"history": history.history, "replicas": strategy.num_replicas_in_sync}
+    (out / "record.json").write_text(json.dumps(record))
+
+
+WORKLOADS = {"fit": _fit, "tensorflow": _tensorflow, "mirrored": _mirrored, "embeddings": _embeddings}
+
+
+def _main(argv: list[str]) -> None:
+    workload, out = argv[0], Path(argv[1])
+    if os.environ.get("KERAS_BACKEND") != "tensorflow":
+        sys.meta_path.insert(0, _BlockTensorFlow())
+    WORKLOADS[workload](out)
+    if os.environ.get("KERAS_BACKEND") != "tensorflow":
+        assert "tensorflow" not in sys.modules, "tensorflow was imported"
+
+
+# ---------------------------------------------------------------------- test side
+def _jax_backend_works() -> bool:
+    try:
+        import jax  # noqa: F401
+    except Exception:  # noqa: BLE001 - jax may not install everywhere
+        return False
+    return True
+
+
+BACKENDS = ["tensorflow", "torch"] + (["jax"] if _jax_backend_works() else [])
+
+
+def _start(backend: str, workload: str, out: Path) -> subprocess.Popen[bytes]:
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env.pop("TF_CONFIG", None)
+    return subprocess.Popen(
+        [sys.executable, str(HERE), workload, str(out)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Start every workload at once; each test waits for the one it reads."""
+    root = tmp_path_factory.mktemp("keras")
+    jobs = {b: (root / b, _start(b, "tensorflow" if b == "tensorflow" else "fit", root / b)) for b in BACKENDS}
+    jobs["mirrored"] = (root / "mirrored", _start("tensorflow", "mirrored", root / "mirrored"))
+    jobs["embeddings"] = (root / "embeddings", _start("torch", "embeddings", root / "embeddings"))
+    done: dict[str, Path] = {}
+    for name, (out, proc) in jobs.items():
+        output, _ = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            raise AssertionError(f"workload {name} failed:\n{output.decode(errors='replace')[-4000:]}")
+        done[name] = out
+    return done
+
+
+def _record(out: Path) -> dict[str, Any]:
+    return json.loads((out / "record.json").read_text())
+
+
+def _by_step(points: list[tuple[int, float]]) -> dict[int, float]:
+    return dict(points)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scalars_match_keras_history(runs: dict[str, Path], backend: str) -> None:
+    out = runs[backend]
+    record = _record(out)
+    assert record["backend"] == backend
+    if backend != "tensorflow":
+        assert not record["tensorflow_loaded"]
+    scalars = tb.mux_scalars(str(out / "logs"))
+    history = record["history"]
+    for name, values in history.items():
+        run, metric = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+        got = scalars[(run, f"epoch_{metric}")]
+        assert [s for s, _ in got] == list(range(EPOCHS))
+        np.testing.assert_allclose([v for _, v in got], values, rtol=1e-5)
+    lr = scalars[("train", "epoch_learning_rate")]
+    np.testing.assert_allclose([v for _, v in lr], [0.05] * EPOCHS, rtol=1e-6)
+    sps = scalars[("train", "epoch_steps_per_second")]
+    assert [s for s, _ in sps] == list(range(EPOCHS)) and all(v > 0 for _, v in sps)
+    # batch_<metric> every UPDATE_FREQ global batches (counted from 1 across epochs).
+    batches = TRAIN // BATCH * EPOCHS
+    expected_steps = [s for s in range(1, batches + 1) if s % UPDATE_FREQ == 0]
+    assert [s for s, _ in scalars[("train", "batch_loss")]] == expected_steps
+    assert [s for s, _ in scalars[("train", "batch_accuracy")]] == expected_steps
+    assert [s for s, _ in scalars[("train", "batch_steps_per_second")]] == expected_steps
+    # evaluation_<metric>_vs_iterations: each validation pass and model.evaluate().
+    iterations = record["iterations"]
+    per_epoch = iterations // EPOCHS
+    evals = scalars[("validation", "evaluation_loss_vs_iterations")]
+    assert [s for s, _ in evals] == [per_epoch * (e + 1) for e in range(EPOCHS)] + [iterations]
+    np.testing.assert_allclose(evals[-1][1], record["evaluate"]["loss"], rtol=1e-5)
+    np.testing.assert_allclose([v for _, v in evals[:-1]], history["val_loss"], rtol=1e-5)
+    acc = scalars[("validation", "evaluation_accuracy_vs_iterations")]
+    np.testing.assert_allclose(acc[-1][1], record["evaluate"]["accuracy"], rtol=1e-5)
+    # The non-chief worker wrote nothing.
+    assert not (out / "worker1").exists()
+
+
+def _reference_buckets(values: np.ndarray, k: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    x = values.astype(np.float64).ravel()
+    lo, hi = x.min(), x.max()
+    idx = np.minimum(np.floor((x - lo) / ((hi - lo) / k)).astype(int), k - 1)
+    edges = np.linspace(lo, hi, k + 1)
+    return edges, np.bincount(idx, minlength=k).astype(np.float64)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_weight_histograms_and_images(runs: dict[str, Path], backend: str) -> None:
+    out = runs[backend]
+    acc = tb.accumulator(str(out / "logs" / "train"))
+    weights = dict(np.load(out / "weights.npz"))
+    expected = {
+        f"parameters/{layer}/{'weight' if leaf == 'kernel' else leaf}": weights[f"{layer}__{leaf}"]
+        for layer in ("fc1", "skip", "fc2") for leaf in ("kernel", "bias")
+    }
+    assert set(acc.PluginTagToContent("histograms")) == set(expected)
+    for tag, values in expected.items():
+        events = acc.Tensors(tag)
+        assert [e.step for e in events] == list(range(EPOCHS))
+        hist = tb.array(events[-1])  # the last epoch's histogram shows the final weights
+        assert hist.shape == (30, 3)
+        edges, counts = _reference_buckets(values)
+        np.testing.assert_allclose(hist[:, 0], edges[:-1], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(hist[-1, 1], values.max(), rtol=1e-6)
+        assert hist[:, 2].sum() == values.size
+        assert np.abs(hist[:, 2] - counts).sum() <= 2  # float32 vs float64 at bucket edges
+    images = set(acc.PluginTagToContent("images"))
+    assert images == {t.replace("parameters/", "parameters_image/") for t in expected}
+    kernel = tb.array(acc.Tensors("parameters_image/fc1/weight")[-1])
+    # fc1's kernel is 64x32: shown as a 32 (h) x 64 (w) image, as Keras lays it out.
+    assert (int(kernel[0]), int(kernel[1])) == (64, 32)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_graph_has_layers_connections_and_shapes(runs: dict[str, Path], backend: str) -> None:
+    acc = tb.accumulator(str(runs[backend] / "logs" / "train"))
+    graph = acc.Graph()
+    nodes = {n.name: n for n in graph.node}
+    assert set(nodes) == {"pixels", "fc1", "drop", "skip", "merge", "fc2"}
+    assert nodes["fc1"].op == "Dense" and nodes["merge"].op == "Add"
+    assert list(nodes["fc1"].input) == ["pixels"]
+    assert sorted(nodes["merge"].input) == ["drop", "skip"]
+    assert list(nodes["fc2"].input) == ["merge"]
+    shape = nodes["fc2"].attr["_output_shapes"].list.shape[0]
+    assert [d.size for d in shape.dim] == [-1, 10]
+    assert "keras" in acc.PluginTagToContent("graph_keras_model")
+
+
+def test_differential_against_keras_tensorboard(runs: dict[str, Path]) -> None:
+    """Same fit, both callbacks: same runs, scalar tags and values. Keras 3.15 drops the
+    epoch summaries of epochs whose last global batch is not a multiple of update_freq;
+    we keep every epoch, so TensorBoard shows a superset of Keras' points, equal where
+    both have one."""
+    out = runs["tensorflow"]
+    theirs = tb.mux_scalars(str(out / "keras"))
+    ours = tb.mux_scalars(str(out / "ours_keras_names"))
+    assert {r for r, _ in theirs} == {r for r, _ in ours} == {"train", "validation"}
+    assert set(ours) == set(theirs)
+    for key, points in theirs.items():
+        mine = dict(ours[key])
+        assert set(dict(points)) <= set(mine), key
+        if key[1].startswith("epoch_") and key[1] != "epoch_steps_per_second":
+            assert sorted(mine) == list(range(EPOCHS)), key
+        if "steps_per_second" not in key[1]:
+            np.testing.assert_allclose(
+                [mine[s] for s, _ in points], [v for _, v in points], rtol=1e-6, err_msg=str(key)
+            )
+    batch_steps = [s for s, _ in theirs[("train", "batch_loss")]]
+    assert [s for s, _ in ours[("train", "batch_loss")]] == batch_steps
+    mux_theirs = tb.multiplexer(str(out / "keras"))
+    mux_ours = tb.multiplexer(str(out / "ours_keras_names"))
+    h_theirs = mux_theirs.PluginRunToTagToContent("histograms")["train"]
+    h_ours = mux_ours.PluginRunToTagToContent("histograms")["train"]
+    assert set(h_theirs) == set(h_ours)
+    for tag in h_ours:
+        mine = {e.step: tb.array(e) for e in mux_ours.Tensors("train", tag)}
+        assert sorted(mine) == list(range(EPOCHS))
+        for event in mux_theirs.Tensors("train", tag):
+            x, y = mine[event.step], tb.array(event)
+            np.testing.assert_allclose(x[:, :2], y[:, :2], rtol=1e-5, atol=1e-6)
+            assert x[:, 2].sum() == y[:, 2].sum() and np.abs(x[:, 2] - y[:, 2]).sum() <= 2
+
+
+def test_mirrored_strategy_writes_one_coherent_run(runs: dict[str, Path]) -> None:
+    out = runs["mirrored"]
+    record = _record(out)
+    assert record["replicas"] == 2
+    logs = out / "logs"
+    assert sorted(p.name for p in logs.iterdir()) == ["train", "validation"]
+    for run in ("train", "validation"):
+        assert len(list((logs / run).glob("events.out.tfevents.*"))) == 1
+    scalars = tb.mux_scalars(str(logs))
+    for name, values in record["history"].items():
+        run, metric = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
+        got = scalars[(run, f"epoch_{metric}")]
+        assert [s for s, _ in got] == list(range(EPOCHS))
+        np.testing.assert_allclose([v for _, v in got], values, rtol=1e-5)
+    acc = tb.accumulator(str(logs / "train"))
+    assert "parameters/fc1/weight" in acc.PluginTagToContent("histograms")
+    assert {n.name for n in acc.Graph().node} >= {"fc1", "fc2"}
+
+
+def test_embeddings_for_the_projector(runs: dict[str, Path]) -> None:
+    out = runs["embeddings"]
+    train = out / "emb" / "train"
+    config = (train / "projector_config.pbtxt").read_text()
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector import projector_config_pb2
+
+    parsed = text_format.Parse(config, projector_config_pb2.ProjectorConfig())
+    assert len(parsed.embeddings) == EPOCHS
+    last = parsed.embeddings[-1]
+    table = np.loadtxt(train / last.tensor_path, delimiter="\t", ndmin=2)
+    np.testing.assert_allclose(table, np.load(out / "words.npy"), rtol=1e-5, atol=1e-6)
+    labels = (train / last.metadata_path).read_text().splitlines()
+    assert labels == [f"token{i}" for i in range(12)]
+
+
+def test_import_does_not_import_keras() -> None:
+    code = (
+        "import sys, tblog.integrations.keras as k; "
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_invalid_arguments_raise() -> None:
+    code = """
+import tblog, pytest
+for kwargs, err in [({"update_freq": 0}, ValueError), ({"update_freq": "often"}, ValueError),
+                    ({"histogram_freq": -1}, ValueError), ({"histogram_freq": 1.5}, TypeError),
+                    ({"profile_batch": (5, 2)}, ValueError), ({"embeddings_metadata": 3}, TypeError)]:
+    with pytest.raises(err):
+        tblog.TBCallback("x", **kwargs)
+"""
+    env = dict(os.environ, KERAS_BACKEND="torch")
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_tf_config_chief_rule() -> None:
+    from tblog.integrations.keras._distribute import tf_config_is_chief
+
+    def cfg(cluster: dict[str, Any], kind: str, index: int) -> str:
+        return json.dumps({"cluster": cluster, "task": {"type": kind, "index": index}})
+
+    workers = {"worker": ["a:1", "b:1"]}
+    with_chief = {"chief": ["c:1"], "worker": ["a:1", "b:1"]}
+    assert tf_config_is_chief(None)
+    assert tf_config_is_chief(cfg(workers, "worker", 0))
+    assert not tf_config_is_chief(cfg(workers, "worker", 1))
+    assert tf_config_is_chief(cfg(with_chief, "chief", 0))
+    assert not tf_config_is_chief(cfg(with_chief, "worker", 0))
+    assert not tf_config_is_chief(cfg(with_chief, "evaluator", 0))
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        tf_config_is_chief("{not json")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE.parent.parent / "src"))
+    _main(sys.argv[1:])
