@@ -10,6 +10,7 @@ import wave
 import numpy as np
 import pytest
 import tb
+import torch
 from PIL import Image
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.audio import metadata as audio_metadata
@@ -202,6 +203,8 @@ def test_images_match_torch(tmp_path):
         w.add_image("single/rgb", rgb, 1)
         w.add_image("single/hwc", hwc, 2, dataformats="HWC")
         w.add_image("single/rgb", rgb[::-1], 5)
+        w.add_image("single/torch", torch.from_numpy(hwc).permute(2, 0, 1), 6)
+        w.add_images("batch/torch", torch.from_numpy(batches[3]).to(torch.float16), 7)
         for n, b in batches.items():
             w.add_images(f"batch/{n}", b, n)
         w.add_images("batch/nhwc", nhwc, 4, dataformats="NHWC")
@@ -239,7 +242,7 @@ def test_image_with_boxes_labels_rescale_and_torch(tmp_path):
     tv, ov = image_view(t), image_view(o)
     assert sorted(tv) == sorted(ov) == ["b/label", "b/plain", "b/rescaled"]
     for tag in tv:
-        (s1, w1, h1, p1), (s2, w2, h2, p2) = tv[tag][0], ov[tag][0]
+        (s1, _, _, p1), (s2, w2, h2, p2) = tv[tag][0], ov[tag][0]
         assert s1 == s2 and p1.shape == p2.shape
         assert (w2, h2) == p2.shape[1::-1]  # tblog's header matches its PNG
     # torch's header keeps the pre-rescale size (80x60); the PNG, what users see, is 40x30
@@ -316,6 +319,23 @@ def test_figure_keeps_canvas_and_closes_in_pyplot(tmp_path):
     assert sorted(images) == ["closed", "kept"]
 
 
+def test_other_ranks_write_nothing_but_close_figures(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("RANK", "1")
+    fig = _figure(7, pyplot=True)
+    with tblog.SummaryWriter(str(tmp_path / "rank1")) as w:
+        w.add_image("i", np.zeros((3, 2, 2)), 0)
+        w.add_images("b", np.zeros((2, 3, 2, 2)), 0)
+        w.add_video("v", np.zeros((1, 2, 3, 2, 2)), 0)
+        w.add_audio("a", np.zeros(10), 0)
+        w.add_text("t", "x", 0)
+        w.add_image_with_boxes("x", np.zeros((3, 4, 4)), np.zeros((1, 4)), 0)
+        w.add_figure("f", fig, 0)
+    assert not plt.fignum_exists(fig.number)
+    assert not [f for _, _, files in os.walk(tmp_path) for f in files]
+
+
 def test_figure_rejects_bad_input():
     with pytest.raises(TypeError, match="Figure"):
         figure.figure_pb("f", np.zeros((3, 3)))
@@ -368,23 +388,22 @@ def test_video_gif_frames(tmp_path, n, rows, cols, channels):
             )
 
 
-def test_video_uint8_and_single_video(tmp_path):
-    vid = np.zeros((3, 3, 4, 4), dtype=np.uint8)  # [T, C, H, W]
-    vid[0, 0], vid[1, 1], vid[2, 2] = 255, 255, 255
-    run = write(
-        tmp_path, lambda w: w.add_video("v", vid[None], 0, fps=20) or w.add_video("w", vid, 1)
-    )
+def test_video_uint8(tmp_path):
+    vid = np.zeros((1, 3, 3, 4, 4), dtype=np.uint8)  # [N, T, C, H, W]
+    vid[0, 0, 0], vid[0, 1, 1], vid[0, 2, 2] = 255, 255, 255
+    run = write(tmp_path, lambda w: w.add_video("v", vid, 3, fps=20))
     images, _ = series(run, "images")
-    for tag in ("v", "w"):
-        [(_, arr)] = images[tag]
-        frames, _ = gif_frames(bytes(arr[2]))
-        assert [tuple(f[0, 0]) for f in frames] == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    [(step, arr)] = images["v"]
+    frames, durations = gif_frames(bytes(arr[2]))
+    assert step == 3 and durations == [50, 50, 50]
+    assert [tuple(f[0, 0]) for f in frames] == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
 
 @pytest.mark.parametrize(
     ("vid", "fps", "exc", "words"),
     [
         (np.zeros((3, 4, 4)), 4, ValueError, r"\[N, T, C, H, W\]"),
+        (np.zeros((2, 3, 4, 4)), 4, ValueError, r"\[N, T, C, H, W\]"),
         (np.zeros((1, 2, 2, 4, 4)), 4, ValueError, "channels"),
         (np.zeros((1, 0, 3, 4, 4)), 4, ValueError, "empty"),
         (np.full((1, 2, 3, 4, 4), np.nan), 4, ValueError, "NaN"),

@@ -246,26 +246,39 @@ class SummaryWriter:
         self, tag: str, img_tensor: Any, global_step: Any = None, walltime: float | None = None,
         dataformats: str = "CHW",
     ) -> None:
-        """Log one image; ``dataformats`` one of CHW, HWC, HW, ... (uint8 0-255 or float 0-1)."""
+        """Log one image as PNG. ``img_tensor``: ``[C, H, W]`` or the layout ``dataformats``
+        names (HW, HWC, ...; C is 1 gray, 2 gray+alpha, 3 RGB or 4 RGBA). uint8 is 0-255,
+        other dtypes 0-1 (scaled by 255 and clipped, as torch). Raises ``ValueError`` for a
+        shape that does not match ``dataformats`` or NaN/infinity."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import image
 
-        self._summary(image.image_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats), global_step, walltime)
+        summary = image.image_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats)
+        self._summary(summary, global_step, walltime)
 
     def add_images(
         self, tag: str, img_tensor: Any, global_step: Any = None, walltime: float | None = None,
         dataformats: str = "NCHW",
     ) -> None:
-        """Log a batch of images as one grid image, as torch does."""
+        """Log a batch ``[N, C, H, W]`` (or ``dataformats``' layout) as one grid image, 8 per
+        row, as torch does. Values and errors as in :meth:`add_image`."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import image
 
-        self._summary(image.images_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats), global_step, walltime)
+        summary = image.images_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats)
+        self._summary(summary, global_step, walltime)
 
     def add_image_with_boxes(
         self, tag: str, img_tensor: Any, box_tensor: Any, global_step: Any = None,
         walltime: float | None = None, rescale: float = 1, dataformats: str = "CHW",
         labels: list[str] | None = None,
     ) -> None:
-        """Log an image with boxes drawn on it (``box_tensor``: [N, 4] as x1, y1, x2, y2)."""
+        """Log an image with red boxes drawn on it. ``box_tensor``: ``[N, 4]`` pixel corners
+        x1, y1, x2, y2; ``labels``: N strings; ``rescale``: resize factor of the result."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import image
 
         summary = image.image_with_boxes_pb(
@@ -278,34 +291,50 @@ class SummaryWriter:
         self, tag: str, figure: Any, global_step: Any = None, close: bool = True,
         walltime: float | None = None,
     ) -> None:
-        """Render a matplotlib figure (or a list of them) and log it as an image."""
+        """Render a matplotlib figure (or a list of same-sized figures, tiled as a grid) and
+        log it as an image; ``close`` closes them in pyplot afterwards."""
         from tblog.core.summaries import figure as figure_summary
 
-        self._summary(figure_summary.figure_pb(self._tag(tag), figure, close=close), global_step, walltime)
+        if self._writer is None:
+            if close:
+                figure_summary.close_figures(figure)
+            return
+        summary = figure_summary.figure_pb(self._tag(tag), figure, close=close)
+        self._summary(summary, global_step, walltime)
 
     def add_video(
         self, tag: str, vid_tensor: Any, global_step: Any = None, fps: float = 4,
         walltime: float | None = None,
     ) -> None:
-        """Log a video ``[N, T, C, H, W]`` as an animated GIF (Images dashboard)."""
+        """Log videos ``[N, T, C, H, W]`` as one animated GIF (Images dashboard); a batch is
+        tiled into a grid per frame, as torch does. C is 1, 3 or 4 (alpha dropped)."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import video
 
-        self._summary(video.video_pb(self._tag(tag), convert.to_numpy(vid_tensor), fps=fps), global_step, walltime)
+        summary = video.video_pb(self._tag(tag), convert.to_numpy(vid_tensor), fps=fps)
+        self._summary(summary, global_step, walltime)
 
     def add_audio(
         self, tag: str, snd_tensor: Any, global_step: Any = None, sample_rate: int = 44100,
         walltime: float | None = None,
     ) -> None:
-        """Log audio samples in [-1, 1], shape ``[L]`` or ``[1, L]``, as WAV."""
+        """Log audio samples in [-1, 1] (clipped) as 16-bit WAV: shape ``[L]``, ``[1, L]``
+        or channels-first ``[C, L]`` (C <= 8); ``sample_rate`` in Hz."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import audio
 
-        self._summary(
-            audio.audio_pb(self._tag(tag), convert.to_numpy(snd_tensor), sample_rate=sample_rate),
-            global_step, walltime,
+        summary = audio.audio_pb(
+            self._tag(tag), convert.to_numpy(snd_tensor), sample_rate=sample_rate
         )
+        self._summary(summary, global_step, walltime)
 
     def add_text(self, tag: str, text_string: str, global_step: Any = None, walltime: float | None = None) -> None:
-        """Log Markdown text (under ``<tag>/text_summary``, as torch does)."""
+        """Log Markdown text under ``<tag>/text_summary`` (torch's tag). A list of strings
+        (rank 1 or 2) is shown as a table."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import text
 
         self._summary(text.text_pb(self._tag(tag) + "/text_summary", text_string), global_step, walltime)

@@ -44,10 +44,13 @@ def render_figure(figure: Any) -> np.ndarray:
     return rgb
 
 
-def _close(figure: Any) -> None:
-    pyplot = sys.modules.get("matplotlib.pyplot")  # figures not made by pyplot need no closing
-    if pyplot is not None:
-        pyplot.close(figure)
+def close_figures(figure: Any) -> None:
+    """Close a figure (or a list of them) in pyplot; figures pyplot never saw need nothing."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return
+    for f in figure if isinstance(figure, (list, tuple)) else [figure]:
+        pyplot.close(f)
 
 
 def figure_pb(tag: str, figure: Any, close: bool = True) -> summary_pb2.Summary:
@@ -63,11 +66,8 @@ def figure_pb(tag: str, figure: Any, close: bool = True) -> summary_pb2.Summary:
             sizes = sorted({f.shape[1::-1] for f in frames})
             raise ValueError(f"figures in one list must have the same size, got {sizes}")
         summary = images_pb(tag, np.stack(frames), "NHWC")
-        figures = list(figure)
     else:
         summary = image_pb(tag, render_figure(figure), "HWC")
-        figures = [figure]
     if close:
-        for f in figures:
-            _close(f)
+        close_figures(figure)
     return summary

@@ -53,7 +53,7 @@ def encode_gif(frames: np.ndarray, fps: float) -> bytes:
 
 
 def video_pb(tag: str, vid: Any, fps: float = 4, description: str = "") -> summary_pb2.Summary:
-    """Summary of a video ``[N, T, C, H, W]`` (or one video ``[T, C, H, W]``) as a GIF.
+    """Summary of a batch of videos ``[N, T, C, H, W]`` as one GIF.
 
     uint8 frames are 0-255, other dtypes 0-1 (as for images). ``C``: 1 (gray), 3 (RGB) or
     4 (RGBA, alpha dropped). ``fps``: frames per second (GIF delays are whole
@@ -62,8 +62,6 @@ def video_pb(tag: str, vid: Any, fps: float = 4, description: str = "") -> summa
     """
     check_tag(tag)
     arr = check_pixels(vid, "vid_tensor")
-    if arr.ndim == 4:
-        arr = arr[None]
     if arr.ndim != 5:
         raise ValueError(f"vid_tensor must have shape [N, T, C, H, W], got {arr.shape}")
     if arr.shape[2] not in _CHANNELS:
