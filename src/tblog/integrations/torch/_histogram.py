@@ -47,13 +47,17 @@ def _device_edges(
         last_arr = np.array([last], dtype=np.float32)
     else:
         up, last_arr = edges.astype(np.float64), edges[-1:].astype(np.float64)
-    result = (
-        torch.from_numpy(np.ascontiguousarray(up)).to(device),
-        torch.from_numpy(last_arr).to(device),
-    )
+    result = (_to_device(np.ascontiguousarray(up), device), _to_device(last_arr, device))
     if key:
         _edge_cache[(key, device, dtype)] = result  # type: ignore[index]
     return result
+
+
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    t = torch.from_numpy(array)
+    if device.type == "cuda":  # pinned + non-blocking: the caller does not wait for the GPU
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def _stats(x: torch.Tensor) -> torch.Tensor:
