@@ -83,7 +83,7 @@ class TensorBoardServer:
         self._log.seek(0)
         text = self._log.read().decode("utf-8", "replace")
         self._log.seek(0, os.SEEK_END)
-        return text[-4000:]
+        return text[-20000:]
 
     def __enter__(self) -> TensorBoardServer:
         return self.start()
@@ -100,8 +100,16 @@ class TensorBoardServer:
 
     def get(self, path: str, **params: Any) -> bytes:
         """Raw body of ``GET path?params``; raises ``urllib.error.HTTPError`` on 4xx/5xx."""
-        with urllib.request.urlopen(self._full(path, params), timeout=30) as resp:
-            return resp.read()
+        return self._open(self._full(path, params))
+
+    def _open(self, req: urllib.request.Request | str) -> bytes:
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code >= 500 and hasattr(exc, "add_note"):
+                exc.add_note(f"--- TensorBoard output ---\n{self.output()[-6000:]}")
+            raise
 
     def get_json(self, path: str, **params: Any) -> Any:
         return json.loads(self.get(path, **params))
@@ -114,8 +122,7 @@ class TensorBoardServer:
             method="POST",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
+        return json.loads(self._open(req))
 
     def post_form(self, path: str, fields: list[tuple[str, str]]) -> Any:
         """POST form fields (``scalars_multirun``, ``timeseries/timeSeries``)."""
@@ -125,8 +132,7 @@ class TensorBoardServer:
             method="POST",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
+        return json.loads(self._open(req))
 
     def runs(self) -> list[str]:
         return list(self.get_json("/data/runs"))
