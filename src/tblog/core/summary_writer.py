@@ -98,10 +98,6 @@ class SummaryWriter:
             self._put = self._writer.put
         else:
             self._put = _noop
-            # Non-zero ranks: every add_* is a no-op that does not even convert its input.
-            for name in dir(type(self)):
-                if name.startswith("add_"):
-                    setattr(self, name, _noop_call)
 
     # ------------------------------------------------------------------ basics
     def get_logdir(self) -> str:
@@ -565,10 +561,6 @@ def _is_torch_tensor(value: Any) -> bool:
 
 
 def _noop(item: Any) -> None:
-    return None
-
-
-def _noop_call(*args: Any, **kwargs: Any) -> None:
     return None
 
 
