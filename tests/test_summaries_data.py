@@ -444,3 +444,50 @@ def test_add_tensor_read_by_tensorboard(tmp_path):
         np.testing.assert_array_equal(arr, expected)
     with pytest.raises(TypeError, match="dtype"):
         tensor.tensor_pb("t", np.array(["a"]))
+
+
+# ---------------------------------------------------------------- the Rust data server
+def test_rust_data_server_serves_data_summaries(tmp_path):
+    """``tensorboard --load_fast=true`` (the default reader) serves every kind above."""
+    from tbserver import TensorBoardServer
+
+    values = RNG.normal(size=300)
+    labels = RNG.integers(0, 2, size=100)
+    preds = RNG.random(100).astype(np.float32)
+    layout = {"c": {"t": ["Multiline", ["loss"]]}}
+    with tblog.SummaryWriter(str(tmp_path)) as w:
+        w.add_scalar("loss", 1.0, 0)
+        w.add_histogram("h", values, 4)
+        w.add_pr_curve("pr", labels, preds, 5, num_thresholds=20)
+        w.add_custom_scalars(layout)
+        w.add_mesh("m", RNG.normal(size=(1, 5, 3)))
+        w.add_hparams({"lr": 0.5, "opt": "adam"}, {"acc": 0.25}, run_name="trial")
+    hist = tb.array(tb.accumulator(tmp_path).Tensors("h")[0])
+    with TensorBoardServer(tmp_path, load_fast=True) as server:
+        rows = server.wait_for(
+            lambda: server.get_json("/data/plugin/histograms/histograms", run=".", tag="h")
+        )
+        assert [r[1] for r in rows] == [4]
+        np.testing.assert_array_equal(np.array(rows[0][2]), hist)
+        curves = server.get_json("/data/plugin/pr_curves/pr_curves", run=".", tag="pr")["."]
+        ref = tb.tensor_util.make_ndarray(
+            tb_pr_curve.pb("x", labels.astype(bool), preds, num_thresholds=20).value[0].tensor
+        )
+        end = len(curves[0]["precision"])
+        np.testing.assert_allclose(curves[0]["precision"], ref[4, :end], rtol=1e-6)
+        assert curves[0]["true_positives"] == ref[0, :end].astype(int).tolist()
+        got_layout = server.get_json("/data/plugin/custom_scalars/layout")
+        assert got_layout["category"][0]["chart"][0]["multiline"]["tag"] == ["loss"]
+        mesh_tags = server.get_json("/data/plugin/mesh/tags")
+        assert list(mesh_tags["."]) == ["m"]
+        request = {
+            "experimentName": "",
+            "allowedStatuses": ["STATUS_SUCCESS"],
+            "colParams": [{"hparam": "lr"}, {"hparam": "opt"}, {"metric": {"tag": "acc"}}],
+            "startIndex": 0,
+            "sliceSize": 10,
+        }
+        groups = server.post_json("/data/plugin/hparams/session_groups", request)["sessionGroups"]
+        assert [g["name"] for g in groups] == ["trial"]
+        assert groups[0]["hparams"] == {"lr": 0.5, "opt": "adam"}
+        assert groups[0]["metricValues"][0]["value"] == 0.25

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 import uuid
 
 import numpy as np
@@ -70,11 +71,21 @@ def test_add_scalars_runs_match_torch(tmp_path):
     assert ours[("loss_parts_val", "loss/parts")] == [(s, -float(s)) for s in range(4)]
 
 
+def _next_second() -> None:
+    start = int(time.time())
+    while int(time.time()) == start:
+        time.sleep(0.02)
+
+
 def _resume(logdir, writer_cls, how):
     """Write steps 0..80, then resume at 50 and write 50..100 (values 1000 + step)."""
     with writer_cls(logdir) as w:
         for step in range(81):
             w.add_scalar("loss", float(step), step)
+    # Event files are read in name order, ``...tfevents.<secs>.<host>.<pid>.<counter>``:
+    # within one second a counter of 10 sorts before 9 (torch's names too), so the resumed
+    # file is opened in a later second to keep the order these tests are about.
+    _next_second()
     if how == "purge_step":
         w = writer_cls(logdir, purge_step=50)
     else:
