@@ -363,13 +363,17 @@ class SummaryWriter:
         """Log a precision-recall curve from precomputed counts (one entry per threshold)."""
         from tblog.core.summaries import pr_curve
 
-        arrays = [
-            convert.to_numpy(a)
-            for a in (true_positive_counts, false_positive_counts, true_negative_counts,
-                      false_negative_counts, precision, recall)
-        ]
-        self._summary(pr_curve.pr_curve_raw_pb(self._tag(tag), *arrays, num_thresholds=num_thresholds),
-                      global_step, walltime)
+        summary = pr_curve.pr_curve_raw_pb(
+            self._tag(tag),
+            convert.to_numpy(true_positive_counts),
+            convert.to_numpy(false_positive_counts),
+            convert.to_numpy(true_negative_counts),
+            convert.to_numpy(false_negative_counts),
+            convert.to_numpy(precision),
+            convert.to_numpy(recall),
+            num_thresholds=num_thresholds,
+        )
+        self._summary(summary, global_step, walltime)
 
     # ------------------------------------------------------------------ custom scalars
     def add_custom_scalars(self, layout: dict[str, dict[str, list[Any]]]) -> None:
