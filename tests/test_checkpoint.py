@@ -312,3 +312,18 @@ def test_both_tensorboard_servers_agree(resumed, load_fast):
         # the sub-run that only the crashed process wrote (after the restore step) is empty
         assert [p for p in server.scalars("stale/gone_z", "gone") if p[0] >= 50] == []
         assert server.scalars("stale", "late") == [(10, 10.0)]
+
+
+def test_everything_logged_before_a_save_is_on_disk_with_it(tmp_path):
+    train, val = tblog.SummaryWriter(tmp_path / "train"), tblog.SummaryWriter(tmp_path / "val")
+    try:
+        m = manager(tmp_path / "ck", writer=[train, val])
+        train.add_scalar("loss", 0.5, 3)
+        val.add_scalar("loss", 0.25, 3)
+        m.save(4, "state")
+        # read at once (no flush, no close): a SIGKILL now must not lose these points
+        assert tb.scalar_series(tmp_path / "val", "loss") == [(3, 0.25)]
+        assert tb.scalar_series(tmp_path / "train", "loss") == [(3, 0.5)]
+    finally:
+        train.close()
+        val.close()

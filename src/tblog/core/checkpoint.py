@@ -134,13 +134,18 @@ class CheckpointManager:
 
         Returns the checkpoint's path, or ``None`` when :meth:`should_save` says no (and
         ``force`` is false). Atomic: written to a temporary file, synced, renamed. The save
-        is recorded in the writer's run (``metrics`` included) and the writer flushed.
+        is recorded in the writer's run (``metrics`` included). Every writer is flushed
+        before the save, so all that was logged before a checkpoint is on disk with it.
         Raises ``ValueError``/``TypeError`` for a bad ``step``; errors of ``save_fn``.
         """
         step = _check_step(step)
         if not force and not self.should_save(step):
             return None
         path = self.path_for(step)
+        for writer in self.writers:
+            # Everything logged before the checkpoint must be on disk before it is: a crash
+            # right after the save resumes here and never logs those steps again.
+            writer.flush()
         tmp = os.path.join(self.directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
         try:
             self._save(state, tmp)
