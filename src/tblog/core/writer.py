@@ -21,14 +21,16 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tblog.core import events, records
 from tblog.core.convert import to_float
-from tblog.core.proto import summary_pb2
 from tblog.core.storage import EventFile, Storage
+
+if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
+    from tblog.core.proto import summary_pb2
 
 # Item kinds on the queue.
 SCALAR = 0  # (SCALAR, run, tag, value, step, wall_time)

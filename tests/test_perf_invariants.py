@@ -1,0 +1,293 @@
+"""The fast paths change nothing TensorBoard can see.
+
+- The batch scalar encoder writes, record for record, the bytes protobuf serialises for
+  the same events (random tags, steps incl. negative and 2**63-1, values incl. NaN/inf).
+- Files written through the batched writer hold canonical records only, and TensorBoard's
+  loaders read the same runs/tags/steps/values as from torch.utils.tensorboard.
+- The queue is bounded (structural: it never holds more than ``max_pending`` items, the
+  caller waits instead) and nothing is dropped; a failing item costs only itself.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+import time
+
+import numpy as np
+import pytest
+import tb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tblog
+from tblog.core import events, records
+from tblog.core.proto import event_pb2
+from tblog.core.summaries import scalar
+from tblog.core.writer import EventWriter
+
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
+WALLS = st.one_of(
+    st.floats(min_value=1e9, max_value=2e9), st.sampled_from([0.0, -0.0, 1.0, 1700000000.0])
+)
+TAGS = st.text(min_size=1, max_size=40).filter(lambda t: "\0" not in t)
+
+
+def _proto_event(tag: str, value: float, step: int, wall: float, first: bool) -> bytes:
+    """What protobuf serialises for one scalar event (metadata on the tag's first value)."""
+    event = event_pb2.Event(wall_time=wall, step=step)
+    summary = scalar.scalar_pb(tag, value)
+    if not first:
+        summary.value[0].ClearField("metadata")
+    event.summary.CopyFrom(summary)
+    return event.SerializeToString()
+
+
+def _same_bytes(ours: bytes, theirs: bytes) -> bool:
+    """Equal bytes, except that a NaN may carry another payload (float32 NaN bits differ)."""
+    if ours == theirs:
+        return True
+    a, b = event_pb2.Event.FromString(ours), event_pb2.Event.FromString(theirs)
+    va, vb = a.summary.value[0].tensor.float_val[0], b.summary.value[0].tensor.float_val[0]
+    return len(ours) == len(theirs) and math.isnan(va) and math.isnan(vb)
+
+
+def _per_tag(data: list[bytes]) -> dict[str, list[bytes]]:
+    out: dict[str, list[bytes]] = {}
+    for d in data:
+        out.setdefault(event_pb2.Event.FromString(d).summary.value[0].tag, []).append(d)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 5), FLOATS, INT64, WALLS), min_size=1, max_size=80),
+    st.lists(TAGS, min_size=6, max_size=6, unique=True),
+    st.booleans(),
+)
+def test_batch_encoder_equals_protobuf(items, tag_names, sorted_steps):
+    if sorted_steps:  # the common case: steps grow, so the vectorised path is taken
+        steps = sorted(abs(s) for _, _, s, _ in items)
+        items = [(t, v, s, w) for (t, v, _, w), s in zip(items, steps, strict=True)]
+    tags = [tag_names[t] for t, _, _, _ in items]
+    values = np.array([v for _, v, _, _ in items], dtype=np.float64)
+    steps_a = np.array([s for _, _, s, _ in items], dtype=np.int64)
+    walls = np.array([w for _, _, _, w in items], dtype=np.float64)
+    enc = events.ScalarEncoder()
+    blob = enc.frames(tags, values, steps_a, walls)
+    got = [data for _, data in records.iter_records(blob)]  # checks both CRCs of each record
+    seen: set[str] = set()
+    expected = []
+    for tag, (_, v, s, w) in zip(tags, items, strict=True):
+        expected.append(_proto_event(tag, v, s, w, tag not in seen))
+        seen.add(tag)
+    # Each tag's records are exactly protobuf's, in order; tags may be grouped.
+    got_by_tag, expected_by_tag = _per_tag(got), _per_tag(expected)
+    assert got_by_tag.keys() == expected_by_tag.keys()
+    for tag, exp in expected_by_tag.items():
+        assert len(got_by_tag[tag]) == len(exp)
+        assert all(_same_bytes(a, b) for a, b in zip(got_by_tag[tag], exp, strict=True)), tag
+    # A second batch of the same tags carries no metadata.
+    again = enc.frames(tags[:1], values[:1], steps_a[:1], walls[:1])
+    (data,) = [d for _, d in records.iter_records(again)]
+    assert _same_bytes(data, _proto_event(tags[0], items[0][1], items[0][2], items[0][3], False))
+
+
+def test_batch_encoder_large_batch_many_tags_equals_protobuf():
+    rng = np.random.default_rng(7)
+    n = 20000
+    names = [f"layer{i}/{'w' * (i % 9)}/norm" for i in range(40)]
+    tags = [names[i] for i in rng.integers(0, len(names), n)]
+    steps = np.sort(rng.integers(0, 2**20, n)).astype(np.int64)
+    values = rng.standard_normal(n) * 10.0 ** rng.integers(-40, 40, n)
+    values[rng.integers(0, n, 50)] = np.inf
+    walls = 1.7e9 + np.cumsum(rng.random(n))
+    blob = events.ScalarEncoder().frames(tags, values, steps, walls)
+    got = _per_tag([d for _, d in records.iter_records(blob)])
+    seen: set[str] = set()
+    expected: list[bytes] = []
+    for i, tag in enumerate(tags):
+        expected.append(_proto_event(tag, values[i], int(steps[i]), walls[i], tag not in seen))
+        seen.add(tag)
+    assert got == _per_tag(expected)
+
+
+def test_crc_shift_tables_match_bytewise_crc():
+    from tblog.core import crc32c
+
+    rng = np.random.default_rng(3)
+    for length in (1, 9, 57, 300):
+        base = bytes(rng.integers(0, 256, length, dtype=np.uint8))
+        table = crc32c.shift_table(length)
+        for _ in range(20):
+            pos, byte = int(rng.integers(0, length)), int(rng.integers(0, 256))
+            changed = bytearray(base)
+            changed[pos] ^= byte
+            want = crc32c.crc32c(bytes(changed))
+            got = crc32c.crc32c(base) ^ int(table[length - 1 - pos][byte])
+            assert got == want
+    masked = crc32c.mask_array(np.array([crc32c.crc32c(b"123456789")], dtype=np.uint32))
+    assert int(masked[0]) == crc32c.masked_crc32c(b"123456789")
+
+
+def _event_file(run_dir) -> bytes:
+    (path,) = [p for p in run_dir.iterdir() if "tfevents" in p.name]
+    return path.read_bytes()
+
+
+def test_written_file_holds_only_canonical_records(tmp_path):
+    """Every record the writer wrote re-serialises to itself (protobuf's exact bytes)."""
+    rng = np.random.default_rng(1)
+    with tblog.SummaryWriter(tmp_path) as w:
+        for i in range(30000):
+            w.add_scalar(f"tag{i % 7}", float(rng.standard_normal()), i // 3)
+            if i % 5000 == 0:
+                w.add_text("note", f"at {i}", i)
+    data = [d for _, d in records.iter_records(_event_file(tmp_path))]
+    scalars = 0
+    for d in data:
+        event = event_pb2.Event.FromString(d)
+        assert event.SerializeToString() == d
+        scalars += event.HasField("summary") and event.summary.value[0].tag.startswith("tag")
+    assert scalars == 30000
+
+
+def _workload(w, n: int) -> None:
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal(n) * 1e3
+    values[::97] = np.nan
+    values[::101] = -np.inf
+    for i in range(n):
+        w.add_scalar(("train/loss", "train/acc", "lr", "x" * 150)[i % 4], float(values[i]), i // 4)
+    w.add_scalars("group", {"a": 1.5, "b": -2.0}, 7)
+    w.add_scalar("late", 3.0, -5)
+
+
+def _all_scalars(logdir) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """Every point of every scalar series under ``logdir`` (no reservoir sampling)."""
+    out = {}
+    for run_dir in sorted({p.parent for p in logdir.rglob("*tfevents*")}):
+        run = str(run_dir.relative_to(logdir))
+        for tag in tb.plugin_tags(str(run_dir), "scalars"):
+            out[(run, tag)] = tb.scalar_series(str(run_dir), tag)
+    return out
+
+
+def test_scalars_match_torch_through_tensorboard(tmp_path):
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    with tblog.SummaryWriter(ours) as w:
+        _workload(w, 6000)
+    tw = torch_tb.SummaryWriter(str(theirs))
+    _workload(tw, 6000)
+    tw.close()
+    a, b = _all_scalars(ours), _all_scalars(theirs)
+    assert a.keys() == b.keys()
+    assert len(a[(".", "train/loss")]) == 1500
+    for key in b:
+        sa, sb = a[key], b[key]
+        assert [s for s, _ in sa] == [s for s, _ in sb], key
+        assert np.array_equal(
+            np.array([v for _, v in sa]), np.array([v for _, v in sb]), equal_nan=True
+        ), key
+
+
+def test_flush_makes_everything_queued_before_it_visible(tmp_path):
+    w = tblog.SummaryWriter(tmp_path)
+    for i in range(50000):
+        w.add_scalar("x", float(i), i)
+    w.flush()
+    series = tb.scalar_series(str(tmp_path), "x")
+    assert [s for s, _ in series] == list(range(50000))
+    assert all(v == float(s) for s, v in series)
+    w.close()
+
+
+def test_queue_is_bounded_and_nothing_is_dropped(tmp_path):
+    max_pending, n = 256, 5000
+    w = EventWriter(str(tmp_path), max_queue=16, max_pending=max_pending)
+    gate = threading.Event()
+    w.call(gate.wait)  # the writer thread blocks here until we open the gate
+    seen_max = 0
+    done = threading.Event()
+
+    def produce() -> None:
+        for i in range(n):
+            w.scalar("", "x", float(i), i, 1.7e9 + i)
+        done.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    deadline = time.monotonic() + 5
+    while len(w._queue) < max_pending and time.monotonic() < deadline:
+        seen_max = max(seen_max, len(w._queue))
+        time.sleep(0.001)
+    for _ in range(200):  # the producer is held back while the writer is blocked
+        seen_max = max(seen_max, len(w._queue))
+        time.sleep(0.001)
+    assert not done.is_set()
+    assert seen_max == max_pending
+    gate.set()
+    while not done.is_set():
+        seen_max = max(seen_max, len(w._queue))
+        time.sleep(0.0005)
+    producer.join()
+    w.close()
+    assert seen_max <= max_pending
+    assert [s for s, _ in tb.scalar_series(str(tmp_path), "x")] == list(range(n))
+
+
+class _Boom:
+    def tblog_resolve(self) -> float:
+        raise RuntimeError("cannot resolve")
+
+
+def test_failing_value_costs_only_itself(tmp_path):
+    w = EventWriter(str(tmp_path))
+    for i in range(3000):
+        w.scalar("", "x", _Boom() if i == 1234 else float(i), i, 1.7e9 + i)
+    with pytest.raises(RuntimeError, match="cannot resolve"):
+        w.flush()
+    w.close()
+    steps = [s for s, _ in tb.scalar_series(str(tmp_path), "x")]
+    assert steps == [i for i in range(3000) if i != 1234]
+
+
+def test_restart_inside_a_batch_purges_in_order(tmp_path):
+    """A START between scalars of one batch stays between them (PY loader purges)."""
+    w = EventWriter(str(tmp_path), max_queue=1 << 20)
+    for i in range(100):
+        w.scalar("", "x", float(i), i, 1.7e9 + i)
+    w.restart(50)
+    for i in range(50, 60):
+        w.scalar("", "x", -float(i), i, 1.8e9 + i)
+    w.close()
+    series = tb.scalar_series(str(tmp_path), "x")
+    assert [s for s, _ in series] == list(range(60))
+    assert [v for _, v in series][50:] == [-float(i) for i in range(50, 60)]
+
+
+def test_fast_path_needs_no_protobuf(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tblog\n"
+        f"w = tblog.SummaryWriter({str(tmp_path)!r})\n"
+        "for i in range(10000): w.add_scalar('x', i * 0.5, i)\n"
+        "w.close()\n"
+        "print('google.protobuf' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert len(tb.scalar_series(str(tmp_path), "x")) == 10000
+
+
+def test_values_beyond_float32_round_like_protobuf():
+    enc = events.ScalarEncoder()
+    for value in (1e300, -1e300, 3.4028235e38 * (1 + 1e-9), 1e-50, -0.0):
+        ours = enc.encode("v", value, 1, 1.7e9)
+        assert ours == _proto_event("v", value, 1, 1.7e9, first=value == 1e300)
+    assert struct.unpack("<f", enc.encode("v", 1e300, 1, 1.7e9)[-4:])[0] == math.inf
