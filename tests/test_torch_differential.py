@@ -227,3 +227,43 @@ def test_same_embeddings_in_projector(logdirs):
         for get in (ours, theirs)
     ]
     np.testing.assert_array_equal(sprites[0], sprites[1])
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+from tensorboard import data_compat  # noqa: E402
+from torch.utils.tensorboard import summary as torch_summary  # noqa: E402
+
+from tblog.core.summaries import histogram  # noqa: E402
+
+_FINITE = st.floats(
+    -(2.0**80), 2.0**80, allow_nan=False, allow_infinity=False, width=32, allow_subnormal=False
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=hnp.arrays(np.float32, st.integers(1, 200), elements=_FINITE),
+    scale=st.sampled_from([1e-9, 1.0, 1e6]),
+    bins=st.sampled_from(["tensorflow", 1, 7, 64, "auto", "sqrt"]),
+    max_bins=st.sampled_from([None, 3, 20]),
+)
+def test_histogram_pb_is_torchs_histogram_as_tensorboard_converts_it(values, scale, bins, max_bins):
+    """Function level: torch's legacy HistogramProto, converted by TensorBoard's Python
+    loader, equals our [k, 3] tensor (to float32), for any finite input torch accepts."""
+    values = (values * np.float32(scale)).astype(np.float32)
+    if not np.isfinite(values).all():
+        return
+    torch_bins = histogram.tensorflow_edges().tolist() if bins == "tensorflow" else bins
+    try:
+        legacy = torch_summary.histogram("h", values, torch_bins, max_bins=max_bins)
+    except ValueError:
+        return  # torch refuses (every value beyond the 'tensorflow' edges)
+    theirs = tb.tensor_util.make_ndarray(data_compat.migrate_value(legacy.value[0]).tensor)
+    ours = tb.tensor_util.make_ndarray(
+        histogram.histogram_pb("h", values, bins=bins, max_bins=max_bins).value[0].tensor
+    )
+    assert ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours.astype(np.float32), theirs)
