@@ -561,3 +561,33 @@ def test_media_tags_in_multiplexer(tmp_path):
     assert list(mux.PluginRunToTagToContent("audio")["run"]) == ["a"]
     assert list(mux.PluginRunToTagToContent("text")["run"]) == ["t/text_summary"]
     assert os.listdir(tmp_path / "run")
+
+
+def test_image_samples_match_tf_summary_image(tmp_path):
+    """``image_samples_pb`` writes what ``tf.summary.image`` writes for a uint8 batch."""
+    import tensorflow as tf
+
+    batch = RNG.integers(0, 256, (5, 6, 7, 3), dtype=np.uint8)
+    gray = RNG.integers(0, 256, (2, 6, 7, 1), dtype=np.uint8)
+    tf_writer = tf.summary.create_file_writer(str(tmp_path / "tf"))
+    with tf_writer.as_default():
+        tf.summary.image("samples", batch, step=3)
+        tf.summary.image("gray", gray, step=4, max_outputs=1)
+    tf_writer.close()
+
+    def calls(w):
+        w._summary(image.image_samples_pb("samples", batch), 3, None)
+        w._summary(image.image_samples_pb("gray", gray, max_outputs=1), 4, None)
+
+    run = write(tmp_path / "tblog", calls)
+    theirs, _ = series(str(tmp_path / "tf"), "images")
+    ours, _ = series(run, "images")
+    assert sorted(theirs) == sorted(ours) == ["gray", "samples"]
+    for tag in ours:
+        [(s1, a1)], [(s2, a2)] = theirs[tag], ours[tag]
+        assert s1 == s2 and a1.shape == a2.shape and list(a1[:2]) == list(a2[:2])
+        for b1, b2 in zip(a1[2:], a2[2:], strict=True):
+            np.testing.assert_array_equal(png_pixels(bytes(b1)), png_pixels(bytes(b2)))
+    assert ours["samples"][0][1].shape == (2 + 3,)  # max_outputs=3 by default
+    with pytest.raises(ValueError, match="max_outputs"):
+        image.image_samples_pb("x", batch, max_outputs=0)

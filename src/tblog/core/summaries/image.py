@@ -153,6 +153,25 @@ def images_pb(
     return image_pb(tag, imgs, dataformats, description)
 
 
+def image_samples_pb(
+    tag: str, imgs: Any, dataformats: str = "NHWC", max_outputs: int = 3, description: str = ""
+) -> summary_pb2.Summary:
+    """Summary of the first ``max_outputs`` images of a batch as separate samples (what
+    ``tf.summary.image`` writes: ``[w, h, png_0, ...]``, browsed with a slider).
+
+    ``imgs``: ``[N, H, W, C]`` by default, or the layout ``dataformats`` names. Values and
+    errors as in :func:`image_pb`; ``max_outputs`` must be a positive int.
+    """
+    check_tag(tag)
+    if isinstance(max_outputs, bool) or not isinstance(max_outputs, (int, np.integer)):
+        raise TypeError(f"max_outputs must be an int, got {type(max_outputs).__name__}")
+    if max_outputs < 1:
+        raise ValueError(f"max_outputs must be at least 1, got {max_outputs}")
+    nhwc = to_uint8(to_nhwc(imgs, dataformats, "imgs")[:max_outputs])
+    blobs = [encode_png(to_pil(hwc)) for hwc in nhwc]
+    return blob_summary(tag, blobs, nhwc.shape[2], nhwc.shape[1], description)
+
+
 def _check_boxes(boxes: Any, labels: Any) -> tuple[np.ndarray, list[str] | None]:
     arr = np.asarray(boxes)
     if arr.dtype.kind not in "iuf":
