@@ -122,6 +122,7 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
         self._experiment: SummaryWriter | None = None
         self._continuing = False  # the run directory held event files when opened
         self._hparams_saved = False
+        self._remote = _layout.is_remote(self._save_dir)
         self._session: dict[str, Any] | None = None
         self.hparams: dict[str, Any] | Namespace = {}
 
@@ -241,10 +242,13 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
             self.log_metrics(metrics, step)
         if not flat and not metrics:
             return
+        if self._session is None:
+            self._session = {"hparams": flat, "metrics": list(metrics), "ended": False}
+        if self._continuing:
+            return  # the run's session is already recorded (TensorBoard keeps the first)
         from tblog.core.summaries import hparams
 
-        summaries = hparams.hparams_pb(flat, {k: 0.0 for k in metrics})
-        self._session = {"hparams": flat, "metrics": list(metrics)}
+        summaries = hparams.hparams_pb(flat, dict.fromkeys(metrics, 0.0))
         if exp.writer is not None:
             exp.writer.summary("", summaries[1], to_step(step), time.time())
 
@@ -314,25 +318,23 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
 
     def _on_resumed(self, trainer: Any) -> None:
         """Called when ``trainer`` starts training from ``trainer.ckpt_path``: TensorBoard
-        drops what an earlier process logged at or after the restored step."""
+        drops what an earlier process logged at or after the restored step (the restore is
+        recorded at that step, with the checkpoint's path)."""
         if getattr(rank_zero_only, "rank", 0) != 0:
             return
-        exp = self.experiment
-        path = str(trainer.ckpt_path)
-        checkpoint_log.record_restore(exp, _trainer.logging_step(trainer), path)
-        # The restored checkpoint's own record sits at its step and was just dropped with
-        # the crashed run's points: write it again if the checkpoint belongs to this run.
-        if _layout.version_of_checkpoint(self.root_dir, path) == self.version:
-            metrics: dict[str, Any] = {}
-            for cb in getattr(trainer, "checkpoint_callbacks", []):
-                metrics.update(_checkpoint_metrics(cb, path))
-            checkpoint_log.record_save(exp, int(trainer.global_step), path, metrics)
+        step = _trainer.logging_step(trainer)
+        checkpoint_log.record_restore(self.experiment, step, str(trainer.ckpt_path))
 
     # ------------------------------------------------------------------ lifecycle
     @rank_zero_only
     def save(self) -> None:
-        """Write ``hparams.yaml`` into the run directory once it exists (as
-        ``TensorBoardLogger`` does). Logged data reach the disk on the writer thread."""
+        """Make what was logged durable and write ``hparams.yaml`` once the run directory
+        exists, as ``TensorBoardLogger`` does. The Trainer calls this after every
+        ``log_metrics``: local event files are flushed (a hand-off to the writer thread, no
+        disk wait on this thread beyond it); remote ones upload every ``flush_secs``."""
+        exp = self._experiment
+        if exp is not None and not self._remote:
+            exp.flush()
         if self._hparams_saved:
             return
         dir_path = self.log_dir
@@ -356,13 +358,14 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
         session as ended and write ``hparams.yaml``. Logging afterwards opens a new file."""
         exp = self._experiment
         if exp is not None:
-            if status == "success" and self._session is not None and exp.writer is not None:
+            session = self._session
+            if status == "success" and session and not session["ended"] and exp.writer is not None:
                 from tblog.core.summaries import hparams
 
-                end = hparams.hparams_pb(
-                    self._session["hparams"], dict.fromkeys(self._session["metrics"], 0.0)
-                )[2]
+                metrics = dict.fromkeys(session["metrics"], 0.0)
+                end = hparams.hparams_pb(session["hparams"], metrics)[2]
                 exp.writer.summary("", end, 0, time.time())
+                session["ended"] = True
             self._experiment = None
             exp.close()
         if status == "success":

@@ -1,0 +1,101 @@
+"""A Lightning run killed with SIGKILL and resumed with ``fit(ckpt_path=...)``: TensorBoard
+shows one continuous run in the same version directory, one value per step."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import tb
+from lightning.pytorch.callbacks import ModelCheckpoint
+from test_lightning_support import fit
+
+import tblog
+
+EPOCHS = 4  # 4 batches an epoch: steps 0..15, a checkpoint at the end of each epoch
+KILL_AT = 10  # global step at which the first process kills itself (after the step-8 checkpoint)
+
+CHILD = f"""
+import os, signal, sys
+sys.path.insert(0, {os.path.dirname(__file__)!r})
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from test_lightning_support import fit
+import tblog
+
+class Kill(Callback):
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == {KILL_AT}:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+fit(tblog.TBLogger(sys.argv[1]), max_epochs={EPOCHS}, validate=False,
+    callbacks=[ModelCheckpoint(every_n_epochs=1, save_top_k=-1), Kill()])
+"""
+
+
+def checkpoint() -> ModelCheckpoint:
+    return ModelCheckpoint(every_n_epochs=1, save_top_k=-1)
+
+
+def test_sigkill_then_resume_continues_the_same_run(tmp_path):
+    save_dir, ref_dir = str(tmp_path / "run"), str(tmp_path / "ref")
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, save_dir], capture_output=True, text=True, timeout=300
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    run_dir = os.path.join(save_dir, "lightning_logs", "version_0")
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    assert sorted(os.listdir(ckpt_dir)) == ["epoch=0-step=4.ckpt", "epoch=1-step=8.ckpt"]
+    before = tb.scalar_series(run_dir, "train/loss")
+    assert before and before[-1][0] >= 7  # the crashed run got past its last checkpoint
+
+    # Resume with version=None: the checkpoint's directory selects version_0.
+    logger = tblog.TBLogger(save_dir)
+    resume_from = os.path.join(ckpt_dir, "epoch=1-step=8.ckpt")
+    fit(logger, max_epochs=EPOCHS, validate=False, callbacks=[checkpoint()], ckpt_path=resume_from)
+    assert logger.log_dir == run_dir
+    assert os.listdir(os.path.join(save_dir, "lightning_logs")) == ["version_0"]
+    assert sum("tfevents" in f for f in os.listdir(run_dir)) == 2
+
+    # The same training without the crash, for the values.
+    ref_logger = tblog.TBLogger(ref_dir)
+    fit(ref_logger, max_epochs=EPOCHS, validate=False, callbacks=[checkpoint()])
+
+    # TensorBoard shows the resumed run exactly as the uninterrupted one: every scalar tag
+    # has the same steps (so one value per step, no zig-zag, nothing lost) and values.
+    # (Lightning logs `epoch` both with the last batch of an epoch and with the epoch-end
+    # metrics, at the same step, with either logger: that tag repeats steps in both runs.)
+    acc = tb.accumulator(run_dir)
+    got, ref = tb.mux_scalars(save_dir), tb.mux_scalars(ref_dir)
+    assert set(got) == set(ref)
+    assert {tag for _, tag in got} >= {"train/loss", "train/acc_step", "train/acc_epoch", "epoch"}
+    for key, series in ref.items():
+        steps = [s for s, _ in got[key]]
+        assert steps == [s for s, _ in series], key
+        if key[1] != "epoch":
+            assert steps == sorted(set(steps)), key
+        np.testing.assert_allclose([v for _, v in got[key]], [v for _, v in series], rtol=1e-5)
+    loss_steps = [s for s, _ in got[("lightning_logs/version_0", "train/loss")]]
+    assert loss_steps == list(range(4 * EPOCHS))
+    assert [v for _, v in tb.scalar_series(run_dir, "hp_metric")] == [-1.0]
+
+    # Checkpoint records match the files on disk: `checkpoint/step` has one point per file
+    # at its step; each file is named by a `saved` entry, or by the `restored` entry for
+    # the one resumed from (its `saved` entry went with the crashed run's points at >= 8).
+    on_disk = sorted(os.listdir(ckpt_dir), key=lambda n: int(re.search(r"step=(\d+)", n).group(1)))
+    assert on_disk == [f"epoch={e}-step={4 * (e + 1)}.ckpt" for e in range(EPOCHS)]
+    assert [s for s, _ in got[("lightning_logs/version_0", "checkpoint/step")]] == [4, 8, 12, 16]
+    saved = [
+        (e.step, tb.array(e).item().decode()) for e in acc.Tensors("checkpoint/saved/text_summary")
+    ]
+    restored = [
+        (e.step, tb.array(e).item().decode())
+        for e in acc.Tensors("checkpoint/restored/text_summary")
+    ]
+    assert [step for step, _ in saved] == [4, 12, 16]
+    assert len(restored) == 1 and restored[0][0] == 8 and resume_from in restored[0][1]
+    for (step, text), name in zip(sorted(saved + restored), on_disk, strict=True):
+        assert os.path.join(ckpt_dir, name) in text and f"step={step}." in name
