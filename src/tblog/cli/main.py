@@ -114,15 +114,42 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         frame.to_csv(sys.stdout if out in (None, "-") else out, index=False)
     else:
-        text = frame.to_json(orient="records", double_precision=15)
         if out in (None, "-"):
-            sys.stdout.write(text + "\n")
+            write_json(frame, sys.stdout)
         else:
             with open(out, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+                write_json(frame, f)
     if out not in (None, "-"):
         print(f"wrote {len(frame)} rows to {out}", file=sys.stderr)
     return 0
+
+
+def write_json(frame: Any, f: Any, chunk: int = 100_000) -> None:
+    """Write ``frame`` as a JSON array of row objects, streamed in chunks. Floats keep
+    every digit (shortest round-trip repr); NaN and infinities become ``null``."""
+    import json
+
+    import numpy as np
+
+    columns = list(frame.columns)
+    f.write("[")
+    for start in range(0, len(frame), chunk):
+        part = frame.iloc[start : start + chunk]
+        cols = []
+        for name in columns:
+            col = part[name].to_numpy()
+            if col.dtype.kind == "f":
+                values: list[Any] = col.tolist()
+                bad = ~np.isfinite(col)
+                for i in np.flatnonzero(bad).tolist():
+                    values[i] = None
+                cols.append(values)
+            else:
+                cols.append(col.tolist())
+        rows = [dict(zip(columns, row, strict=True)) for row in zip(*cols, strict=True)]
+        text = json.dumps(rows, ensure_ascii=False, allow_nan=False)[1:-1]
+        f.write(("," if start else "") + text)
+    f.write("]\n")
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
