@@ -61,6 +61,13 @@ def event_file_name(suffix: str = "", now: float | None = None) -> str:
     return f"events.out.tfevents.{secs:010d}.{_HOST}.{os.getpid()}.{n}{suffix}"
 
 
+def _name_secs(name: str) -> int:
+    """The seconds field of ``events.out.tfevents.<secs>...`` (-1 when absent)."""
+    rest = name.partition("tfevents.")[2]
+    digits = rest.split(".", 1)[0]
+    return int(digits) if digits.isdigit() else -1
+
+
 class _Run:
     """One run directory's open event file (writer thread only)."""
 
@@ -372,10 +379,17 @@ class EventWriter:
     def _open_run(self, run: str) -> _Run:
         path = self.run_dir(run)
         self.storage.makedirs(path)
-        fresh = not self.storage.has_event_files(path)
-        r = _Run(path)
-        r.file = self.storage.open_event_file(self.storage.join(path, event_file_name(self._suffix)))
+        existing = [n for n in self.storage.listdir(path) if "tfevents" in n]
+        fresh = not existing
+        # TensorBoard reads a run's files in name order. A file opened in the same second
+        # as an existing one (a resume right after a crash, a second writer) takes the
+        # next second in its name so it sorts after them whatever its pid and counter.
         now = time.time()
+        name_secs = max([int(now), *(s + 1 for s in map(_name_secs, existing) if s >= int(now))])
+        r = _Run(path)
+        r.file = self.storage.open_event_file(
+            self.storage.join(path, event_file_name(self._suffix, now=name_secs))
+        )
         first = [records.frame(events.file_version_event(now))]
         if fresh:
             # A START in a run's first file makes later restarts purge under the Python
