@@ -10,6 +10,7 @@ import os
 import numpy as np
 import pytest
 import tb
+import torch
 from google.protobuf import text_format
 from PIL import Image
 from tensorboard.plugins.projector import projector_config_pb2
@@ -19,11 +20,14 @@ PLUGINS = ("scalars", "images", "pr_curves", "histograms", "text")
 
 
 @pytest.fixture(scope="module")
-def logs(tmp_path_factory):
+def logs(tmp_path_factory, request):
     spec = importlib.util.spec_from_file_location("torch_tutorial", EXAMPLE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     root = tmp_path_factory.mktemp("tutorial")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny convolutions: threads only contend on a shared machine
+    request.addfinalizer(lambda: torch.set_num_threads(threads))
     for writer in ("torch", "tblog"):
         module.main(
             [
