@@ -591,3 +591,17 @@ def test_image_samples_match_tf_summary_image(tmp_path):
     assert ours["samples"][0][1].shape == (2 + 3,)  # max_outputs=3 by default
     with pytest.raises(ValueError, match="max_outputs"):
         image.image_samples_pb("x", batch, max_outputs=0)
+
+
+def test_descriptions_reach_tensorboard(tmp_path):
+    def calls(w):
+        w._summary(text.text_pb("t", "x", description="about *t*"), 0, None)
+        w._summary(image.image_pb("i", np.zeros((3, 2, 2)), description="about i"), 0, None)
+        w._summary(audio.audio_pb("a", np.zeros(8), 8000, description="about a"), 0, None)
+        w.add_text("plain", "y", 1)  # no description: the shared default metadata stays empty
+
+    acc = tb.accumulator(write(tmp_path, calls))
+    assert acc.SummaryMetadata("t").summary_description == "about *t*"
+    assert acc.SummaryMetadata("i").summary_description == "about i"
+    assert acc.SummaryMetadata("a").summary_description == "about a"
+    assert acc.SummaryMetadata("plain/text_summary").summary_description == ""

@@ -31,6 +31,9 @@ def audio_metadata(description: str = "") -> summary_pb2.SummaryMetadata:
     return metadata(PLUGIN_NAME, content, summary_pb2.DATA_CLASS_UNKNOWN, description=description)
 
 
+_METADATA = audio_metadata()
+
+
 def _check_sample_rate(sample_rate: Any) -> int:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.number)):
         raise TypeError(f"sample_rate must be a number, got {type(sample_rate).__name__}")
@@ -102,5 +105,5 @@ def audio_pb(
     summary = summary_pb2.Summary()
     value = summary.value.add(tag=tag)
     value.tensor.CopyFrom(tensor)
-    value.metadata.CopyFrom(audio_metadata(description))
+    value.metadata.CopyFrom(audio_metadata(description) if description else _METADATA)
     return summary

@@ -29,6 +29,9 @@ def image_metadata(description: str = "") -> summary_pb2.SummaryMetadata:
     return metadata(PLUGIN_NAME, content, DATA_CLASS_BLOB_SEQUENCE, description=description)
 
 
+_METADATA = image_metadata()
+
+
 def blob_summary(
     tag: str, blobs: Sequence[bytes], width: int, height: int, description: str = ""
 ) -> summary_pb2.Summary:
@@ -39,7 +42,7 @@ def blob_summary(
     summary = summary_pb2.Summary()
     value = summary.value.add(tag=tag)
     value.tensor.CopyFrom(tensor)
-    value.metadata.CopyFrom(image_metadata(description))
+    value.metadata.CopyFrom(image_metadata(description) if description else _METADATA)
     return summary
 
 

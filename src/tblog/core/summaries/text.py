@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tblog.core.proto import plugins_pb2, summary_pb2
+from tblog.core.proto import plugins_pb2, summary_pb2, tensor_pb2
 from tblog.core.summaries._common import (
     DATA_CLASS_TENSOR,
     check_tag,
@@ -27,6 +27,9 @@ def text_metadata(description: str = "") -> summary_pb2.SummaryMetadata:
     """Metadata of a text series (``TextPluginData{version 0}``, data_class TENSOR)."""
     content = plugins_pb2.TextPluginData(version=0).SerializeToString()
     return metadata(PLUGIN_NAME, content, DATA_CLASS_TENSOR, description=description)
+
+
+_METADATA = text_metadata()
 
 
 def _check_cell(cell: Any) -> str | bytes:
@@ -46,14 +49,21 @@ def text_pb(tag: str, text: Any, description: str = "") -> summary_pb2.Summary:
     (rank 1 or 2, shown as a table). Raises ``TypeError`` for anything else and
     ``ValueError`` for bytes that are not UTF-8 or an empty list."""
     check_tag(tag)
-    if isinstance(text, (str, bytes, np.str_, np.bytes_)):
-        cells = np.array(_check_cell(text), dtype=object)
-    elif isinstance(text, (list, tuple, np.ndarray)):
+    md = text_metadata(description) if description else _METADATA
+    if isinstance(text, (str, bytes, np.str_, np.bytes_)):  # the common case, built directly
+        cell = _check_cell(text)
+        summary = summary_pb2.Summary()
+        value = summary.value.add(tag=tag)
+        value.tensor.dtype = tensor_pb2.DT_STRING
+        value.tensor.string_val.append(cell.encode("utf-8") if isinstance(cell, str) else cell)
+        value.metadata.CopyFrom(md)
+        return summary
+    if isinstance(text, (list, tuple, np.ndarray)):
         cells = np.asarray(text, dtype=object)
         if cells.size == 0:
             raise ValueError("text_string must not be an empty list")
-        for cell in cells.reshape(-1):
-            _check_cell(cell)
+        for item in cells.reshape(-1):
+            _check_cell(item)
     else:
         raise TypeError(f"text_string must be a str (or strings), got {type(text).__name__}")
-    return summary_value(tag, string_tensor_proto(cells), text_metadata(description))
+    return summary_value(tag, string_tensor_proto(cells), md)
