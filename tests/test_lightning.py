@@ -17,7 +17,7 @@ from tensorboard.backend.event_processing import data_provider
 from tensorboard.plugins import base_plugin
 from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
 from tensorboard.plugins.hparams import metadata as hp_metadata
-from test_lightning_support import QUIET, Digits, fit, loader, module_body
+from test_lightning_support import QUIET, Digits, DigitsBody, fit, loader
 
 import tblog
 
@@ -225,7 +225,7 @@ def test_pytorch_lightning_trainer_accepts_it(tmp_path):
     import pytorch_lightning as PL
 
     logger = tblog.TBLogger(str(tmp_path))
-    model = module_body(PL.LightningModule)()
+    model = type("PLDigits", (DigitsBody, PL.LightningModule), {})()
     trainer = PL.Trainer(logger=logger, max_epochs=1, enable_checkpointing=False, **QUIET)
     trainer.fit(model, loader(128))
     assert trainer.log_dir == logger.log_dir

@@ -35,46 +35,41 @@ def loader(n: int = 256, batch_size: int = 64) -> DataLoader:
     return DataLoader(digits(n), batch_size=batch_size, shuffle=False)
 
 
-def module_body(base: type) -> type:
-    """A digits classifier subclassing ``base`` (a LightningModule of either package)."""
+class DigitsBody:
+    """A digits classifier; mix it into a LightningModule of either package."""
 
-    class Digits(base):  # type: ignore[misc, valid-type]
-        def __init__(
-            self, lr: float = 0.2, hidden: int = 16, opt: dict | None = None, validate: bool = True
-        ):
-            super().__init__()
-            self.save_hyperparameters()
-            torch.manual_seed(0)
-            self.net = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
-            self.example_input_array = torch.zeros(2, 64)
+    def __init__(self, lr: float = 0.2, hidden: int = 16, opt: dict | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+        self.example_input_array = torch.zeros(2, 64)
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.net(x)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
-        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-            x, y = batch
-            logits = self(x)
-            loss = F.cross_entropy(logits, y)
-            self.log("train/loss", loss)
-            self.log(
-                "train/acc", (logits.argmax(1) == y).float().mean(), on_step=True, on_epoch=True
-            )
-            return loss
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y)
+        self.log("train/loss", loss)
+        acc = (logits.argmax(1) == y).float().mean()
+        self.log("train/acc", acc, on_step=True, on_epoch=True)
+        return loss
 
-        def validation_step(self, batch: Any, batch_idx: int) -> None:
-            x, y = batch
-            logits = self(x)
-            self.log("val/loss", F.cross_entropy(logits, y))
-            self.log("val/acc", (logits.argmax(1) == y).float().mean())
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.log("val/loss", F.cross_entropy(logits, y))
+        self.log("val/acc", (logits.argmax(1) == y).float().mean())
 
-        def configure_optimizers(self) -> torch.optim.Optimizer:
-            momentum = (self.hparams.opt or {}).get("momentum", 0.0)
-            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, momentum=momentum)
-
-    return Digits
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        momentum = (self.hparams.opt or {}).get("momentum", 0.0)
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, momentum=momentum)
 
 
-Digits = module_body(L.LightningModule)
+class Digits(DigitsBody, L.LightningModule):
+    pass
 
 
 def fit(
@@ -89,8 +84,7 @@ def fit(
     **kwargs: Any,
 ) -> Any:
     """Train ``Digits`` for ``max_epochs`` on 256 digits (4 batches an epoch); returns the trainer."""
-    L.seed_everything(0, workers=True) if trainer_cls is L.Trainer else None
-    torch.manual_seed(0)
+    L.seed_everything(0, workers=True)
     model = model if model is not None else Digits(opt={"momentum": 0.5, "nesterov": False})
     trainer = trainer_cls(
         logger=logger,
