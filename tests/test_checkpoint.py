@@ -115,8 +115,8 @@ def test_temporaries_of_dead_processes_are_removed(tmp_path):
         text=True,
         check=True,
     )
-    stale = tmp_path / f".ckpt-20.ckpt.tmp-{int(dead.stdout)}"
-    live = tmp_path / f".ckpt-30.ckpt.tmp-{os.getpid()}"
+    stale = tmp_path / f".tmp-{int(dead.stdout)}-ckpt-20.ckpt"
+    live = tmp_path / f".tmp-{os.getpid()}-ckpt-30.ckpt"
     stale.write_bytes(b"partial")
     live.write_bytes(b"in progress")
     m = manager(tmp_path)

@@ -146,7 +146,8 @@ class CheckpointManager:
             # Everything logged before the checkpoint must be on disk before it is: a crash
             # right after the save resumes here and never logs those steps again.
             writer.flush()
-        tmp = os.path.join(self.directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+        # hidden, and ending like the checkpoint (Keras insists on ``.weights.h5``)
+        tmp = os.path.join(self.directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
         try:
             self._save(state, tmp)
             _fsync_path(tmp)
@@ -231,7 +232,7 @@ class CheckpointManager:
 
     def _remove_stale_temporaries(self) -> None:
         """Delete temporaries left by crashed processes (never a live process's)."""
-        tmp = re.compile(r"\." + re.escape(self.prefix) + r"-\d+.*\.tmp-(\d+)\Z")
+        tmp = re.compile(r"\.tmp-(\d+)-" + self._pattern.pattern)
         for name in os.listdir(self.directory):
             m = tmp.match(name)
             if m and not _pid_alive(int(m.group(1))):

@@ -1,0 +1,148 @@
+"""The Keras ``CheckpointCallback``: this file is also the training script. It trains 12
+epochs x 10 batches with saves every 50 iterations, SIGKILLs itself at iteration 80, and is
+run again; TensorBoard's loaders must show one value per step, the resumed process must
+reproduce the killed one's losses, and the checkpoint records must match the files.
+Runs on the tensorflow backend (add torch with ``TBLOG_KERAS_BACKENDS=tensorflow,torch``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+STEPS_PER_EPOCH, EPOCHS, SAVE_FREQ, KILL_AT = 10, 12, 50, 80
+STEPS = STEPS_PER_EPOCH * EPOCHS
+
+
+def train(logdir: str, kill_at: int | None) -> None:
+    """The training script (runs in a subprocess; KERAS_BACKEND chosen by the caller)."""
+    import keras
+
+    import tblog
+    from tblog.integrations.keras.checkpoint import CheckpointCallback
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.RandomState(0)
+    x = rng.randn(STEPS_PER_EPOCH * 16, 6).astype("float32")
+    y = np.sin(x.sum(axis=1, keepdims=True)).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(16, activation="tanh"), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    train_writer = tblog.SummaryWriter(os.path.join(logdir, "train"))
+    val_writer = tblog.SummaryWriter(os.path.join(logdir, "validation"))
+
+    class Log(keras.callbacks.Callback):
+        """Batch values at the index of the batch (iterations - 1), validation at the
+        index of the epoch's last batch: a checkpoint of N iterations resumes at step N."""
+
+        def iterations(self) -> int:
+            return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.iterations() == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        def on_train_batch_end(self, batch, logs=None):
+            step = self.iterations() - 1
+            train_writer.add_scalar("batch_loss", logs["loss"], step)
+            print(f"step {step} loss {float(logs['loss']):.9g}", flush=True)
+
+        def on_epoch_end(self, epoch, logs=None):
+            val_writer.add_scalar("val_loss", logs["val_loss"], self.iterations() - 1)
+
+    ckpt = CheckpointCallback(
+        os.path.join(logdir, "checkpoints"), [train_writer, val_writer], save_freq=SAVE_FREQ
+    )
+    model.fit(
+        x, y, batch_size=16, epochs=EPOCHS, shuffle=False, verbose=0,
+        validation_data=(x[:32], y[:32]), callbacks=[Log(), ckpt],
+    )  # fmt: skip
+    print(f"restored_step {ckpt.restored_step} initial_epoch {ckpt.initial_epoch}")
+    train_writer.close()
+    val_writer.close()
+
+
+if __name__ == "__main__":
+    train(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    sys.exit(0)
+
+import tb  # noqa: E402
+from test_checkpoint import recorded_paths, texts  # noqa: E402
+
+# The torch backend passes too but costs ~45 s more here: TBLOG_KERAS_BACKENDS=tensorflow,torch
+BACKENDS = [
+    b
+    for b in os.environ.get("TBLOG_KERAS_BACKENDS", "tensorflow").split(",")
+    if importlib.util.find_spec(b) is not None
+]
+
+
+def _run(logdir, backend, *extra):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), str(logdir), *extra],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    losses = {int(m[0]): float(m[1]) for m in re.findall(r"step (\d+) loss (\S+)", proc.stdout)}
+    return proc, losses
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def keras_run(request, tmp_path_factory):
+    logdir = tmp_path_factory.mktemp(f"keras_{request.param}")
+    crashed, lost = _run(logdir, request.param, str(KILL_AT))
+    assert crashed.returncode == -9, crashed.stderr[-3000:]
+    assert sorted(lost) == list(range(KILL_AT))
+    resumed, kept = _run(logdir, request.param)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "restored_step 50 initial_epoch 5" in resumed.stdout
+    return logdir, lost, kept
+
+
+def test_keras_resume_reproduces_and_continues(keras_run):
+    logdir, lost, kept = keras_run
+    assert sorted(kept) == list(range(50, STEPS))
+    np.testing.assert_allclose(
+        [kept[s] for s in range(50, KILL_AT)], [lost[s] for s in range(50, KILL_AT)], rtol=1e-5
+    )
+    got = tb.mux_scalars(logdir)
+    assert [s for s, _ in got[("train", "batch_loss")]] == list(range(STEPS))
+    truth = [lost[s] if s < 50 else kept[s] for s in range(STEPS)]
+    np.testing.assert_allclose([v for _, v in got[("train", "batch_loss")]], truth, rtol=1e-6)
+    val_steps = list(range(STEPS_PER_EPOCH - 1, STEPS, STEPS_PER_EPOCH))
+    assert [s for s, _ in got[("validation", "val_loss")]] == val_steps
+
+
+def _step_of(name):
+    return int(re.match(r"ckpt-(\d+)\.weights\.h5\Z", name).group(1))
+
+
+def test_keras_checkpoint_records_match_files(keras_run):
+    logdir, _, _ = keras_run
+    ckdir = logdir / "checkpoints"
+    names = sorted(os.listdir(ckdir), key=_step_of)
+    assert names == ["ckpt-0.weights.h5", "ckpt-50.weights.h5", "ckpt-100.weights.h5"]
+    train = logdir / "train"
+    assert tb.scalar_series(train, "checkpoint/step") == [(0, 0.0), (50, 50.0), (100, 100.0)]
+    paths = recorded_paths(train)
+    assert {s: os.path.basename(p[-1]) for s, p in paths.items()} == {_step_of(n): n for n in names}
+    assert [s for s, _ in texts(train, "checkpoint/restored")] == [50]
+    saved = dict(texts(train, "checkpoint/saved"))
+    assert "loss=" in saved[100]  # the batch logs of the save are recorded
+
+
+def test_bad_save_freq():
+    pytest.importorskip("keras")
+    from tblog.integrations.keras.checkpoint import CheckpointCallback
+
+    for bad in (0, "batch", 2.5, True):
+        with pytest.raises(ValueError, match="save_freq"):
+            CheckpointCallback("unused", save_freq=bad)
