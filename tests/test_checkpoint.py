@@ -23,6 +23,7 @@ from tbserver import TensorBoardServer
 
 import tblog
 from tblog.core.checkpoint import CheckpointManager
+from tblog.core.checkpoint_log import mark_resume
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "torch_checkpoint_loop.py")
@@ -327,3 +328,23 @@ def test_everything_logged_before_a_save_is_on_disk_with_it(tmp_path):
     finally:
         train.close()
         val.close()
+
+
+def test_restore_marks_sub_runs_but_not_unrelated_runs_below(tmp_path):
+    other = tmp_path / "other"  # another process's run that lives below our log dir
+    code = (
+        f"import tblog\nw = tblog.SummaryWriter({str(other)!r})\n"
+        "for s in range(10): w.add_scalar('x', s, s)\nw.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with tblog.SummaryWriter(tmp_path) as w:
+        for s in range(10):
+            w.add_scalar("y", s, s)
+            w.add_scalars("g", {"k": s}, s)
+    time.sleep(1.05)
+    with tblog.SummaryWriter(tmp_path) as w:
+        mark_resume(w, 5)
+    got = tb.mux_scalars(tmp_path)
+    assert got[("other", "x")] == [(s, float(s)) for s in range(10)]
+    assert got[(".", "y")] == [(s, float(s)) for s in range(5)]
+    assert got[("g_k", "g")] == [(s, float(s)) for s in range(5)]

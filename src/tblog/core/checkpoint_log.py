@@ -24,6 +24,7 @@ save at N, but the checkpoint file is still there) and a ``checkpoint/restored``
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -84,8 +85,8 @@ def mark_resume(writer: Any, step: int) -> None:
     """Make both TensorBoard loaders drop what earlier processes logged at or after ``step``.
 
     ``writer``: a ``tblog.SummaryWriter`` (or ``None``). Writes the data-server
-    placeholders described in the module docstring into its log dir and into each
-    immediate sub-directory that already holds event files, then calls
+    placeholders described in the module docstring into its log dir and into its
+    ``add_scalars`` sub-runs (sub-directories with files from the same processes), then calls
     ``writer.restart(step)``. Raises ``TypeError`` for a writer without ``restart``.
     """
     if writer is None:
@@ -106,7 +107,7 @@ def mark_resume(writer: Any, step: int) -> None:
 
 def stale_scalar_tags(logdir: str, step: int) -> dict[str, list[str]]:
     """``{run: [scalar tags with a point at a step >= step]}`` for the run in ``logdir``
-    (run ``""``) and each immediate sub-directory holding event files (run = its name).
+    (run ``""``) and its sub-runs (run = the sub-directory's name; see ``_run_dirs``).
 
     Reads local event files only; a corrupt record ends the scan of its file.
     """
@@ -121,13 +122,25 @@ def stale_scalar_tags(logdir: str, step: int) -> dict[str, list[str]]:
     return out
 
 
+_WRITER_ID = re.compile(r"tfevents\.\d+\.(.+)\.(\d+)\.\d+")
+
+
+def _writer_ids(names: Iterable[str]) -> set[tuple[str, str]]:
+    """``{(host, pid)}`` of the processes that wrote these event files (by their names)."""
+    return {(m.group(1), m.group(2)) for m in map(_WRITER_ID.search, names) if m}
+
+
 def _run_dirs(logdir: str) -> Iterable[tuple[str, str]]:
+    """The writer's own run and its sub-runs: the immediate sub-directories with event
+    files written by a process that also wrote the log dir's own event files (what
+    ``add_scalars`` makes), not unrelated runs that happen to live below the log dir."""
     if not os.path.isdir(logdir):
         return
     yield "", logdir
+    ours = _writer_ids(os.listdir(logdir))
     for name in sorted(os.listdir(logdir)):
         sub = os.path.join(logdir, name)
-        if os.path.isdir(sub) and any("tfevents" in f for f in os.listdir(sub)):
+        if ours and os.path.isdir(sub) and _writer_ids(os.listdir(sub)) & ours:
             yield name, sub
 
 
