@@ -117,3 +117,14 @@ def test_empty_tensor_matches_numpy(tmp_path):
     np.testing.assert_array_equal(
         _hist(tmp_path / "a", "e")[0][1], _hist(tmp_path / "b", "e")[0][1]
     )
+
+
+@pytest.mark.parametrize("bins", ["tensorflow", 5, [0.0, 2.5, 2.5, 3.0]])
+def test_constant_values_and_repeated_edges(tmp_path, bins):
+    t = torch.full((7, 3), 2.5, dtype=torch.bfloat16)
+    with tblog.SummaryWriter(tmp_path / "a") as w, tblog.SummaryWriter(tmp_path / "b") as v:
+        w.add_histogram("c", t, 0, bins=bins)
+        v.add_histogram("c", t.float().numpy(), 0, bins=bins)
+    a, b = _hist(tmp_path / "a", "c")[0][1], _hist(tmp_path / "b", "c")[0][1]
+    np.testing.assert_array_equal(a, b)
+    assert a[:, 2].sum() == 21

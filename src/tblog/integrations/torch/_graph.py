@@ -350,9 +350,8 @@ def graph_def(
             try:
                 g = tracer(model, args, kwargs, use_strict_trace, verbose)
             except Exception as exc:  # noqa: BLE001 - the next tracer gets a chance
-                errors.append(
-                    f"{label}: {type(exc).__name__}: {str(exc).strip().splitlines()[0:1]}"
-                )
+                first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+                errors.append(f"{label}: {type(exc).__name__}: {first_line}")
                 if failed_in is None and stack:
                     failed_in = stack[-1]
                 continue
