@@ -399,6 +399,25 @@ def test_video_uint8(tmp_path):
     assert [tuple(f[0, 0]) for f in frames] == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
 
+def test_video_colours(tmp_path):
+    """Up to 256 colours over the whole video are exact; more are approximated closely."""
+    palette = RNG.integers(0, 256, (250, 3), dtype=np.uint8)
+    exact = np.moveaxis(palette[RNG.integers(0, 250, (1, 6, 16, 20))], -1, 2)  # [1, 6, 3, 16, 20]
+    noisy = RNG.integers(0, 256, (1, 6, 3, 16, 20), dtype=np.uint8)
+
+    def calls(w):
+        w.add_video("exact", exact, 0)
+        w.add_video("noisy", noisy, 0)
+
+    images, _ = series(write(tmp_path, calls), "images")
+    for tag, video_in, tolerance in (("exact", exact, 0), ("noisy", noisy, 25)):
+        [(_, arr)] = images[tag]
+        frames, _ = gif_frames(bytes(arr[2]))
+        want = np.moveaxis(video_in[0], 1, -1).astype(int)  # [T, H, W, 3]
+        assert np.stack(frames).shape == want.shape
+        assert np.abs(np.stack(frames).astype(int) - want).mean() <= tolerance, tag
+
+
 @pytest.mark.parametrize(
     ("vid", "fps", "exc", "words"),
     [

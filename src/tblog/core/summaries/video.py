@@ -34,16 +34,51 @@ def video_grid(frames: np.ndarray) -> np.ndarray:
     return grid.reshape(t, rows * h, cols * w, c)
 
 
+def _palette_frames(rgb: np.ndarray) -> list[Any] | None:
+    """Frames ``[T, H, W, 3]`` as palette images sharing one exact palette, or ``None``
+    when the video has more than 256 colours."""
+    from PIL import Image
+
+    t, h, w, _ = rgb.shape
+    if len(np.unique(_color_codes(rgb[0]))) > 256:  # cheap early exit on the first frame
+        return None
+    colors, index = np.unique(_color_codes(rgb), return_inverse=True)
+    if len(colors) > 256:
+        return None
+    palette = np.stack([colors >> 16, (colors >> 8) & 255, colors & 255], axis=1)
+    palette_bytes = palette.astype(np.uint8).tobytes()
+    frames = []
+    for frame in index.reshape(t, h, w).astype(np.uint8):
+        image = Image.frombytes("P", (w, h), frame.tobytes())
+        image.putpalette(palette_bytes)
+        frames.append(image)
+    return frames
+
+
+def _color_codes(rgb: np.ndarray) -> np.ndarray:
+    rgb32 = rgb.astype(np.uint32)
+    codes: np.ndarray = (rgb32[..., 0] << 16) | (rgb32[..., 1] << 8) | rgb32[..., 2]
+    return codes.reshape(-1)
+
+
 def encode_gif(frames: np.ndarray, fps: float) -> bytes:
     """An endlessly looping GIF of uint8 ``[T, H, W, C]`` frames (C 1, 3 or 4; alpha is
-    dropped). RGB frames are reduced to a 256-colour palette per frame and consecutive
-    identical frames are merged (GIF's limits; the animation looks the same)."""
+    dropped). Gray and videos of at most 256 colours are exact; others are reduced to 256
+    colours per frame (fast octree). Consecutive identical frames are merged (the
+    animation looks the same)."""
     from PIL import Image
 
     _, h, w, c = frames.shape
-    mode = "L" if c == 1 else "RGB"
-    data = np.ascontiguousarray(frames[..., : 1 if c == 1 else 3])
-    images = [Image.frombytes(mode, (w, h), frame.tobytes()) for frame in data]
+    if c == 1:
+        images = [Image.frombytes("L", (w, h), f.tobytes()) for f in np.ascontiguousarray(frames)]
+    else:
+        rgb = np.ascontiguousarray(frames[..., :3])
+        images = _palette_frames(rgb) or [
+            Image.frombytes("RGB", (w, h), f.tobytes()).quantize(
+                256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+            )
+            for f in rgb
+        ]
     out = io.BytesIO()
     duration = max(10, round(1000 / fps))
     images[0].save(
