@@ -122,7 +122,6 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
         self._experiment: SummaryWriter | None = None
         self._continuing = False  # the run directory held event files when opened
         self._hparams_saved = False
-        self._remote = _layout.is_remote(self._save_dir)
         self._session: dict[str, Any] | None = None
         self.hparams: dict[str, Any] | Namespace = {}
 
@@ -328,13 +327,11 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
     # ------------------------------------------------------------------ lifecycle
     @rank_zero_only
     def save(self) -> None:
-        """Make what was logged durable and write ``hparams.yaml`` once the run directory
-        exists, as ``TensorBoardLogger`` does. The Trainer calls this after every
-        ``log_metrics``: local event files are flushed (a hand-off to the writer thread, no
-        disk wait on this thread beyond it); remote ones upload every ``flush_secs``."""
-        exp = self._experiment
-        if exp is not None and not self._remote:
-            exp.flush()
+        """Write ``hparams.yaml`` once the run directory exists, as ``TensorBoardLogger``
+        does. The Trainer calls this after every ``log_metrics``; unlike
+        ``TensorBoardLogger`` it does not wait for a flush: the writer thread appends local
+        event files at least every 0.5 s, and ``after_save_checkpoint`` and ``finalize``
+        flush, so the log on disk is always at least as recent as the last checkpoint."""
         if self._hparams_saved:
             return
         dir_path = self.log_dir
