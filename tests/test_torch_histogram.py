@@ -3,6 +3,8 @@ gives for the same values (and what torch.utils.tensorboard gives, to float32)."
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import tb
@@ -128,3 +130,50 @@ def test_constant_values_and_repeated_edges(tmp_path, bins):
     a, b = _hist(tmp_path / "a", "c")[0][1], _hist(tmp_path / "b", "c")[0][1]
     np.testing.assert_array_equal(a, b)
     assert a[:, 2].sum() == 21
+
+
+class _Event:
+    """Stands in for a CUDA event on CPU; records that the writer thread waited on it."""
+
+    waited_on: list[int] = []
+
+    def synchronize(self):
+        _Event.waited_on.append(threading.get_ident())
+
+
+def test_deferred_path_equals_sync_path(tmp_path, monkeypatch):
+    """The CUDA path (reduce, non-blocking copy, fill on the writer thread), run on CPU."""
+    from tblog.integrations.torch import _histogram
+
+    monkeypatch.setattr(_histogram, "DEFERRED_DEVICES", ("cpu",))
+    monkeypatch.setattr(_histogram, "record_event", lambda device: _Event())
+    _Event.waited_on = []
+    t = _data(torch.bfloat16, seed=5)
+    with tblog.SummaryWriter(tmp_path / "a") as w, tblog.SummaryWriter(tmp_path / "b") as v:
+        for step, bins in enumerate(["tensorflow", [-1.0, 0.0, 0.5, 2.0]]):
+            w.add_histogram("d", t, step, bins=bins, max_bins=4 if step else None)
+            w.add_histogram("after", t * 2, step)
+            v.add_histogram("d", _numpy_values(t), step, bins=bins, max_bins=4 if step else None)
+            v.add_histogram("after", _numpy_values(t * 2), step)
+    assert len(_Event.waited_on) == 4
+    assert threading.get_ident() not in _Event.waited_on
+    for tag in ("d", "after"):
+        a, b = _hist(tmp_path / "a", tag), _hist(tmp_path / "b", tag)
+        assert [s for s, _ in a] == [s for s, _ in b] == [0, 1]
+        for (_, x), (_, y) in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_deferred_nan_raises_on_the_next_call(tmp_path, monkeypatch):
+    from tblog.integrations.torch import _histogram
+
+    monkeypatch.setattr(_histogram, "DEFERRED_DEVICES", ("cpu",))
+    monkeypatch.setattr(_histogram, "record_event", lambda device: _Event())
+    w = tblog.SummaryWriter(tmp_path)
+    w.add_histogram("bad", torch.tensor([1.0, float("nan")]), 0)  # no sync: nothing known yet
+    with pytest.raises(ValueError, match="finite"):
+        w.flush()
+    w.add_histogram("good", torch.tensor([1.0, 2.0]), 1)
+    w.close()
+    acc = tb.accumulator(str(tmp_path))
+    assert acc.PluginTagToContent("histograms").keys() == {"good"}

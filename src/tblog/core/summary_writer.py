@@ -211,7 +211,15 @@ class SummaryWriter:
 
         tag = self._tag(tag)
         if _is_torch_tensor(values):
-            summary = _integration("torch").histogram_pb(tag, values, bins=bins, max_bins=max_bins)
+            torch_integration = _integration("torch")
+            deferred = torch_integration.defer_histogram(tag, values, bins=bins, max_bins=max_bins)
+            if deferred is not None:
+                # CUDA: the writer thread completes the summary once the copy has landed.
+                summary, fill = deferred
+                self._writer.call(fill)
+                self._summary(summary, global_step, walltime)
+                return
+            summary = torch_integration.histogram_pb(tag, values, bins=bins, max_bins=max_bins)
         else:
             summary = histogram.histogram_pb(tag, convert.to_numpy(values), bins=bins, max_bins=max_bins)
         self._summary(summary, global_step, walltime)

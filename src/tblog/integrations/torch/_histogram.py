@@ -178,3 +178,65 @@ def histogram_pb(
     edges, key = spec
     packed = reduce_on_device(t, edges, key).cpu().numpy()
     return summary_from_packed(tag, edges, packed, t.numel(), max_bins)
+
+
+DEFERRED_DEVICES = ("cuda",)
+
+
+def record_event(device: torch.device) -> Any:
+    """A CUDA event recorded on ``device``'s current stream (behind the queued copy)."""
+    event = torch.cuda.Event()
+    event.record(torch.cuda.current_stream(device))
+    return event
+
+
+class _Fill:
+    """Completes a placeholder Summary on the writer thread once the copy has landed."""
+
+    __slots__ = ("edges", "event", "host", "max_bins", "num", "summary", "tag")
+
+    def __init__(
+        self,
+        tag: str,
+        edges: np.ndarray,
+        host: torch.Tensor,
+        event: Any,
+        num: int,
+        max_bins: int | None,
+        summary: summary_pb2.Summary,
+    ) -> None:
+        self.tag, self.edges, self.host, self.event = tag, edges, host, event
+        self.num, self.max_bins, self.summary = num, max_bins, summary
+
+    def __call__(self) -> None:
+        self.event.synchronize()  # waits for this copy, not for the whole stream
+        packed = self.host.numpy()
+        self.summary.CopyFrom(
+            summary_from_packed(self.tag, self.edges, packed, self.num, self.max_bins)
+        )
+
+
+def defer_histogram(
+    tag: str, t: torch.Tensor, bins: Any = "tensorflow", max_bins: int | None = None
+) -> tuple[summary_pb2.Summary, _Fill] | None:
+    """For a CUDA tensor and fixed edges (``"tensorflow"`` or explicit): reduce on the
+    device, start a non-blocking copy of the ``O(buckets)`` result into pinned memory and
+    return ``(placeholder Summary, fill)``; ``fill()`` (run on the writer thread before the
+    placeholder is written) completes the placeholder. ``None`` when the histogram cannot
+    be deferred (CPU tensors, int bins that need min/max first, numpy rule names)."""
+    if not isinstance(t, torch.Tensor) or t.device.type not in DEFERRED_DEVICES or t.is_complex():
+        return None
+    if not t.numel() or t.layout != torch.strided or isinstance(bins, (int, np.integer)):
+        return None
+    if isinstance(bins, str) and bins != "tensorflow":
+        return None
+    spec = _edges_for(t, bins)
+    if spec is None:
+        return None
+    edges, key = spec
+    packed = reduce_on_device(t, edges, key)
+    host = torch.empty(packed.shape, dtype=packed.dtype, pin_memory=packed.is_cuda)
+    host.copy_(packed, non_blocking=True)
+    event = record_event(packed.device)
+    summary = summary_pb2.Summary()
+    return summary, _Fill(tag, edges, host, event, t.numel(), max_bins, summary)
