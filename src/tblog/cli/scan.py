@@ -17,19 +17,31 @@ drops the points read before it whose step is ``>= s``.
 
 from __future__ import annotations
 
+import math
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from tblog.core.crc32c import _TABLE
 from tblog.core.proto import event_pb2
 from tblog.core.reader import _walk_runs, scalar_value
 from tblog.core.records import iter_records
 from tblog.core.storage import Storage
 
-_CRC_TABLE = np.array(_TABLE, dtype=np.uint32)
+
+def _crc_table() -> np.ndarray:
+    """The CRC-32C (Castagnoli, reflected 0x82F63B78) byte table."""
+    crc = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        crc = np.where(crc & 1, (crc >> np.uint32(1)) ^ np.uint32(0x82F63B78), crc >> np.uint32(1))
+    return crc.astype(np.uint32)
+
+
+_CRC_TABLE = _crc_table()
 _TENSOR_PREFIX = np.frombuffer(b"\x42\x08\x08\x01\x2a\x04", dtype=np.uint8)
 _SCALAR_METADATA = np.frombuffer(b"\x4a\x0d\x0a\x09\x0a\x07scalars\x20\x01", dtype=np.uint8)
 _LEGACY_PLUGINS = {
@@ -58,7 +70,50 @@ class _Chunks:
     steps: list[np.ndarray] = field(default_factory=list)
     walls: list[np.ndarray] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
+    slow: list[tuple[int, int, float, float]] = field(default_factory=list)
     scalar: bool = True
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(order, steps, wall_times, values)`` of every point, in record order."""
+        if self.slow:
+            cols = list(zip(*self.slow, strict=True))
+            self.order.append(np.array(cols[0], np.int64))
+            self.steps.append(np.array(cols[1], np.int64))
+            self.walls.append(np.array(cols[2], np.float64))
+            self.values.append(np.array(cols[3], np.float64))
+            self.slow = []
+        order = np.concatenate(self.order)
+        steps = np.concatenate(self.steps)
+        walls = np.concatenate(self.walls)
+        values = np.concatenate(self.values)
+        if order.size < 2 or (order[1:] > order[:-1]).all():
+            return order, steps, walls, values
+        sort = np.argsort(order, kind="stable")
+        return order[sort], steps[sort], walls[sort], values[sort]
+
+
+@dataclass
+class _Fast:
+    """Records decoded by :func:`_fast_scalars`: ``mask`` per record, and for the matched
+    records (``idx``) their tag id (into ``tags``), step, wall time and value."""
+
+    mask: np.ndarray
+    idx: np.ndarray
+    tag: np.ndarray
+    tags: list[str]
+    step: np.ndarray
+    wall: np.ndarray
+    value: np.ndarray
+
+
+def _rows(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """``buf[start : start + width]`` for every start, as a new ``(n, width)`` array
+    (rows running past the end are shifted back to end there)."""
+    if buf.size < width:
+        buf = np.concatenate([buf, np.zeros(width - buf.size, np.uint8)])
+    windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+    rows: np.ndarray = windows[np.minimum(starts, buf.size - width)]
+    return rows
 
 
 def _masked_crc_of_u64(words: np.ndarray) -> np.ndarray:
@@ -82,8 +137,7 @@ def record_starts(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     cand = cand[cand + 12 <= n - 4]
     for k in (4, 5, 6, 7):
         cand = cand[buf[cand + k] == 0]
-    idx = cand[:, None] + np.arange(12)
-    head = buf[idx]
+    head = _rows(buf, cand, 12)
     words = head[:, :8].copy().view("<u8").ravel()
     crcs = head[:, 8:].copy().view("<u4").ravel()
     ok = _masked_crc_of_u64(words) == crcs
@@ -111,23 +165,51 @@ def _varints(buf: np.ndarray, pos: np.ndarray, max_len: int) -> tuple[np.ndarray
     going = np.ones(pos.shape, bool)
     safe_end = buf.size - 1
     for i in range(max_len):
-        byte = buf[np.minimum(pos + i, safe_end)].astype(np.uint64)
-        value[going] |= (byte[going] & np.uint64(0x7F)) << np.uint64(7 * i)
+        byte = buf[np.minimum(pos + i, safe_end)]
+        value |= np.where(going, (byte & 0x7F).astype(np.uint64) << np.uint64(7 * i), 0)
         ends = going & (byte < 0x80)
-        length[ends] = i + 1
+        length = np.where(ends, i + 1, length)
         going &= ~ends
+        if not going.any():
+            break
     return value, length
 
 
-def _fast_scalars(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> dict[str, object]:
-    """Decode the records that match the fast scalar encoder's bytes exactly.
+def _group_tags(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Group equal tag byte strings (at ``starts`` with ``lengths``): ``(id per record,
+    names)``. A 64-bit hash groups them, then each record is compared with its group's
+    first record byte for byte (an exact, slower grouping takes over on a collision)."""
+    width = -(-int(lengths.max()) // 8) * 8
+    cols = np.arange(width)
+    raw = _rows(buf, starts, width)
+    raw[cols[None, :] >= lengths[:, None]] = 0
+    words = raw.view("<u8")  # (n, width / 8): tags compared eight bytes at a time
+    h = lengths.astype(np.uint64)
+    for c in range(words.shape[1]):
+        h = (h * np.uint64(0x100000001B3)) ^ words[:, c]
+    if (h == h[0]).all():
+        first = np.zeros(1, np.int64)
+        ids = np.zeros(h.size, np.int64)
+    else:
+        _, first, ids = np.unique(h, return_index=True, return_inverse=True)
+        ids = ids.ravel()
+    rep = first[ids]
+    if not ((words == words[rep]).all(axis=1) & (lengths == lengths[rep])).all():
+        keys = np.column_stack([words, lengths.astype(np.uint64)])
+        _, first, ids = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        ids = ids.ravel()
+    names = [raw[i, : lengths[i]].tobytes().decode("utf-8", "replace") for i in first.tolist()]
+    return ids.astype(np.int64), names
 
-    Returns ``{"mask": bool per record, "tag": per matched record, "tags": names,
-    "step", "wall", "value"}``."""
+
+def _fast_scalars(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> _Fast:
+    """Decode the records that match the fast scalar encoder's bytes exactly."""
     s = starts + 12
     end = s + lengths
     last = buf.size - 1
-    ok = (buf[s] == 0x09) & (lengths >= 30)
+    ok = (buf[s] == 0x09) & (lengths >= 25)
     wall = np.zeros(s.shape, np.float64)
     p = np.minimum(s + 9, last)
     has_step = buf[p] == 0x10
@@ -161,35 +243,14 @@ def _fast_scalars(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> d
     ok &= plain | with_meta
     idx = np.flatnonzero(ok)
     if idx.size:
-        wall[idx] = buf[(s[idx, None] + 1 + np.arange(8))].copy().view("<f8").ravel()
+        wall[idx] = _rows(buf, s[idx] + 1, 8).view("<f8").ravel()
     values = np.zeros(idx.size, np.float64)
     names: list[str] = []
     tag_ids = np.zeros(idx.size, np.int64)
     if idx.size:
-        values = buf[after[idx, None] + 6 + np.arange(4)].copy().view("<f4").ravel()
-        tl = tag_len[idx]
-        width = int(tl.max())
-        cols = np.arange(width)
-        raw = buf[np.minimum(tag_start[idx, None] + cols, last)]
-        raw[cols[None, :] >= tl[:, None]] = 0
-        keys = np.ascontiguousarray(np.column_stack([raw, tl.astype(np.uint8)]))
-        uniq, inverse = np.unique(keys.view(f"V{width + 1}").ravel(), return_inverse=True)
-        tag_ids = inverse.ravel()
-        for key in uniq:
-            b = key.tobytes()
-            names.append(b[: b[-1] if width < 255 else width].decode("utf-8", "replace"))
-        if width >= 255:  # very long tags: use the slow path's exact decoding
-            ok[:] = False
-            idx = idx[:0]
-    return {
-        "mask": ok,
-        "idx": idx,
-        "tag": tag_ids,
-        "tags": names,
-        "step": step[idx],
-        "wall": wall[idx],
-        "value": values.astype(np.float64),
-    }
+        values = _rows(buf, after[idx] + 6, 4).view("<f4").ravel()
+        tag_ids, names = _group_tags(buf, tag_start[idx], tag_len[idx])
+    return _Fast(ok, idx, tag_ids, names, step[idx], wall[idx], values.astype(np.float64))
 
 
 def _slow_record(
@@ -217,10 +278,7 @@ def _slow_record(
         number = scalar_value(value)
         if number is None:
             c.scalar = False
-        c.order.append(np.array([order], np.int64))
-        c.steps.append(np.array([event.step], np.int64))
-        c.walls.append(np.array([event.wall_time], np.float64))
-        c.values.append(np.array([np.nan if number is None else number], np.float64))
+        c.slow.append((order, event.step, event.wall_time, math.nan if number is None else number))
 
 
 def _scan_file(
@@ -242,19 +300,23 @@ def _scan_file(
         return count
     starts, lengths = framing
     fast = _fast_scalars(buf, starts, lengths)
-    idx: np.ndarray = fast["idx"]  # type: ignore[assignment]
-    tag_ids: np.ndarray = fast["tag"]  # type: ignore[assignment]
-    for tid, name in enumerate(fast["tags"]):  # type: ignore[arg-type]
+    if len(fast.tags) == 1:
+        by_tag = np.arange(fast.tag.size)
+        bounds = np.array([0, fast.tag.size])
+    else:
+        by_tag = np.argsort(fast.tag, kind="stable")
+        bounds = np.searchsorted(fast.tag[by_tag], np.arange(len(fast.tags) + 1))
+    for tid, name in enumerate(fast.tags):
         if not tag_filter(name):
             continue
-        sel = tag_ids == tid
+        sel = by_tag[bounds[tid] : bounds[tid + 1]]
         c = chunks.setdefault(name, _Chunks())
         c.plugin = c.plugin or "scalars"
-        c.order.append(idx[sel] + base)
-        c.steps.append(fast["step"][sel])  # type: ignore[index]
-        c.walls.append(fast["wall"][sel])  # type: ignore[index]
-        c.values.append(fast["value"][sel])  # type: ignore[index]
-    for i in np.flatnonzero(~fast["mask"]):  # type: ignore[operator]
+        c.order.append(fast.idx[sel] + base)
+        c.steps.append(fast.step[sel])
+        c.walls.append(fast.wall[sel])
+        c.values.append(fast.value[sel])
+    for i in np.flatnonzero(~fast.mask).tolist():
         a = int(starts[i]) + 12
         _slow_record(data[a : a + int(lengths[i])], base + int(i), chunks, restarts, tag_filter)
     return int(starts.size)
@@ -272,12 +334,7 @@ def load_run(
         base += _scan_file(data, base, chunks, restarts, keep)
     out: dict[str, Series] = {}
     for tag, c in chunks.items():
-        order = np.concatenate(c.order)
-        steps = np.concatenate(c.steps)
-        walls = np.concatenate(c.walls)
-        values = np.concatenate(c.values)
-        sort = np.argsort(order, kind="stable")
-        order, steps, walls, values = order[sort], steps[sort], walls[sort], values[sort]
+        order, steps, walls, values = c.arrays()
         keep_mask = np.ones(order.shape, bool)
         for at, step in sorted(restarts)[1:]:
             keep_mask &= ~((order < at) & (steps >= step))
@@ -288,12 +345,16 @@ def load_run(
 
 
 def load(
-    logdir: str, tag: str | None = None, progress: Callable[[int, int], None] | None = None
+    logdir: str,
+    tag: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> dict[str, dict[str, Series]]:
     """``{run: {tag: Series}}`` for every run under ``logdir`` (local path or fsspec URL).
 
     ``tag``: a regular expression; only tags it matches (``re.search``) are kept.
-    ``progress(done_bytes, total_bytes)`` is called after each file.
+    ``progress(done_bytes, total_bytes)`` is called after each file (from worker threads).
+    ``workers``: threads decoding runs in parallel (default: CPU count, at most 8).
     Raises ``ValueError`` on an invalid ``tag`` pattern, ``FileNotFoundError`` when
     ``logdir`` does not exist.
     """
@@ -306,40 +367,44 @@ def load(
                 f"tag must be a valid regular expression, got {tag!r}: {exc}"
             ) from None
     storage = Storage(logdir)
-    if not storage.remote:
-        import os
-
-        if not os.path.isdir(storage.root):
-            raise FileNotFoundError(f"logdir {logdir!r} is not a directory")
+    if not storage.remote and not os.path.isdir(storage.root):
+        raise FileNotFoundError(f"logdir {logdir!r} is not a directory")
     layout = list(_walk_runs(storage, storage.root))
     sizes = {p: _size(storage, p) for _, paths in layout for p in paths}
     total = sum(sizes.values())
     done = 0
+
+    lock = threading.Lock()
 
     def files(paths: list[str]) -> Iterable[bytes]:
         nonlocal done
         for path in paths:
             data = storage.fs.cat_file(path) if storage.remote else storage.read_bytes(path)
             yield data or b""
-            done += sizes[path]
-            if progress is not None:
-                progress(done, total)
+            with lock:
+                done += sizes[path]
+                if progress is not None:
+                    progress(done, total)
 
-    filt = pattern.search if pattern is not None else None
-    result = {}
-    for run, paths in layout:
-        series = load_run(files(paths), filt)
-        if series or pattern is None:
-            result[run] = series
-    return result
+    filt: Callable[[str], bool] | None = None
+    if pattern is not None:
+        search = pattern.search
+        filt = lambda name: search(name) is not None  # noqa: E731
+    # numpy releases the GIL for the bulk of the work: runs are decoded on a few threads.
+    workers = max(1, min(workers or os.cpu_count() or 1, 8, len(layout)))
+    with ThreadPoolExecutor(workers) as pool:
+        loaded = list(pool.map(lambda item: load_run(files(item[1]), filt), layout))
+    return {
+        run: series
+        for (run, _), series in zip(layout, loaded, strict=True)
+        if series or pattern is None
+    }
 
 
 def _size(storage: Storage, path: str) -> int:
     try:
         if storage.remote:
             return int(storage.fs.size(path) or 0)
-        import os
-
         return os.path.getsize(path)
     except OSError:
         return 0
