@@ -84,14 +84,25 @@ def _fit(out: Path, extra_callbacks: list[Any] | None = None) -> None:
     x, y = _data()
     model = _model(keras)
     callback = tblog.TBCallback(
-        out / "logs", histogram_freq=1, write_images=True, update_freq=UPDATE_FREQ,
+        out / "logs",
+        histogram_freq=1,
+        write_images=True,
+        update_freq=UPDATE_FREQ,
         write_steps_per_second=True,
     )
     history = model.fit(
-        x, y, batch_size=BATCH, epochs=EPOCHS, validation_split=0.2, verbose=0,
-        shuffle=False, callbacks=[callback, *(extra_callbacks or [])],
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=EPOCHS,
+        validation_split=0.2,
+        verbose=0,
+        shuffle=False,
+        callbacks=[callback, *(extra_callbacks or [])],
     )
-    evaluation = model.evaluate(x, y, batch_size=BATCH, verbose=0, return_dict=True, callbacks=[callback])
+    evaluation = model.evaluate(
+        x, y, batch_size=BATCH, verbose=0, return_dict=True, callbacks=[callback]
+    )
     weights = {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
     np.savez(out / "weights.npz", **{k.replace("/", "__"): v for k, v in weights.items()})
     record = {
@@ -104,9 +115,14 @@ def _fit(out: Path, extra_callbacks: list[Any] | None = None) -> None:
     (out / "record.json").write_text(json.dumps(record))
     # Non-chief worker of a multi-worker cluster: writes nothing.
     os.environ["TF_CONFIG"] = json.dumps(
-        {"cluster": {"worker": ["localhost:1", "localhost:2"]}, "task": {"type": "worker", "index": 1}}
+        {
+            "cluster": {"worker": ["localhost:1", "localhost:2"]},
+            "task": {"type": "worker", "index": 1},
+        }
     )
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[tblog.TBCallback(out / "worker1", histogram_freq=1)])
+    model.fit(
+        x, y, epochs=1, verbose=0, callbacks=[tblog.TBCallback(out / "worker1", histogram_freq=1)]
+    )
     del os.environ["TF_CONFIG"]
 
 
@@ -118,15 +134,24 @@ def _embeddings(out: Path) -> None:
     keras.utils.set_random_seed(0)
     tokens = np.random.default_rng(0).integers(0, 12, size=(32, 5))
     model = keras.Sequential(
-        [keras.Input((5,)), keras.layers.Embedding(12, 4, name="words"),
-         keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)]
+        [
+            keras.Input((5,)),
+            keras.layers.Embedding(12, 4, name="words"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
     )
     model.compile("sgd", "mse")
     labels = out / "labels.tsv"
     labels.write_text("".join(f"token{i}\n" for i in range(12)))
     model.fit(
-        tokens, np.zeros((32, 1)), epochs=EPOCHS, verbose=0,
-        callbacks=[tblog.TBCallback(out / "emb", embeddings_freq=1, embeddings_metadata=str(labels))],
+        tokens,
+        np.zeros((32, 1)),
+        epochs=EPOCHS,
+        verbose=0,
+        callbacks=[
+            tblog.TBCallback(out / "emb", embeddings_freq=1, embeddings_metadata=str(labels))
+        ],
     )
     np.save(out / "words.npy", keras.ops.convert_to_numpy(model.get_layer("words").embeddings))
 
@@ -137,15 +162,24 @@ def _tensorflow(out: Path) -> None:
 
     import tblog
 
-    _fit(out, [
-        keras.callbacks.TensorBoard(
-            str(out / "keras"), histogram_freq=1, update_freq=UPDATE_FREQ, write_steps_per_second=True
-        ),
-        tblog.TBCallback(
-            out / "ours_keras_names", histogram_freq=1, update_freq=UPDATE_FREQ,
-            write_steps_per_second=True, keras_tag_names=True,
-        ),
-    ])
+    _fit(
+        out,
+        [
+            keras.callbacks.TensorBoard(
+                str(out / "keras"),
+                histogram_freq=1,
+                update_freq=UPDATE_FREQ,
+                write_steps_per_second=True,
+            ),
+            tblog.TBCallback(
+                out / "ours_keras_names",
+                histogram_freq=1,
+                update_freq=UPDATE_FREQ,
+                write_steps_per_second=True,
+                keras_tag_names=True,
+            ),
+        ],
+    )
 
 
 def _mirrored(out: Path) -> None:
@@ -164,14 +198,25 @@ def _mirrored(out: Path) -> None:
     with strategy.scope():
         model = _model(keras)
     history = model.fit(
-        x, y, batch_size=BATCH, epochs=EPOCHS, validation_split=0.2, verbose=0, shuffle=False,
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=EPOCHS,
+        validation_split=0.2,
+        verbose=0,
+        shuffle=False,
         callbacks=[tblog.TBCallback(out / "logs", histogram_freq=1)],
     )
     record = {"history": history.history, "replicas": strategy.num_replicas_in_sync}
     (out / "record.json").write_text(json.dumps(record))
 
 
-WORKLOADS = {"fit": _fit, "tensorflow": _tensorflow, "mirrored": _mirrored, "embeddings": _embeddings}
+WORKLOADS = {
+    "fit": _fit,
+    "tensorflow": _tensorflow,
+    "mirrored": _mirrored,
+    "embeddings": _embeddings,
+}
 
 
 def _main(argv: list[str]) -> None:
@@ -200,8 +245,10 @@ def _start(backend: str, workload: str, out: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     env.pop("TF_CONFIG", None)
     return subprocess.Popen(
-        [sys.executable, str(HERE), workload, str(out)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, str(HERE), workload, str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -209,14 +256,19 @@ def _start(backend: str, workload: str, out: Path) -> subprocess.Popen[bytes]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Start every workload at once; each test waits for the one it reads."""
     root = tmp_path_factory.mktemp("keras")
-    jobs = {b: (root / b, _start(b, "tensorflow" if b == "tensorflow" else "fit", root / b)) for b in BACKENDS}
+    jobs = {
+        b: (root / b, _start(b, "tensorflow" if b == "tensorflow" else "fit", root / b))
+        for b in BACKENDS
+    }
     jobs["mirrored"] = (root / "mirrored", _start("tensorflow", "mirrored", root / "mirrored"))
     jobs["embeddings"] = (root / "embeddings", _start("torch", "embeddings", root / "embeddings"))
     done: dict[str, Path] = {}
     for name, (out, proc) in jobs.items():
         output, _ = proc.communicate(timeout=600)
         if proc.returncode != 0:
-            raise AssertionError(f"workload {name} failed:\n{output.decode(errors='replace')[-4000:]}")
+            raise AssertionError(
+                f"workload {name} failed:\n{output.decode(errors='replace')[-4000:]}"
+            )
         done[name] = out
     return done
 
@@ -281,7 +333,8 @@ def test_weight_histograms_and_images(runs: dict[str, Path], backend: str) -> No
     weights = dict(np.load(out / "weights.npz"))
     expected = {
         f"parameters/{layer}/{'weight' if leaf == 'kernel' else leaf}": weights[f"{layer}__{leaf}"]
-        for layer in ("fc1", "skip", "fc2") for leaf in ("kernel", "bias")
+        for layer in ("fc1", "skip", "fc2")
+        for leaf in ("kernel", "bias")
     }
     assert set(acc.PluginTagToContent("histograms")) == set(expected)
     for tag, values in expected.items():

@@ -137,9 +137,7 @@ class TBCallback(keras.callbacks.Callback):
     def _writer(self, run: str) -> SummaryWriter:
         writer = self._writers.get(run)
         if writer is None:
-            writer = SummaryWriter(
-                os.path.join(self.log_dir, run), flush_secs=self._flush_secs
-            )
+            writer = SummaryWriter(os.path.join(self.log_dir, run), flush_secs=self._flush_secs)
             self._writers[run] = writer
         return writer
 
@@ -243,7 +241,9 @@ class TBCallback(keras.callbacks.Callback):
         train.update(self._learning_rates())
         if self.write_steps_per_second:
             elapsed = max(time.time() - self._epoch_start_time, 1e-9)
-            train["steps_per_second"] = (self._iterations() - self._epoch_start_iterations) / elapsed
+            train["steps_per_second"] = (
+                self._iterations() - self._epoch_start_iterations
+            ) / elapsed
         for run, values in (("train", train), ("validation", val)):
             if values:
                 writer = self._writer(run)
