@@ -324,10 +324,13 @@ class EventWriter:
             values = list(map(_fourth, its))
             if set(map(type, values)) != {float}:
                 values = [v if type(v) is float else _resolve_scalar(v) for v in values]
+            steps = np.array(list(map(_fifth, its)))
+            if steps.dtype != np.int64:  # floats, or ints beyond int64: the slow path decides
+                raise TypeError(f"steps must be int64 integers, got {steps.dtype}")
             columns = (
                 list(map(_third, its)),
                 np.array(values, dtype=np.float64),
-                np.array(list(map(_fifth, its)), dtype=np.int64),
+                steps,
                 np.array(list(map(_sixth, its)), dtype=np.float64),
             )
             r = self._runs.get(run) or self._open_run(run)
