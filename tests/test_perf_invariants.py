@@ -69,7 +69,7 @@ def _per_tag(data: list[bytes]) -> dict[str, list[bytes]]:
 )
 def test_batch_encoder_equals_protobuf(items, tag_names, sorted_steps):
     if sorted_steps:  # the common case: steps grow, so the vectorised path is taken
-        steps = sorted(abs(s) for _, _, s, _ in items)
+        steps = sorted(min(abs(s), 2**63 - 1) for _, _, s, _ in items)
         items = [(t, v, s, w) for (t, v, _, w), s in zip(items, steps, strict=True)]
     tags = [tag_names[t] for t, _, _, _ in items]
     values = np.array([v for _, v, _, _ in items], dtype=np.float64)

@@ -238,7 +238,10 @@ class ScalarEncoder:
             m[:] = row
             crc: Any = np.full(k, base, dtype=np.uint32)
         else:
-            uniq, inverse = np.unique(tid, return_inverse=True)
+            uniq = np.flatnonzero(np.bincount(tid))
+            lookup = np.zeros(int(uniq[-1]) + 1, dtype=np.intp)
+            lookup[uniq] = np.arange(len(uniq))
+            inverse = lookup[tid]
             pairs = [self._template(int(t), size) for t in uniq]
             m = np.stack([p[0] for p in pairs])[inverse]
             crc = np.array([p[1] for p in pairs], dtype=np.uint32)[inverse]
