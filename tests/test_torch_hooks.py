@@ -160,3 +160,34 @@ def test_bad_arguments(tmp_path):
         with pytest.raises(TypeError, match="writer"):
             watch(model, object())
     _no_hooks(model)
+
+
+def test_bfloat16_model(tmp_path):
+    model, batches = _model().to(torch.bfloat16), _batches(2)
+    batches = [(x.to(torch.bfloat16), y.to(torch.bfloat16)) for x, y in batches]
+    with tblog.SummaryWriter(tmp_path) as w:
+        watch(model, w, log="all", log_freq=1)
+        _train(model, batches)
+        unwatch(model)
+    acc = tb.accumulator(str(tmp_path))
+    for tag, numel in [
+        ("parameters/0/weight", 48),
+        ("gradients/2.0/bias", 3),
+        ("activations/1", 128),
+    ]:
+        hist = _hist(acc, tag)
+        assert [s for s, _ in hist] == [0, 1]
+        assert all(h[:, 2].sum() == numel for _, h in hist)
+    norms = [float(tb.array(e)) for e in acc.Tensors("parameters_norm/0/weight")]
+    assert len(norms) == 2 and all(n > 0 for n in norms)
+
+
+def test_non_zero_rank_installs_no_hooks(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    model = _model()
+    w = tblog.SummaryWriter(tmp_path)
+    watch(model, w, log="all", log_freq=1)
+    _no_hooks(model)
+    _train(model, _batches(1))
+    w.close()
+    assert not list(tmp_path.iterdir())
