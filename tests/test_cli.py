@@ -135,6 +135,62 @@ def test_export_restart_and_truncated_tail(tmp_path):
     assert _rows_by_series(frame) == {("run", "loss"): list(zip(steps, values, strict=True))}
 
 
+def test_fast_path_on_awkward_scalars_matches_tensorboard(tmp_path):
+    """Random tags (1-300 bytes, non-ASCII), steps (negative, huge) and values (NaN, inf)
+    interleaved with non-scalar events: ``tblog.cli.scan`` reads what TensorBoard reads."""
+    from tblog.cli.scan import load
+
+    rng = np.random.default_rng(1)
+    alphabet = [*"abcxyz/_-.0123456789", "é", "ß", "日", "本"]
+    tags = ["".join(rng.choice(alphabet, size=n)) for n in (1, 5, 126, 127, 128, 200, 300)]
+    specials = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e38, 1e-45]
+    w = tblog.SummaryWriter(str(tmp_path / "run"))
+    for i in range(400):
+        tag = tags[int(rng.integers(len(tags)))]
+        step = int(rng.choice([i, -i, 2**31 + i, 2**53 + i, 2**62 + i]))
+        value = (
+            float(rng.choice(specials))
+            if i % 9 == 0
+            else float(rng.normal() * 10.0 ** rng.integers(-5, 6))
+        )
+        w.add_scalar(tag, value, step)
+        if i % 50 == 0:
+            w.add_text("note", f"text {i}", i)
+            w.add_histogram("hist", rng.normal(size=10), i)
+    w.close()
+    got = load(str(tmp_path))["run"]
+    want = tb_series(tmp_path)
+    assert set(got) == {tag for (_, tag) in want}
+    for (_, tag), (plugin, steps, values) in want.items():
+        assert got[tag].plugin == plugin, tag
+        assert got[tag].steps.tolist() == steps, tag
+        if values is not None:
+            np.testing.assert_array_equal(got[tag].values, np.array(values), err_msg=tag)
+
+
+def test_live_file_cut_mid_record_reads_like_tensorboard(tmp_path):
+    """A file whose last record is still being written (cut at any byte) keeps every
+    complete record, on the fast path, as TensorBoard does."""
+    from tblog.cli.scan import load, record_starts
+
+    src = tmp_path / "src"
+    w = tblog.SummaryWriter(str(src))
+    for step in range(30):
+        w.add_scalar("loss", step * 0.5, step)
+    w.close()
+    (name,) = [f for f in os.listdir(src) if "tfevents" in f]
+    data = (src / name).read_bytes()
+    for cut in (1, 4, 12, 13, 20, 33):
+        run = tmp_path / f"cut{cut}"
+        run.mkdir()
+        (run / name).write_bytes(data[:-cut])
+        assert record_starts(np.frombuffer(data[:-cut], np.uint8)) is not None, cut
+        got = load(str(run))["."]["loss"]
+        want = tbload.scalar_series(str(run), "loss")
+        assert list(zip(got.steps.tolist(), got.values.tolist(), strict=True)) == want, cut
+        assert len(want) == 29  # only the last point is lost
+
+
 def test_export_of_missing_logdir_and_bad_regex(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nope")]) == 2
     assert "nope" in capsys.readouterr().err

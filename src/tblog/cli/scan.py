@@ -107,12 +107,18 @@ class _Fast:
 
 
 def _rows(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """``buf[start : start + width]`` for every start, as a new ``(n, width)`` array
-    (rows running past the end are shifted back to end there)."""
+    """``buf[start : start + width]`` for every start, as a new ``(n, width)`` array;
+    bytes past the end of ``buf`` read as 0."""
+    over = starts + width > buf.size
     if buf.size < width:
-        buf = np.concatenate([buf, np.zeros(width - buf.size, np.uint8)])
-    windows = np.lib.stride_tricks.sliding_window_view(buf, width)
-    rows: np.ndarray = windows[np.minimum(starts, buf.size - width)]
+        rows = np.zeros((starts.size, width), np.uint8)
+    else:
+        windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+        rows = windows[np.where(over, 0, starts)]
+    if over.any():
+        i = np.flatnonzero(over)
+        idx = starts[i, None] + np.arange(width)
+        rows[i] = np.where(idx < buf.size, buf[np.clip(idx, 0, max(buf.size - 1, 0))], 0)
     return rows
 
 
@@ -134,7 +140,6 @@ def record_starts(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # An Event always starts with field 1 (wall_time, 0x09); lengths fit in 32 bits.
     cand = np.flatnonzero(buf[12:] == 0x09)
-    cand = cand[cand + 12 <= n - 4]
     for k in (4, 5, 6, 7):
         cand = cand[buf[cand + k] == 0]
     head = _rows(buf, cand, 12)
@@ -147,12 +152,18 @@ def record_starts(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     ends = starts + 16 + lengths
     complete = ends <= n
-    if not complete.all():  # a truncated tail: the writer may still be appending
+    tail = n  # where the incomplete last record (the writer may still be appending) starts
+    if not complete.all():
         last = int(np.argmin(complete))
         if complete[last:].any():
             return None
+        tail = int(starts[last])
         starts, lengths, ends = starts[:last], lengths[:last], ends[:last]
-    if starts.size and (not np.array_equal(ends[:-1], starts[1:]) or n - ends[-1] >= 16):
+    chain_end = int(ends[-1]) if starts.size else 0
+    if not np.array_equal(ends[:-1], starts[1:]):
+        return None
+    # What follows the chain must be that incomplete record, or a header cut short.
+    if chain_end != tail and not (tail == n and n - chain_end < 13):
         return None
     return starts, lengths
 
