@@ -79,12 +79,11 @@ class _Graph:
         self.names.add(unique)
         node = self.graph.node.add(name=unique, op=op)
         node.input.extend(inputs)
-        known = [s for s in shapes if s is not None]
-        if known:
+        if any(s is not None for s in shapes):  # one shape per output, as TensorFlow
             out = node.attr["_output_shapes"].list
-            for shape in known:
-                proto = out.shape.add()
-                for d in shape:
+            for shape in shapes:
+                proto = out.shape.add(unknown_rank=shape is None)
+                for d in shape or ():
                     proto.dim.add(size=int(d))
         text = "{" + ", ".join(f"{k}: {v}" for k, v in (attrs or {}).items()) + "}"
         node.attr["attr"].s = text.replace("'", " ").encode("utf-8")
