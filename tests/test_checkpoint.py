@@ -226,6 +226,9 @@ def _stale_scenario(logdir, ckdir):
         w.add_scalars("grp", {"x": step, "y": -step}, step)
         if step in (10, 60, 75):
             w.add_scalar("late", step, step)
+            w.add_histogram("hist", np.arange(5.0) + step, step)
+            w.add_image("img", np.full((3, 4, 4), step, np.uint8), step)
+            w.add_text("note", f"step {step}", step)
         if step >= 55:
             w.add_scalars("gone", {"z": step}, step)
     w.flush()  # then "crash": the process goes on without closing it
@@ -292,6 +295,9 @@ def test_stale_tags_python_loader(resumed):
     assert got[("grp_y", "grp")] == [(s, float(-s if s < 50 else -1000 - s)) for s in range(100)]
     assert got[(".", "late")] == [(10, 10.0)]
     assert got.get(("gone_z", "gone"), []) == []
+    acc = tb.accumulator(root / "stale")
+    for tag in ("hist", "img", "note/text_summary"):
+        assert [e.step for e in acc.Tensors(tag)] == [10], tag
 
 
 @pytest.mark.parametrize("load_fast", [False, True], ids=["python", "rust"])
@@ -313,6 +319,13 @@ def test_both_tensorboard_servers_agree(resumed, load_fast):
         # the sub-run that only the crashed process wrote (after the restore step) is empty
         assert [p for p in server.scalars("stale/gone_z", "gone") if p[0] >= 50] == []
         assert server.scalars("stale", "late") == [(10, 10.0)]
+        # non-scalar tags that the resumed process never logs again: stale points dropped
+        hist = server.get_json("/data/plugin/histograms/histograms", run="stale", tag="hist")
+        assert [row[1] for row in hist] == [10]
+        imgs = server.get_json("/data/plugin/images/images", run="stale", tag="img")
+        assert [row["step"] for row in imgs] == [10]
+        text = server.get_json("/data/plugin/text/text", run="stale", tag="note/text_summary")
+        assert [row["step"] for row in text] == [10]
 
 
 def test_everything_logged_before_a_save_is_on_disk_with_it(tmp_path):

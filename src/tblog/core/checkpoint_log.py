@@ -10,12 +10,13 @@ process wrote at or after N (see ``../shared/event-format.md`` section 2):
   the loader ignores the first START it sees);
 - the Rust data server (``--load_fast=true``) ignores START; a new point at step s drops
   that tag's points at steps >= s. Tags that the resumed process logs again from N on are
-  therefore fine, but a scalar tag that the crashed run logged after N and the resumed
-  run never logs again (or logs first at a later step) would keep its stale points. So
-  before the START we write, for every scalar tag that has points at or after N, one
-  *placeholder* point at N whose tensor has shape ``[0]``: the data server stores it as
-  data loss, which drops the stale points and is never served, and the Python loader
-  purges the placeholder itself with the START that follows it.
+  therefore fine, but a tag that the crashed run logged after N and the resumed run never
+  logs again (or logs first at a later step) would keep its stale points. So before the
+  START we write, for every tag with points at or after N, one *placeholder* point at N
+  that the data server stores as data loss (which drops the stale points and is never
+  served): an empty float tensor for scalar and blob (image, audio) tags, a
+  ``simple_value`` for tensor tags (histograms, text, ...). The Python loader purges the
+  placeholders themselves with the START that follows them.
 
 The restore also logs ``checkpoint/step`` at N again (the START purges the record of the
 save at N, but the checkpoint file is still there) and a ``checkpoint/restored`` text.
@@ -99,26 +100,27 @@ def mark_resume(writer: Any, step: int) -> None:
     core = getattr(writer, "writer", None)  # the EventWriter; None on non-zero ranks
     if core is not None and not core.storage.remote:
         wall = time.time()
-        for run, tags in stale_scalar_tags(core.logdir, step).items():
+        for run, tags in stale_tags(core.logdir, step).items():
             if tags:
                 core.event(run, _placeholder_event(tags, step, wall))
     writer.restart(step)
 
 
-def stale_scalar_tags(logdir: str, step: int) -> dict[str, list[str]]:
-    """``{run: [scalar tags with a point at a step >= step]}`` for the run in ``logdir``
-    (run ``""``) and its sub-runs (run = the sub-directory's name; see ``_run_dirs``).
+def stale_tags(logdir: str, step: int) -> dict[str, dict[str, str]]:
+    """``{run: {tag: kind}}`` of the summary tags with a point at a step >= ``step``, for
+    the run in ``logdir`` (run ``""``) and its sub-runs (run = the sub-directory's name;
+    see ``_run_dirs``). ``kind`` is ``"scalar"``, ``"blob"`` or ``"tensor"``.
 
     Reads local event files only; a corrupt record ends the scan of its file.
     """
-    out: dict[str, list[str]] = {}
+    out: dict[str, dict[str, str]] = {}
     for run, run_dir in _run_dirs(logdir):
-        is_scalar: dict[str, bool] = {}
-        stale: set[str] = set()
+        kinds: dict[str, str] = {}
+        stale: dict[str, str] = {}
         for name in sorted(os.listdir(run_dir)):
             if "tfevents" in name:
-                _scan_file(os.path.join(run_dir, name), step, is_scalar, stale)
-        out[run] = sorted(stale)
+                _scan_file(os.path.join(run_dir, name), step, kinds, stale)
+        out[run] = stale
     return out
 
 
@@ -144,7 +146,7 @@ def _run_dirs(logdir: str) -> Iterable[tuple[str, str]]:
             yield name, sub
 
 
-def _scan_file(path: str, step: int, is_scalar: dict[str, bool], stale: set[str]) -> None:
+def _scan_file(path: str, step: int, kinds: dict[str, str], stale: dict[str, str]) -> None:
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -158,29 +160,44 @@ def _scan_file(path: str, step: int, is_scalar: dict[str, bool], stale: set[str]
             if event.WhichOneof("what") != "summary":
                 continue
             for value in event.summary.value:
-                scalar = is_scalar.get(value.tag)
-                if scalar is None:
-                    scalar = _is_scalar_value(value)
-                    is_scalar[value.tag] = scalar
-                if scalar and event.step >= step:
-                    stale.add(value.tag)
+                kind = kinds.get(value.tag)
+                if kind is None:
+                    kind = kinds[value.tag] = _kind(value)  # the first value decides
+                if event.step >= step:
+                    stale[value.tag] = kind
     except (records.DataLossError, DecodeError):
         return
 
 
-def _is_scalar_value(value: summary_pb2.Summary.Value) -> bool:
-    if value.WhichOneof("value") == "simple_value":
-        return True
-    plugin: str = value.metadata.plugin_data.plugin_name
+_BLOB_PLUGINS = frozenset({"images", "audio"})
+
+
+def _kind(value: summary_pb2.Summary.Value) -> str:
+    """How the data server stores a tag, judged from its first value (as it does)."""
     data_class: int = value.metadata.data_class
-    return plugin == "scalars" or data_class == summary_pb2.DATA_CLASS_SCALAR
+    if data_class == summary_pb2.DATA_CLASS_SCALAR:
+        return "scalar"
+    if data_class == summary_pb2.DATA_CLASS_BLOB_SEQUENCE:
+        return "blob"
+    if data_class == summary_pb2.DATA_CLASS_TENSOR:
+        return "tensor"
+    which = value.WhichOneof("value")
+    plugin: str = value.metadata.plugin_data.plugin_name
+    if which == "simple_value" or plugin == "scalars":
+        return "scalar"
+    if which in ("image", "audio") or plugin in _BLOB_PLUGINS:
+        return "blob"
+    return "tensor"
 
 
-def _placeholder_event(tags: list[str], step: int, wall_time: float) -> bytes:
-    """One event with, per tag, a float tensor of shape [0] at ``step`` (no metadata)."""
+def _placeholder_event(tags: dict[str, str], step: int, wall_time: float) -> bytes:
+    """One event with a data-server placeholder at ``step`` per tag (no metadata)."""
     summary = summary_pb2.Summary()
-    for tag in tags:
+    for tag, kind in sorted(tags.items()):
         value = summary.value.add(tag=tag)
-        value.tensor.dtype = tensor_pb2.DT_FLOAT
-        value.tensor.tensor_shape.dim.add(size=0)
+        if kind == "tensor":
+            value.simple_value = 0.0  # not a tensor: data loss for a tensor series
+        else:
+            value.tensor.dtype = tensor_pb2.DT_FLOAT  # shape [0]: not a scalar, not blobs
+            value.tensor.tensor_shape.dim.add(size=0)
     return events.summary_event(summary, step, wall_time)
