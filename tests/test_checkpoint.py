@@ -361,3 +361,17 @@ def test_restore_marks_sub_runs_but_not_unrelated_runs_below(tmp_path):
     assert got[("other", "x")] == [(s, float(s)) for s in range(10)]
     assert got[(".", "y")] == [(s, float(s)) for s in range(5)]
     assert got[("g_k", "g")] == [(s, float(s)) for s in range(5)]
+
+
+def test_manager_with_own_save_fn_imports_no_framework(tmp_path):
+    code = (
+        "import pickle, sys, tblog\n"
+        f"w = tblog.SummaryWriter({str(tmp_path / 'log')!r})\n"
+        f"m = tblog.CheckpointManager({str(tmp_path / 'ck')!r}, writer=w,\n"
+        "    save_fn=lambda s, p: open(p, 'wb').write(pickle.dumps(s)),\n"
+        "    load_fn=lambda p: pickle.loads(open(p, 'rb').read()))\n"
+        "m.save(3, {'a': 1}); assert m.restore() == (3, {'a': 1}); w.close()\n"
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'jax') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
