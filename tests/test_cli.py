@@ -264,6 +264,25 @@ def test_ls_many_runs(tmp_path, capsys, monkeypatch):
     print(f"tblog ls: 20 runs x 20k points in {elapsed:.2f} s")
 
 
+def test_ls_progress_on_long_loads(logdir, capsys, monkeypatch):
+    """Past ``PROGRESS_BYTES`` a progress bar runs (on stderr) and the table is unchanged."""
+    import tblog.cli.main as cli_main
+    from tblog.cli.scan import load
+
+    calls: list[tuple[int, int]] = []
+    load(str(logdir), progress=lambda done, total: calls.append((done, total)), workers=1)
+    total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(logdir) for f in fs
+                if "tfevents" in f)  # fmt: skip
+    assert [t for _, t in calls] == [total] * len(calls)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and calls[-1][0] == total
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["ls", str(logdir)]) == 0
+    plain = capsys.readouterr().out
+    monkeypatch.setattr(cli_main, "PROGRESS_BYTES", 0)
+    assert main(["ls", str(logdir)]) == 0
+    assert capsys.readouterr().out == plain
+
+
 # ---------------------------------------------------------------------------- plot
 def test_plot_png(logdir, tmp_path):
     root = tmp_path / "logs"

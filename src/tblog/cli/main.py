@@ -27,10 +27,11 @@ def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, dict[s
             total += sum(os.path.getsize(os.path.join(root, f)) for f in files if "tfevents" in f)
     if total < PROGRESS_BYTES:
         return load(logdir, tag)
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     columns = ("Loading", BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as bar:
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("load", total=total)
         return load(logdir, tag, lambda done, _total: bar.update(task, completed=done))
 
