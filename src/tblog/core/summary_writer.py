@@ -189,6 +189,8 @@ class SummaryWriter:
 
     def add_tensor(self, tag: str, tensor: Any, global_step: Any = None, walltime: float | None = None) -> None:
         """Log a raw tensor (any numeric dtype and shape)."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import tensor as tensor_summary
 
         self._summary(tensor_summary.tensor_pb(self._tag(tag), convert.to_numpy(tensor)), global_step, walltime)
@@ -238,6 +240,8 @@ class SummaryWriter:
         walltime: float | None = None,
     ) -> None:
         """Log a histogram given its statistics and buckets (``bucket_limits`` are right edges)."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import histogram
 
         self._summary(
@@ -353,6 +357,8 @@ class SummaryWriter:
         num_thresholds: int = 127, weights: Any = None, walltime: float | None = None,
     ) -> None:
         """Log a precision-recall curve from binary ``labels`` and ``predictions`` in [0, 1]."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import pr_curve
 
         summary = pr_curve.pr_curve_pb(
@@ -369,6 +375,8 @@ class SummaryWriter:
         walltime: float | None = None,
     ) -> None:
         """Log a precision-recall curve from precomputed counts (one entry per threshold)."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import pr_curve
 
         summary = pr_curve.pr_curve_raw_pb(
@@ -386,6 +394,8 @@ class SummaryWriter:
     # ------------------------------------------------------------------ custom scalars
     def add_custom_scalars(self, layout: dict[str, dict[str, list[Any]]]) -> None:
         """Log a Custom Scalars layout: ``{category: {title: ["Multiline"|"Margin", tags]}}``."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import custom_scalars
 
         self._summary(custom_scalars.layout_pb(layout), 0, None)
@@ -412,6 +422,8 @@ class SummaryWriter:
     ) -> None:
         """Log a 3D mesh or point cloud: ``vertices`` [B, N, 3], ``colors`` [B, N, 3] uint8,
         ``faces`` [B, F, 3] vertex indices."""
+        if self._writer is None:
+            return
         from tblog.core.summaries import mesh
 
         summary = mesh.mesh_pb(
@@ -432,6 +444,8 @@ class SummaryWriter:
         Written into this writer's own run by default (``run_name`` names a sub-run
         instead); each metric is also logged as a scalar so the dashboard shows its value.
         """
+        if self._writer is None:
+            return
         from tblog.core.summaries import hparams
 
         if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
