@@ -156,6 +156,51 @@ def _embeddings(out: Path) -> None:
     np.save(out / "words.npy", keras.ops.convert_to_numpy(model.get_layer("words").embeddings))
 
 
+def _subclassed(out: Path) -> None:
+    """A subclassed model (attributes, a list of blocks, a residual op) on this backend."""
+    import keras
+
+    import tblog
+
+    class Block(keras.layers.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = keras.layers.Dense(3)
+            self.norm = keras.layers.LayerNormalization()
+
+        def call(self, x: Any) -> Any:
+            return self.norm(self.fc(x)) + x
+
+    class Net(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = keras.layers.Dense(3)
+            self.blocks = [Block(), Block()]
+            self.head = keras.layers.Dense(2)
+
+        def call(self, x: Any) -> Any:
+            x = self.enc(x)
+            for block in self.blocks:
+                x = block(x)
+            return self.head(x)
+
+    keras.utils.set_random_seed(0)
+    model = Net()
+    model.compile("sgd", "mse")
+    callback = tblog.TBCallback(out / "sub", histogram_freq=1)
+    model.fit(np.ones((8, 4)), np.zeros((8, 2)), epochs=1, verbose=0, callbacks=[callback])
+
+
+def _fit_more(out: Path) -> None:
+    """The torch/jax workload: the common fit, a subclassed model, (torch) embeddings."""
+    import keras
+
+    _fit(out)
+    _subclassed(out)
+    if keras.backend.backend() == "torch":
+        _embeddings(out)
+
+
 def _tensorflow(out: Path) -> None:
     """Our callback beside keras.callbacks.TensorBoard in the same fit (differential)."""
     import keras
@@ -211,12 +256,7 @@ def _mirrored(out: Path) -> None:
     (out / "record.json").write_text(json.dumps(record))
 
 
-WORKLOADS = {
-    "fit": _fit,
-    "tensorflow": _tensorflow,
-    "mirrored": _mirrored,
-    "embeddings": _embeddings,
-}
+WORKLOADS = {"fit": _fit_more, "tensorflow": _tensorflow, "mirrored": _mirrored}
 
 
 def _main(argv: list[str]) -> None:
@@ -261,7 +301,6 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for b in BACKENDS
     }
     jobs["mirrored"] = (root / "mirrored", _start("tensorflow", "mirrored", root / "mirrored"))
-    jobs["embeddings"] = (root / "embeddings", _start("torch", "embeddings", root / "embeddings"))
     done: dict[str, Path] = {}
     for name, (out, proc) in jobs.items():
         output, _ = proc.communicate(timeout=600)
@@ -347,6 +386,11 @@ def test_weight_histograms_and_images(runs: dict[str, Path], backend: str) -> No
         np.testing.assert_allclose(hist[-1, 1], values.max(), rtol=1e-6)
         assert hist[:, 2].sum() == values.size
         assert np.abs(hist[:, 2] - counts).sum() <= 2  # float32 vs float64 at bucket edges
+        norm = tb.scalar_series(
+            str(out / "logs" / "train"), tag.replace("parameters/", "parameters_norm/")
+        )
+        assert [s for s, _ in norm] == list(range(EPOCHS))
+        np.testing.assert_allclose(norm[-1][1], np.linalg.norm(values), rtol=1e-5)
     images = set(acc.PluginTagToContent("images"))
     assert images == {t.replace("parameters/", "parameters_image/") for t in expected}
     kernel = tb.array(acc.Tensors("parameters_image/fc1/weight")[-1])
@@ -367,6 +411,84 @@ def test_graph_has_layers_connections_and_shapes(runs: dict[str, Path], backend:
     shape = nodes["fc2"].attr["_output_shapes"].list.shape[0]
     assert [d.size for d in shape.dim] == [-1, 10]
     assert "keras" in acc.PluginTagToContent("graph_keras_model")
+
+
+NON_TF = [b for b in BACKENDS if b != "tensorflow"]
+
+
+@pytest.mark.parametrize("backend", NON_TF)
+def test_subclassed_model_graph_is_traced(runs: dict[str, Path], backend: str) -> None:
+    graph = tb.accumulator(str(runs[backend] / "sub" / "train")).Graph()
+    nodes = {n.name: n for n in graph.node}
+    assert set(nodes) == {
+        "enc",
+        "blocks.0/fc",
+        "blocks.0/norm",
+        "blocks.1/fc",
+        "blocks.1/norm",
+        "head",
+    }
+    assert nodes["blocks.0/norm"].op == "LayerNormalization"
+    assert list(nodes["blocks.0/fc"].input) == ["enc"]
+    assert list(nodes["blocks.0/norm"].input) == ["blocks.0/fc"]
+    # The residual `+ x` is no layer: block 0's output counts as its last layer's.
+    assert list(nodes["blocks.1/fc"].input) == ["blocks.0/norm"]
+    assert list(nodes["head"].input) == ["blocks.1/norm"]
+    shape = nodes["head"].attr["_output_shapes"].list.shape[0]
+    assert [d.size for d in shape.dim] == [-1, 2]
+
+
+@pytest.mark.parametrize("backend", NON_TF)
+def test_same_tags_as_the_torch_hooks(runs: dict[str, Path], backend: str, tmp_path: Path) -> None:
+    """The same architecture in PyTorch, watched by tblog's torch hooks, shows TensorBoard
+    the same parameter histogram and norm tags as the Keras model under TBCallback."""
+    import torch
+
+    import tblog
+    from tblog.integrations.torch import unwatch, watch
+
+    class Block(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 3)
+            self.norm = torch.nn.LayerNorm(3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.norm(self.fc(x)) + x
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = torch.nn.Linear(4, 3)
+            self.blocks = torch.nn.ModuleList([Block(), Block()])
+            self.head = torch.nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.enc(x)
+            for block in self.blocks:
+                x = block(x)
+            return self.head(x)
+
+    net = Net().train()
+    with tblog.SummaryWriter(tmp_path / "torch") as writer:
+        watch(net, writer, log="parameters", log_freq=1)
+        net(torch.ones(2, 4))
+        unwatch(net)
+    torch_acc = tb.accumulator(str(tmp_path / "torch"))
+    keras_acc = tb.accumulator(str(runs[backend] / "sub" / "train"))
+    torch_hist = set(torch_acc.PluginTagToContent("histograms"))
+    assert torch_hist == {
+        f"parameters/{n.rpartition('.')[0]}/{n.rpartition('.')[2]}"
+        for n, _ in net.named_parameters()
+    }
+    assert set(keras_acc.PluginTagToContent("histograms")) == torch_hist
+    torch_norms = {
+        t for t in torch_acc.PluginTagToContent("scalars") if t.startswith("parameters_norm/")
+    }
+    keras_norms = {
+        t for t in keras_acc.PluginTagToContent("scalars") if t.startswith("parameters_norm/")
+    }
+    assert torch_norms and keras_norms == torch_norms
 
 
 def test_differential_against_keras_tensorboard(runs: dict[str, Path]) -> None:
@@ -424,7 +546,7 @@ def test_mirrored_strategy_writes_one_coherent_run(runs: dict[str, Path]) -> Non
 
 
 def test_embeddings_for_the_projector(runs: dict[str, Path]) -> None:
-    out = runs["embeddings"]
+    out = runs["torch"]
     train = out / "emb" / "train"
     config = (train / "projector_config.pbtxt").read_text()
     from google.protobuf import text_format

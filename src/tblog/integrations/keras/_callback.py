@@ -266,8 +266,12 @@ class TBCallback(keras.callbacks.Callback):
         if events is None:
             return
         wall = time.time()
-        for summary in _weights.histogram_summaries(named):
-            events.summary("", summary, epoch, wall)
+        norms = not self.keras_tag_names
+        for tag, summary, norm in _weights.weight_summaries(named, norms=norms):
+            if summary is not None:
+                events.summary("", summary, epoch, wall)
+            if norm is not None:
+                writer.add_scalar("parameters_norm/" + tag[len("parameters/") :], norm, epoch, wall)
         if self.write_images:
             channels_last = keras.config.image_data_format() == "channels_last"
             for tag, var in named:

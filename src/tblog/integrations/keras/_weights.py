@@ -91,11 +91,14 @@ def named_weights(model: Any, keras_names: bool = False) -> Iterator[tuple[str, 
     yield from walk(model, "")
 
 
-def histogram_summaries(named: list[tuple[str, Any]]) -> list[summary_pb2.Summary]:
-    """Histogram Summaries (30 uniform buckets between min and max, as ``tf.summary.histogram``
-    lays them out) for ``[(tag, variable or tensor)]``, computed with ``keras.ops``.
-
-    Two host transfers in all: every weight's (min, max), then every weight's counts.
+def weight_summaries(
+    named: list[tuple[str, Any]], norms: bool = False
+) -> list[tuple[str, summary_pb2.Summary | None, float | None]]:
+    """``[(tag, histogram Summary, L2 norm)]`` for ``[(tag, variable or tensor)]``, computed
+    with the backend's ops. Histograms have 30 uniform buckets between min and max, as
+    ``tf.summary.histogram`` lays them out; ``None`` for weights holding NaN/inf. Norms
+    only when ``norms``. Two host transfers in all: every weight's (min, max[, norm]),
+    then every weight's counts.
     """
     from keras import backend, ops
 
@@ -108,17 +111,25 @@ def histogram_summaries(named: list[tuple[str, Any]]) -> list[summary_pb2.Summar
             x = ops.cast(x, "float32")
         flat.append(x)
     sizes = [int(np.prod(x.shape)) for x in flat]
-    bounds = [ops.stack([ops.min(x), ops.max(x)]) for x, n in zip(flat, sizes, strict=True) if n]
-    host_bounds = np.zeros((len(flat), 2))
-    if bounds:
-        host_bounds[np.asarray(sizes) > 0] = ops.convert_to_numpy(ops.stack(bounds))
+    width = 3 if norms else 2
+    stats = []
+    for x, n in zip(flat, sizes, strict=True):
+        if n:
+            parts = [ops.min(x), ops.max(x)]
+            if norms:
+                parts.append(ops.sqrt(ops.sum(ops.square(x))))
+            stats.append(ops.stack(parts))
+    host = np.zeros((len(flat), width))
+    if stats:
+        host[np.asarray(sizes) > 0] = ops.convert_to_numpy(ops.stack(stats))
+    finite = np.isfinite(host).all(axis=1)
     # torch: Tensor.histc is one fused pass (keras.ops.histogram's torch.histogram is ~6x slower)
     fused = backend.backend() == "torch"
     counts = []
-    for x, size, (lo, hi) in zip(flat, sizes, host_bounds, strict=True):
-        if size == 0 or hi <= lo:
+    for x, size, row, ok in zip(flat, sizes, host, finite, strict=True):
+        lo, hi = float(row[0]), float(row[1])
+        if size == 0 or not ok or hi <= lo:
             continue
-        lo, hi = float(lo), float(hi)
         if fused:
             counts.append(ops.cast(x.histc(BUCKETS, lo, hi), "int32"))
         else:  # tf.histogram_fixed_width masks and sorts: floor((x - lo) / width) + bincount
@@ -126,15 +137,19 @@ def histogram_summaries(named: list[tuple[str, Any]]) -> list[summary_pb2.Summar
             index = ops.minimum(index, BUCKETS - 1)
             counts.append(ops.cast(ops.bincount(index, minlength=BUCKETS)[:BUCKETS], "int32"))
     host_counts = np.asarray(ops.convert_to_numpy(ops.stack(counts))) if counts else None
-    out = []
-    row = 0
-    for (tag, _), (lo, hi), size in zip(named, host_bounds, sizes, strict=True):
+    out: list[tuple[str, summary_pb2.Summary | None, float | None]] = []
+    k = 0
+    for (tag, _), row, size, ok in zip(named, host, sizes, finite, strict=True):
+        lo, hi = float(row[0]), float(row[1])
+        norm = float(row[2]) if norms and ok else None
+        if not ok:
+            out.append((tag, None, norm))
+            continue
+        cnt = np.zeros(BUCKETS)
         if size and hi > lo and host_counts is not None:
-            cnt = host_counts[row].astype(np.float64)
-            row += 1
-        else:
-            cnt = np.zeros(BUCKETS)
-        out.append(_bucket_summary(tag, float(lo), float(hi), cnt, size))
+            cnt = host_counts[k].astype(np.float64)
+            k += 1
+        out.append((tag, _bucket_summary(tag, lo, hi, cnt, size), norm))
     return out
 
 
