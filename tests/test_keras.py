@@ -215,14 +215,17 @@ def _tensorflow(out: Path) -> None:
                 histogram_freq=1,
                 update_freq=UPDATE_FREQ,
                 write_steps_per_second=True,
+                write_images=True,
             ),
             tblog.TBCallback(
                 out / "ours_keras_names",
                 histogram_freq=1,
                 update_freq=UPDATE_FREQ,
                 write_steps_per_second=True,
+                write_images=True,
                 keras_tag_names=True,
             ),
+            tblog.TBCallback(out / "profile", write_graph=False, profile_batch=(2, 3)),
         ],
     )
 
@@ -517,6 +520,11 @@ def test_differential_against_keras_tensorboard(runs: dict[str, Path]) -> None:
     h_theirs = mux_theirs.PluginRunToTagToContent("histograms")["train"]
     h_ours = mux_ours.PluginRunToTagToContent("histograms")["train"]
     assert set(h_theirs) == set(h_ours)
+    images_theirs = mux_theirs.PluginRunToTagToContent("images")["train"]
+    assert set(mux_ours.PluginRunToTagToContent("images")["train"]) == set(images_theirs)
+    for tag in images_theirs:  # same image sizes ([width, height, png...] string tensors)
+        theirs_wh = tb.array(mux_theirs.Tensors("train", tag)[-1])[:2]
+        assert list(tb.array(mux_ours.Tensors("train", tag)[-1])[:2]) == list(theirs_wh), tag
     for tag in h_ours:
         mine = {e.step: tb.array(e) for e in mux_ours.Tensors("train", tag)}
         assert sorted(mine) == list(range(EPOCHS))
@@ -524,6 +532,15 @@ def test_differential_against_keras_tensorboard(runs: dict[str, Path]) -> None:
             x, y = mine[event.step], tb.array(event)
             np.testing.assert_allclose(x[:, :2], y[:, :2], rtol=1e-5, atol=1e-6)
             assert x[:, 2].sum() == y[:, 2].sum() and np.abs(x[:, 2] - y[:, 2]).sum() <= 2
+
+
+def test_profile_batch_writes_a_trace(runs: dict[str, Path]) -> None:
+    """profile_batch=(2, 3) on the tensorflow backend: the backend profiler's trace lands
+    in the train run, where TensorBoard's profile plugin looks for it."""
+    traces = list(
+        (runs["tensorflow"] / "profile" / "train" / "plugins" / "profile").glob("*/*.xplane.pb")
+    )
+    assert len(traces) == 1 and traces[0].stat().st_size > 0
 
 
 def test_mirrored_strategy_writes_one_coherent_run(runs: dict[str, Path]) -> None:
