@@ -375,3 +375,29 @@ def test_manager_with_own_save_fn_imports_no_framework(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_resume_a_run_started_by_torch_utils_tensorboard(tmp_path):
+    """The crashed process logged with torch's own SummaryWriter (no START in its files);
+    resuming with tblog still drops its points from the checkpoint on, in both the run
+    and an add_scalars sub-run."""
+    tut = pytest.importorskip("torch.utils.tensorboard")
+    logdir, ckdir = tmp_path / "log", tmp_path / "ck"
+    anchor = tut.SummaryWriter(str(logdir))
+    m = manager(ckdir, save_interval_steps=50)
+    for step in range(80):
+        m.save(step, step)
+        anchor.add_scalar("loss", step, step)
+        anchor.add_scalars("pair", {"a": step}, step)
+    anchor.close()
+    time.sleep(1.05)
+    with tblog.SummaryWriter(logdir) as w:
+        m2 = manager(ckdir, save_interval_steps=50, writer=w)
+        start, _ = m2.restore()
+        for step in range(start, 100):
+            w.add_scalar("loss", 1000 + step, step)
+            w.add_scalars("pair", {"a": 1000 + step}, step)
+    expected = [(s, float(s if s < 50 else 1000 + s)) for s in range(100)]
+    got = tb.mux_scalars(logdir)
+    assert got[(".", "loss")] == expected
+    assert got[("pair_a", "pair")] == expected

@@ -14,9 +14,17 @@ process wrote at or after N (see ``../shared/event-format.md`` section 2):
   logs again (or logs first at a later step) would keep its stale points. So before the
   START we write, for every tag with points at or after N, one *placeholder* point at N
   that the data server stores as data loss (which drops the stale points and is never
-  served): an empty float tensor for scalar and blob (image, audio) tags, a
-  ``simple_value`` for tensor tags (histograms, text, ...). The Python loader purges the
+  served): a rank-1 float tensor for scalar tags, an empty one for blob (image, audio)
+  tags, a ``simple_value`` for tensor tags (histograms, text, ...). The Python loader purges the
   placeholders themselves with the START that follows them.
+
+A run whose files hold no START yet (one started by ``torch.utils.tensorboard`` or
+``tf.summary``) gets one more START, which the Python loader ignores as its first.
+
+Limits: the placeholders need the event files on local disk (for fsspec URLs only the
+START is written); restore before the resumed process logs anything at or after N; the
+scan reads the run's event files once (about 2 s per 500k events on a loaded 2-core
+machine).
 
 The restore also logs ``checkpoint/step`` at N again (the START purges the record of the
 save at N, but the checkpoint file is still there) and a ``checkpoint/restored`` text.
@@ -24,6 +32,7 @@ save at N, but the checkpoint file is still there) and a ``checkpoint/restored``
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -100,9 +109,12 @@ def mark_resume(writer: Any, step: int) -> None:
     core = getattr(writer, "writer", None)  # the EventWriter; None on non-zero ranks
     if core is not None and not core.storage.remote:
         wall = time.time()
-        for run, tags in stale_tags(core.logdir, step).items():
+        for run, (tags, has_start) in _scan_runs(core.logdir, step).items():
             if tags:
                 core.event(run, _placeholder_event(tags, step, wall))
+            if not has_start:
+                # the Python loader ignores the first START of a run: give it one
+                core.event(run, events.session_start_event(step, wall))
     writer.restart(step)
 
 
@@ -113,14 +125,20 @@ def stale_tags(logdir: str, step: int) -> dict[str, dict[str, str]]:
 
     Reads local event files only; a corrupt record ends the scan of its file.
     """
-    out: dict[str, dict[str, str]] = {}
+    return {run: tags for run, (tags, _) in _scan_runs(logdir, step).items()}
+
+
+def _scan_runs(logdir: str, step: int) -> dict[str, tuple[dict[str, str], bool]]:
+    """``{run: (stale tags, whether its files hold a SessionLog START)}``."""
+    out: dict[str, tuple[dict[str, str], bool]] = {}
     for run, run_dir in _run_dirs(logdir):
         kinds: dict[str, str] = {}
         stale: dict[str, str] = {}
+        has_start = False
         for name in sorted(os.listdir(run_dir)):
             if "tfevents" in name:
-                _scan_file(os.path.join(run_dir, name), step, kinds, stale)
-        out[run] = stale
+                has_start |= _scan_file(os.path.join(run_dir, name), step, kinds, stale)
+        out[run] = (stale, has_start)
     return out
 
 
@@ -146,18 +164,25 @@ def _run_dirs(logdir: str) -> Iterable[tuple[str, str]]:
             yield name, sub
 
 
-def _scan_file(path: str, step: int, kinds: dict[str, str], stale: dict[str, str]) -> None:
+def _scan_file(path: str, step: int, kinds: dict[str, str], stale: dict[str, str]) -> bool:
+    """Add the file's tags with points at steps >= ``step`` to ``stale``; return whether
+    it holds a SessionLog START."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
-        return
+        return False
+    has_start = False
     event = event_pb2.Event()
     try:
         for _, payload in records.iter_records(data, check_crc=False):
             event.Clear()
             event.ParseFromString(payload)
-            if event.WhichOneof("what") != "summary":
+            what = event.WhichOneof("what")
+            if what == "session_log":
+                has_start |= event.session_log.status == event_pb2.SessionLog.START
+                continue
+            if what != "summary":
                 continue
             for value in event.summary.value:
                 kind = kinds.get(value.tag)
@@ -166,7 +191,8 @@ def _scan_file(path: str, step: int, kinds: dict[str, str], stale: dict[str, str
                 if event.step >= step:
                     stale[value.tag] = kind
     except (records.DataLossError, DecodeError):
-        return
+        pass
+    return has_start
 
 
 _BLOB_PLUGINS = frozenset({"images", "audio"})
@@ -196,8 +222,14 @@ def _placeholder_event(tags: dict[str, str], step: int, wall_time: float) -> byt
     for tag, kind in sorted(tags.items()):
         value = summary.value.add(tag=tag)
         if kind == "tensor":
-            value.simple_value = 0.0  # not a tensor: data loss for a tensor series
+            value.simple_value = math.nan  # not a tensor: data loss for a tensor series
+        elif kind == "scalar":
+            # rank 1: data loss for the data server, which wants rank 0; still one number
+            # (NaN) for the Python loader should it keep it (--purge_orphaned_data=false)
+            value.tensor.dtype = tensor_pb2.DT_FLOAT
+            value.tensor.tensor_shape.dim.add(size=1)
+            value.tensor.float_val.append(math.nan)
         else:
-            value.tensor.dtype = tensor_pb2.DT_FLOAT  # shape [0]: not a scalar, not blobs
+            value.tensor.dtype = tensor_pb2.DT_FLOAT  # no strings: data loss for blobs
             value.tensor.tensor_shape.dim.add(size=0)
     return events.summary_event(summary, step, wall_time)
