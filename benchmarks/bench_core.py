@@ -122,7 +122,7 @@ import json, resource, subprocess, sys, tempfile, time
 code = sys.argv[1]
 def child(src):
     best = None
-    for _ in range(5):
+    for _ in range(3):
         d = tempfile.mkdtemp()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
@@ -283,7 +283,7 @@ def bench_import() -> str:
         row.append(ratio(row[1], ours))
     base = next(iter(results.values()))
     return table(
-        f"import + create a writer, fresh interpreter (best of 5; bare interpreter "
+        f"import + create a writer, fresh interpreter (best of 3; bare interpreter "
         f"{base['base_wall']:.3f} s)",
         ["writer", "wall s", "CPU s", "wall s minus bare python", "tblog speed-up"],
         rows,

@@ -331,7 +331,7 @@ class EventWriter:
                 list(map(_third, its)),
                 np.array(values, dtype=np.float64),
                 steps,
-                np.array(list(map(_sixth, its)), dtype=np.float64),
+                np.fromiter(map(_sixth, its), dtype=np.float64, count=len(its)),
             )
             r = self._runs.get(run) or self._open_run(run)
             out[run] = (r, *columns)
