@@ -291,3 +291,14 @@ def test_values_beyond_float32_round_like_protobuf():
         ours = enc.encode("v", value, 1, 1.7e9)
         assert ours == _proto_event("v", value, 1, 1.7e9, first=value == 1e300)
     assert struct.unpack("<f", enc.encode("v", 1e300, 1, 1.7e9)[-4:])[0] == math.inf
+
+
+@pytest.mark.parametrize("wall", [0.0, -0.0, 1.0, 1700000000.0, 1799999999.123456])
+@pytest.mark.parametrize("step", [0, 1, 300, -1, 2**63 - 1])
+def test_protobuf_free_builders_equal_protobuf(wall, step):
+    version = event_pb2.Event(wall_time=wall, file_version="brain.Event:2")
+    version.source_metadata.writer = "tblog"
+    assert events.file_version_event(wall) == version.SerializeToString()
+    start = event_pb2.Event(wall_time=wall, step=step)
+    start.session_log.status = event_pb2.SessionLog.START
+    assert events.session_start_event(step, wall) == start.SerializeToString()
