@@ -266,7 +266,7 @@ def test_ls_many_runs(tmp_path, capsys, monkeypatch):
 
 def test_ls_progress_on_long_loads(logdir, capsys, monkeypatch):
     """Past ``PROGRESS_BYTES`` a progress bar runs (on stderr) and the table is unchanged."""
-    import tblog.cli.main as cli_main
+    import tblog.cli.commands as cli_main
     from tblog.cli.scan import load
 
     calls: list[tuple[int, int]] = []

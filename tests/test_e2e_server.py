@@ -173,3 +173,24 @@ def test_hparams(tb):
         assert group["hparams"] == HPARAMS, session
         values = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
         assert values == pytest.approx(METRICS), session
+
+
+def test_tblog_export_matches_the_server(tb, logdir, tmp_path):
+    """``tblog export`` rows equal what the server's scalars API serves, for every run
+    and tag (tblog's and torch's)."""
+    import pandas as pd
+
+    from tblog.cli import main
+
+    out = tmp_path / "rows.parquet"
+    assert main(["export", str(logdir), "--format", "parquet", "-o", str(out)]) == 0
+    frame = pd.read_parquet(out)
+    ours: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for run, tag, step, value in frame[["run", "tag", "step", "value"]].itertuples(index=False):
+        ours.setdefault((run, tag), []).append((int(step), float(value)))
+    served = {
+        (run, tag): tb.scalars(run, tag)
+        for run, tags in tb.get_json("/data/plugin/scalars/tags").items()
+        for tag in tags
+    }
+    assert ours == served

@@ -9,6 +9,6 @@ __all__ = ["main", "start_tensorboard"]
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tblog`` console script; returns the exit status."""
-    from tblog.cli.main import run
+    from tblog.cli.commands import run
 
     return run(argv)

@@ -50,7 +50,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     data = _load(args.logdir, args.tag)
     console = Console()
     if not data:
-        console.print(f"no runs under {args.logdir}")
+        what = f"no tag matching {args.tag!r}" if args.tag else "no runs"
+        console.print(f"{what} under {args.logdir}", markup=False, highlight=False)
         return 1
     for run, tags in data.items():
         table = Table(title=f"run [bold]{run}[/bold]", title_justify="left")
