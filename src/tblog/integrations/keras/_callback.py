@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-import keras
+import keras  # type: ignore[import-untyped]
 import numpy as np
 
 from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
@@ -70,7 +70,7 @@ def _model_json_summary(model: Any) -> Any:
     return summary_value("keras", string_tensor_proto(config, shape=()), md)
 
 
-class TBCallback(keras.callbacks.Callback):
+class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Log a Keras fit/evaluate to TensorBoard, as ``keras.callbacks.TensorBoard`` does.
 
     Arguments have Keras' names and meaning. ``histogram_freq``: weight histograms every
@@ -149,7 +149,7 @@ class TBCallback(keras.callbacks.Callback):
     def set_model(self, model: Any) -> None:
         """Attach the model (Keras calls this at each fit/evaluate)."""
         super().set_model(model)
-        self._enabled = is_chief()
+        self._enabled = is_chief(keras.backend.backend())
         self._weights = None
         self._graph_written = not self.write_graph
 
@@ -304,7 +304,7 @@ class TBCallback(keras.callbacks.Callback):
             writer.writer.summary("", summary, 0, time.time())
 
     def _start_profiler(self) -> None:
-        from keras.src import backend as keras_backend
+        from keras.src import backend as keras_backend  # type: ignore[import-untyped]
 
         keras_backend.tensorboard.start_trace(os.path.join(self.log_dir, "train"))
         self._profiling = True

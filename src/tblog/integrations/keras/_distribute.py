@@ -33,11 +33,11 @@ def tf_config_is_chief(tf_config: str | None) -> bool:
     return kind == "worker" and index == 0 and "chief" not in cluster
 
 
-def is_chief() -> bool:
-    """True where this process should write logs."""
+def is_chief(backend: str = "") -> bool:
+    """True where this process should write logs (``backend``: Keras' backend name)."""
     if not tf_config_is_chief(os.environ.get("TF_CONFIG")):
         return False
-    jax = sys.modules.get("jax")
+    jax = sys.modules.get("jax") if backend == "jax" else None
     if jax is not None:
         try:
             return int(jax.process_index()) == 0

@@ -100,7 +100,7 @@ def weight_summaries(
     only when ``norms``. Two host transfers in all: every weight's (min, max[, norm]),
     then every weight's counts.
     """
-    from keras import backend, ops
+    from keras import backend, ops  # type: ignore[import-untyped]
 
     if not named:
         return []
@@ -122,7 +122,7 @@ def weight_summaries(
     host = np.zeros((len(flat), width))
     if stats:
         host[np.asarray(sizes) > 0] = ops.convert_to_numpy(ops.stack(stats))
-    finite = np.isfinite(host).all(axis=1)
+    finite = [bool(np.isfinite(row).all()) for row in host]
     # torch: Tensor.histc is one fused pass (keras.ops.histogram's torch.histogram is ~6x slower)
     fused = backend.backend() == "torch"
     counts = []
