@@ -168,6 +168,36 @@ def test_fast_path_on_awkward_scalars_matches_tensorboard(tmp_path):
             np.testing.assert_array_equal(got[tag].values, np.array(values), err_msg=tag)
 
 
+def test_export_after_mark_resume_matches_tensorboard(tmp_path):
+    """A run resumed with ``mark_resume`` (placeholders + START): the stale points and the
+    placeholders are gone, as under TensorBoard's Python loader."""
+    from tblog.core.checkpoint_log import mark_resume
+
+    run = tmp_path / "logs" / "run"
+    w = tblog.SummaryWriter(str(run))
+    for step in range(10):
+        w.add_scalar("loss", float(step), step)
+        w.add_scalar("lr", 0.1, step)
+        w.add_histogram("w", np.arange(5.0) + step, step)
+    w.close()
+    w = tblog.SummaryWriter(str(run))
+    mark_resume(w, 6)
+    for step in range(6, 8):
+        w.add_scalar("loss", 100.0 + step, step)
+    w.close()
+    frame = _export(tmp_path / "logs", "csv", tmp_path)
+    want = tb_series(tmp_path / "logs")
+    assert _rows_by_series(frame) == {
+        key: list(zip(steps, values, strict=True))
+        for key, (plugin, steps, values) in want.items()
+        if plugin == "scalars"
+    }
+    assert [s for s, _ in _rows_by_series(frame)[("run", "lr")]] == list(range(6))
+    from tblog.cli.scan import load
+
+    assert load(str(tmp_path / "logs"))["run"]["w"].steps.tolist() == want[("run", "w")][1]
+
+
 def test_live_file_cut_mid_record_reads_like_tensorboard(tmp_path):
     """A file whose last record is still being written (cut at any byte) keeps every
     complete record, on the fast path, as TensorBoard does."""

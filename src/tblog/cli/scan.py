@@ -55,7 +55,7 @@ _LEGACY_PLUGINS = {
 @dataclass
 class Series:
     """One tag of one run: ``steps`` (int64), ``wall_times`` (float64) in write order,
-    ``values`` (float64) for scalars and ``None`` otherwise."""
+    ``values`` (float64) for tags of the ``scalars`` plugin and ``None`` otherwise."""
 
     plugin: str
     steps: np.ndarray
@@ -71,7 +71,6 @@ class _Chunks:
     walls: list[np.ndarray] = field(default_factory=list)
     values: list[np.ndarray] = field(default_factory=list)
     slow: list[tuple[int, int, float, float]] = field(default_factory=list)
-    scalar: bool = True
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(order, steps, wall_times, values)`` of every point, in record order."""
@@ -286,9 +285,9 @@ def _slow_record(
         if not c.plugin:
             kind = value.WhichOneof("value") or ""
             c.plugin = value.metadata.plugin_data.plugin_name or _LEGACY_PLUGINS.get(kind, kind)
+        # A point of a scalar tag that is not one number (the rank-1 placeholders that
+        # mark_resume writes before a START) reads as NaN; the START then drops it.
         number = scalar_value(value)
-        if number is None:
-            c.scalar = False
         c.slow.append((order, event.step, event.wall_time, math.nan if number is None else number))
 
 
@@ -350,7 +349,10 @@ def load_run(
         for at, step in sorted(restarts)[1:]:
             keep_mask &= ~((order < at) & (steps >= step))
         out[tag] = Series(
-            c.plugin, steps[keep_mask], walls[keep_mask], values[keep_mask] if c.scalar else None
+            c.plugin,
+            steps[keep_mask],
+            walls[keep_mask],
+            values[keep_mask] if c.plugin == "scalars" else None,
         )
     return out
 
