@@ -165,9 +165,7 @@ class EventWriter:
     def scalar(self, run: str, tag: str, value: Any, step: int, wall_time: float) -> None:
         self.put((SCALAR, run, tag, value, step, wall_time))
 
-    def summary(
-        self, run: str, summary: summary_pb2.Summary, step: int, wall_time: float
-    ) -> None:
+    def summary(self, run: str, summary: summary_pb2.Summary, step: int, wall_time: float) -> None:
         self.put((SUMMARY, run, summary, step, wall_time))
 
     def event(self, run: str, data: bytes) -> None:
