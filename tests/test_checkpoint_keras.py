@@ -146,3 +146,31 @@ def test_bad_save_freq():
     for bad in (0, "batch", 2.5, True):
         with pytest.raises(ValueError, match="save_freq"):
             CheckpointCallback("unused", save_freq=bad)
+
+
+def test_save_freq_with_several_batches_per_call(tmp_path):
+    """steps_per_execution > 1: Keras reports every k-th batch; a save is made at the first
+    report at or past each multiple of save_freq."""
+    pytest.importorskip("keras")
+    from tblog.integrations.keras.checkpoint import CheckpointCallback
+
+    class Optimizer:
+        iterations, built = 0, True
+
+    class Model:
+        optimizer, trainable_variables = Optimizer(), []
+
+        def save_weights(self, path):
+            with open(path, "wb") as f:
+                f.write(str(self.optimizer.iterations).encode())
+
+    model = Model()
+    cb = CheckpointCallback(tmp_path, save_freq=50)
+    cb.set_model(model)
+    cb.set_params({"epochs": 1})
+    cb.on_train_begin()
+    for it in range(3, 121, 3):
+        model.optimizer.iterations = it
+        cb.on_train_batch_end(it - 1)
+    assert cb.manager.steps == [0, 51, 102]
+    assert (tmp_path / "ckpt-51.weights.h5").read_text() == "51"

@@ -69,6 +69,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         self.initial_epoch: int = 0
         self._set_initial_epoch = False
         self._pending = False
+        self._bucket = 0
 
     # ------------------------------------------------------------------ state through Keras
     def _save_state(self, state: Any, path: str) -> None:
@@ -97,6 +98,7 @@ class CheckpointCallback(keras.callbacks.Callback):
         self.restored_step = None
         self.initial_epoch = 0
         self._pending = False
+        self._bucket = 0
         if self.restore and self.manager.latest_checkpoint is not None:
             restored = self.manager.restore()
             assert restored is not None
@@ -109,9 +111,16 @@ class CheckpointCallback(keras.callbacks.Callback):
                 self._set_initial_epoch = True
         elif self.save_freq != "epoch":
             self._save(None)  # the initial state, at iteration 0
+        if self.save_freq != "epoch":
+            self._bucket = self._iterations() // int(self.save_freq)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.save_freq != "epoch" and self._iterations() % int(self.save_freq) == 0:
+        if self.save_freq == "epoch":
+            return
+        # a multiple of save_freq reached or passed (steps_per_execution > 1 skips some)
+        bucket = self._iterations() // int(self.save_freq)
+        if bucket > self._bucket:
+            self._bucket = bucket
             steps = (self.params or {}).get("steps")
             if steps and batch + 1 >= int(steps):
                 # the epoch's last batch: save at the epoch end, once the validation
