@@ -165,9 +165,13 @@ def test_hparams(tb):
         "startIndex": 0,
         "sliceSize": 100,
     }
-    groups = tb.post_json("/data/plugin/hparams/session_groups", request)["sessionGroups"]
-    by_session = {s["name"]: g for g in groups for s in g["sessions"]}
-    assert {"tblog/hp", "torch/hp"} <= set(by_session)
+
+    def sessions() -> dict[str, dict]:
+        groups = tb.post_json("/data/plugin/hparams/session_groups", request)["sessionGroups"]
+        found = {s["name"]: g for g in groups for s in g["sessions"]}
+        return found if {"tblog/hp", "torch/hp"} <= set(found) else {}
+
+    by_session = tb.wait_for(sessions, timeout=30)
     for session in ("tblog/hp", "torch/hp"):
         group = by_session[session]
         assert group["hparams"] == HPARAMS, session
