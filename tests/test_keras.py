@@ -199,6 +199,10 @@ def _fit_more(out: Path) -> None:
     _subclassed(out)
     if keras.backend.backend() == "torch":
         _embeddings(out)
+        import runpy
+
+        example = runpy.run_path(str(HERE.parent.parent / "examples" / "keras_digits.py"))
+        example["main"](["--logdir", str(out / "example"), "--epochs", "1"])
 
 
 def _tensorflow(out: Path) -> None:
@@ -576,6 +580,15 @@ def test_embeddings_for_the_projector(runs: dict[str, Path]) -> None:
     np.testing.assert_allclose(table, np.load(out / "words.npy"), rtol=1e-5, atol=1e-6)
     labels = (train / last.metadata_path).read_text().splitlines()
     assert labels == [f"token{i}" for i in range(12)]
+
+
+def test_example_runs_with_tensorflow_blocked(runs: dict[str, Path]) -> None:
+    logs = runs["torch"] / "example"
+    scalars = tb.mux_scalars(str(logs))
+    assert [s for s, _ in scalars[("train", "epoch_accuracy")]] == [0]
+    assert [s for s, _ in scalars[("validation", "epoch_loss")]] == [0]
+    tags = set(tb.plugin_tags(str(logs / "train"), "histograms"))
+    assert tags == {f"parameters/{n}/{p}" for n in ("fc1", "fc2") for p in ("weight", "bias")}
 
 
 def test_import_does_not_import_keras() -> None:
