@@ -55,6 +55,7 @@ def logdir(tmp_path_factory):
     long_tag = "x" * 200
     for i in range(50):
         w.add_scalar("ünï/cödé", -1.5 * i, i)
+        w.add_scalar("acc[bold]top1[/bold]", i / 50, i)  # not rich markup
         w.add_scalar(long_tag, float(i), 2**40 + i)
     w.close()
     return root

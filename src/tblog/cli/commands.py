@@ -45,6 +45,7 @@ def _fmt(value: float) -> str:
 def cmd_ls(args: argparse.Namespace) -> int:
     """A table per run: tag, plugin, step range, count and last scalar value."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     data = _load(args.logdir, args.tag)
@@ -54,7 +55,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         console.print(f"{what} under {args.logdir}", markup=False, highlight=False)
         return 1
     for run, tags in data.items():
-        table = Table(title=f"run [bold]{run}[/bold]", title_justify="left")
+        table = Table(title=f"run [bold]{escape(run)}[/bold]", title_justify="left")
         for name, justify in (
             ("tag", "left"),
             ("plugin", "left"),
@@ -67,7 +68,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             s = tags[tag]
             steps = f"{s.steps.min()}..{s.steps.max()}" if s.steps.size else "-"
             last = _fmt(float(s.values[-1])) if s.values is not None and s.values.size else "-"
-            table.add_row(tag, s.plugin, steps, str(s.steps.size), last)
+            table.add_row(escape(tag), escape(s.plugin), steps, str(s.steps.size), last)
         console.print(table)
     return 0
 
