@@ -167,6 +167,20 @@ def test_fast_path_on_awkward_scalars_matches_tensorboard(tmp_path):
         assert got[tag].steps.tolist() == steps, tag
         if values is not None:
             np.testing.assert_array_equal(got[tag].values, np.array(values), err_msg=tag)
+    # JSON export is strict JSON: non-finite values become null, the rest keep every bit.
+    out = tmp_path / "rows.json"
+    assert main(["export", str(tmp_path), "--format", "json", "-o", str(out)]) == 0
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"non-JSON constant {name}")
+
+    rows = json.loads(out.read_text(), parse_constant=no_constants)
+    exported = {}
+    for row in rows:
+        exported.setdefault(row["tag"], []).append(row["value"])
+    for (_, tag), (plugin, _, values) in want.items():
+        if plugin == "scalars":
+            assert exported[tag] == [v if np.isfinite(v) else None for v in values], tag
 
 
 def test_export_after_mark_resume_matches_tensorboard(tmp_path):
