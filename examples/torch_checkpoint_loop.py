@@ -35,6 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=120)
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--kill-at", type=int, default=None)
+    parser.add_argument(
+        "--torch-writer",
+        action="store_true",
+        help="log with torch.utils.tensorboard instead, for comparison (no resume marks)",
+    )
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
@@ -42,12 +47,17 @@ def main(argv: list[str] | None = None) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=40, gamma=0.5)
 
-    writer = tblog.SummaryWriter(args.logdir)
+    if args.torch_writer:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(args.logdir)
+    else:
+        writer = tblog.SummaryWriter(args.logdir)  # the same API
     manager = tblog.CheckpointManager(
         args.ckpt_dir or os.path.join(args.logdir, "checkpoints"),
         max_to_keep=3,
         save_interval_steps=args.save_every,
-        writer=writer,
+        writer=None if args.torch_writer else writer,
     )
     start = 0
     restored = manager.restore()  # None on the first run
