@@ -255,6 +255,18 @@ def test_failing_value_costs_only_itself(tmp_path):
     assert steps == [i for i in range(3000) if i != 1234]
 
 
+def test_unencodable_tag_costs_only_its_scalars(tmp_path):
+    w = tblog.SummaryWriter(tmp_path)
+    for i in range(2000):
+        w.add_scalar("bad\ud800" if i % 500 == 7 else "x", float(i), i)
+    with pytest.raises(UnicodeEncodeError):
+        w.flush()
+    w.add_scalar("x", -1.0, 5000)
+    w.close()
+    steps = [s for s, _ in tb.scalar_series(str(tmp_path), "x")]
+    assert steps == [i for i in range(2000) if i % 500 != 7] + [5000]
+
+
 def test_restart_inside_a_batch_purges_in_order(tmp_path):
     """A START between scalars of one batch stays between them (PY loader purges)."""
     w = EventWriter(str(tmp_path), max_queue=1 << 20)

@@ -112,11 +112,12 @@ class ScalarEncoder:
         )
 
     def _register(self, tag: str) -> int:
+        middle = self._middle(tag, 0)  # raises for tags UTF-8 cannot encode
         tid = len(self._tags)
         self._ids[tag] = tid
         self._tags.append(tag)
-        self._mid.append(self._middle(tag, 0))
-        self._mid_len = np.append(self._mid_len, len(self._mid[tid]))
+        self._mid.append(middle)
+        self._mid_len = np.append(self._mid_len, len(middle))
         return tid
 
     @staticmethod

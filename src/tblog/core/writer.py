@@ -302,9 +302,31 @@ class EventWriter:
                 self._item(item, touched)
             return
         self._done = done + len(items)
+        error: BaseException | None = None
         for run, (r, tags, values, steps, walls) in groups.items():
-            r.pending.extend(r.encoder.frame_parts(tags, values, steps, walls))
+            try:
+                parts = r.encoder.frame_parts(tags, values, steps, walls)
+            except Exception:  # a tag UTF-8 cannot encode: drop only its scalars
+                parts, error = self._encode_each(r, tags, values, steps, walls)
+            r.pending.extend(parts)
             touched.add(run)
+        if error is not None:
+            raise error
+
+    @staticmethod
+    def _encode_each(
+        r: _Run, tags: list[str], values: np.ndarray, steps: np.ndarray, walls: np.ndarray
+    ) -> tuple[list[bytes], BaseException | None]:
+        """Frame scalars one at a time, skipping those that fail; return the first error."""
+        parts: list[bytes] = []
+        error: BaseException | None = None
+        columns = (tags, values.tolist(), steps.tolist(), walls.tolist())
+        for tag, value, step, wall in zip(*columns, strict=True):
+            try:
+                parts.append(records.frame(r.encoder.encode(tag, value, step, wall)))
+            except Exception as exc:  # noqa: BLE001 - re-raised once the rest is written
+                error = error or exc
+        return parts, error
 
     def _scalar_arrays(
         self, items: list[tuple[Any, ...]]
