@@ -68,6 +68,20 @@ def learning_rate(step: int, total: int, warmup: int = 20, peak: float = 3e-3) -
     return 1e-5 + 0.5 * (peak - 1e-5) * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
 
 
+class TfSummaryWriter:
+    """``tf.summary`` behind the two methods used here (to compare with tblog)."""
+
+    def __init__(self, logdir: str) -> None:
+        self.writer = tf.summary.create_file_writer(logdir)
+
+    def add_scalar(self, tag: str, value: object, step: int) -> None:
+        with self.writer.as_default():
+            tf.summary.scalar(tag, value, step=step)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--logdir", default="runs/tf_yolo_checkpoint")
@@ -76,6 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-every", type=int, default=25)
     parser.add_argument("--kill-at", type=int, default=None)
     parser.add_argument("--print-losses", action="store_true", help="print step and loss")
+    parser.add_argument(
+        "--tf-summary",
+        action="store_true",
+        help="log with tf.summary instead, for comparison (no resume marks)",
+    )
     args = parser.parse_args(argv)
 
     tf.keras.utils.set_random_seed(0)
@@ -83,13 +102,15 @@ def main(argv: list[str] | None = None) -> None:
     optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
     global_steps = tf.Variable(0, trainable=False, dtype=tf.int64)
 
-    train_writer = tblog.SummaryWriter(os.path.join(args.logdir, "train"))
-    val_writer = tblog.SummaryWriter(os.path.join(args.logdir, "validation"))
+    make_writer = TfSummaryWriter if args.tf_summary else tblog.SummaryWriter
+    train_writer = make_writer(os.path.join(args.logdir, "train"))
+    val_writer = make_writer(os.path.join(args.logdir, "validation"))
     ckpt = tf.train.Checkpoint(step=global_steps, optimizer=optimizer, model=model)
     manager = tf.train.CheckpointManager(
         ckpt, os.path.join(args.logdir, "checkpoints"), max_to_keep=3
     )
-    hook = CheckpointHook(manager, [train_writer, val_writer], save_interval_steps=args.save_every)
+    writers = None if args.tf_summary else [train_writer, val_writer]
+    hook = CheckpointHook(manager, writers, save_interval_steps=args.save_every)
 
     start = hook.restore()  # the latest checkpoint, or None on the first run
     if start is not None:

@@ -1,8 +1,9 @@
 """The ``tf.train.CheckpointManager`` hook: ``examples/tf_yolo_checkpoint.py`` is killed at
 step 80 (after saves at 0 and 50) and resumed; TensorBoard's Python loader and the Rust data
 server must show each train and validation tag once per step, the resumed process must
-reproduce the killed one's losses from the checkpoint on, and the checkpoint records must
-name the checkpoints on disk.
+reproduce the killed one's losses from the checkpoint on, the curves must equal those of the
+same loop run straight through with ``tf.summary`` (the anchor), and the checkpoint
+records must name the checkpoints on disk.
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ def yolo(tmp_path_factory):
     resumed, kept = _run(logdir)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resumed from step 50 (global_steps=50)" in resumed.stdout
-    return logdir, lost, kept
+    anchor_dir = tmp_path_factory.mktemp("yolo_tf_summary")
+    anchor, _ = _run(anchor_dir, "--tf-summary")  # straight through, logging with tf.summary
+    assert anchor.returncode == 0, anchor.stderr[-2000:]
+    return logdir, lost, kept, anchor_dir
 
 
 def _checkpoint_steps(directory):
@@ -70,7 +74,7 @@ def _checkpoint_steps(directory):
 
 
 def test_resumed_process_reproduces_the_killed_one(yolo):
-    _, lost, kept = yolo
+    _, lost, kept, _ = yolo
     assert sorted(kept) == list(range(50, STEPS))
     np.testing.assert_allclose(
         [kept[s] for s in range(50, 80)], [lost[s] for s in range(50, 80)], rtol=1e-5
@@ -78,7 +82,7 @@ def test_resumed_process_reproduces_the_killed_one(yolo):
 
 
 def test_python_loader_one_value_per_step(yolo):
-    logdir, lost, kept = yolo
+    logdir, lost, kept, _ = yolo
     got = tb.mux_scalars(logdir)
     train = {tag for run, tag in got if run == "train"}
     assert {"lr", "loss/total_loss", "loss/box_loss", "checkpoint/step"} <= train
@@ -100,8 +104,19 @@ def test_python_loader_one_value_per_step(yolo):
     np.testing.assert_allclose([v for _, v in got[("train", "loss/total_loss")]], truth, rtol=1e-6)
 
 
+def test_same_curves_as_tf_summary_straight_through(yolo):
+    logdir, _, _, anchor_dir = yolo
+    got, anchor = tb.mux_scalars(logdir), tb.mux_scalars(anchor_dir)
+    assert set(got) == set(anchor) | {("train", "checkpoint/step")}
+    for key, series in anchor.items():
+        assert [s for s, _ in got[key]] == [s for s, _ in series], key
+        np.testing.assert_allclose(
+            [v for _, v in got[key]], [v for _, v in series], rtol=1e-5, err_msg=str(key)
+        )
+
+
 def test_checkpoint_records_match_files(yolo):
-    logdir, _, _ = yolo
+    logdir, _, _, _ = yolo
     ckdir = logdir / "checkpoints"
     on_disk = _checkpoint_steps(ckdir)
     assert on_disk == [0, 50, 100]
@@ -117,7 +132,7 @@ def test_checkpoint_records_match_files(yolo):
 
 
 def test_rust_data_server_agrees(yolo):
-    logdir, _, _ = yolo
+    logdir, _, _, _ = yolo
     expected = tb.mux_scalars(logdir)
     with TensorBoardServer(logdir, load_fast=True) as server:
         assert "Grpc" in server.get_json("/data/environment")["debug"]["data_provider"]
