@@ -183,6 +183,8 @@ def test_bad_steps_and_paths(tmp_path):
         m.restore(tmp_path / "ckpt-3.ckpt")
     with pytest.raises(TypeError, match="directory"):
         CheckpointManager(3)
+    with pytest.raises(ValueError, match="local path"):
+        CheckpointManager("s3://bucket/ckpts")
 
 
 def test_records_match_files_in_tensorboard(tmp_path):

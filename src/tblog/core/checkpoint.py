@@ -26,7 +26,7 @@ LoadFn = Callable[[str], Any]
 
 
 class CheckpointManager:
-    """Keeps the checkpoints of one training run in ``directory``.
+    """Keeps the checkpoints of one training run in ``directory`` (a local path).
 
     ``max_to_keep``: newest checkpoints kept (``None`` keeps all); older ones are deleted
     unless ``keep_every_n_steps`` preserves them (the first checkpoint, then the first one
@@ -54,6 +54,8 @@ class CheckpointManager:
     ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"directory must be a path, got {type(directory).__name__}")
+        if "://" in os.fspath(directory):
+            raise ValueError(f"directory must be a local path, got the URL {directory!r}")
         _check_positive("max_to_keep", max_to_keep)
         _check_positive("keep_every_n_steps", keep_every_n_steps)
         _check_positive("save_interval_steps", save_interval_steps)
