@@ -17,6 +17,7 @@ import importlib
 import sys
 import weakref
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 _TRAINER_PACKAGES = ("lightning.pytorch", "pytorch_lightning")
@@ -54,7 +55,7 @@ def _drives(candidate: Any, logger: Any) -> bool:
 
 def find_run(logger: Any) -> TrainerRun | None:
     """The Trainer whose ``_run`` is on the call stack with ``logger`` among its loggers."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     depth = 0
     found = None
     while frame is not None and depth < _MAX_DEPTH:

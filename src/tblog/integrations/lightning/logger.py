@@ -17,35 +17,13 @@ from typing import Any
 
 from tblog.core import checkpoint_log
 from tblog.core.summary_writer import SummaryWriter, to_step
-from tblog.integrations.lightning import _layout, _trainer
-
-
-def _import_first(*names: str) -> Any:
-    error: ImportError | None = None
-    for name in names:
-        try:
-            return importlib.import_module(name)
-        except ImportError as exc:
-            error = exc
-    raise ImportError(
-        "tblog.TBLogger needs `lightning` or `pytorch_lightning`: pip install lightning"
-    ) from error
-
-
-_pl = _import_first("lightning.pytorch", "pytorch_lightning")
-PACKAGE: str = _pl.__name__
-_fabric = importlib.import_module(
-    "lightning.fabric" if PACKAGE == "lightning.pytorch" else "lightning_fabric"
+from tblog.integrations.lightning import _compat, _layout, _trainer
+from tblog.integrations.lightning._compat import (
+    PACKAGE,
+    rank_zero_experiment,
+    rank_zero_only,
+    rank_zero_warn,
 )
-_loggers = importlib.import_module(PACKAGE + ".loggers")
-_fabric_logger = importlib.import_module(_fabric.__name__ + ".loggers.logger")
-_fabric_utils = importlib.import_module(_fabric.__name__ + ".utilities.logger")
-_rank_zero = importlib.import_module(PACKAGE + ".utilities.rank_zero")
-_saving = importlib.import_module(PACKAGE + ".core.saving")
-
-rank_zero_only = _rank_zero.rank_zero_only
-rank_zero_warn = _rank_zero.rank_zero_warn
-rank_zero_experiment = _fabric_logger.rank_zero_experiment
 
 _WRITER_KWARGS = frozenset(inspect.signature(SummaryWriter).parameters) - {"log_dir"}
 
@@ -65,7 +43,7 @@ def _hparam_value(value: Any) -> bool | int | float | str:
     return str(value)
 
 
-class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
+class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     """Log to ``<save_dir>/<name>/version_<N>[/<sub_dir>]`` in TensorBoard format; a drop-in
     for Lightning's ``TensorBoardLogger`` (same arguments, layout and files).
 
@@ -167,7 +145,7 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
             resumed = _layout.version_of_checkpoint(self.root_dir, run.ckpt_path)
             if resumed is not None:
                 return resumed
-        if getattr(rank_zero_only, "rank", 0) != 0:
+        if _compat.rank() != 0:
             return _layout.next_version(self.root_dir)  # rank 0's choice is broadcast
         return _layout.claim_version(self.root_dir)
 
@@ -184,7 +162,8 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
         run = _trainer.find_run(self)
         if run is not None:
             _trainer.attach_resume_hook(run.trainer, self)
-            _register_as_tensorboard_logger(_trainer.trainer_package(run.trainer) or PACKAGE)
+            package = _trainer.trainer_package(run.trainer) or PACKAGE
+            _compat.register_as_tensorboard_logger(TBLogger, package)
         log_dir = self.log_dir
         self._continuing = _layout.has_event_files(log_dir)
         return SummaryWriter(log_dir=log_dir, rank_zero_only=False, **self._writer_kwargs)
@@ -211,7 +190,7 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
                 ) from exc
 
     def _fabric_add_prefix(self, metrics: Mapping[str, Any]) -> Mapping[str, Any]:
-        return _fabric_utils._add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)  # type: ignore[no-any-return]
+        return _compat.fabric_utils._add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)  # type: ignore[no-any-return]
 
     @rank_zero_only
     def log_hyperparams(
@@ -226,12 +205,12 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
         lists the run with every scalar it logs as a metric. ``metrics`` (a dict, or one
         number for ``hp_metric``) are logged as scalars at ``step``.
         """
-        params = _fabric_utils._convert_params(params)
+        params = _compat.fabric_utils._convert_params(params)
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict or Namespace, got {type(params).__name__}")
         self._store_hparams(params)
         exp = self._experiment if self._experiment is not None else self.experiment
-        flat = _fabric_utils._sanitize_params(_fabric_utils._flatten_dict(params))
+        flat = _compat.fabric_utils._sanitize_params(_compat.fabric_utils._flatten_dict(params))
         flat = {str(k): _hparam_value(v) for k, v in flat.items()}
         if metrics is None:
             metrics = {"hp_metric": -1} if self._default_hp_metric and not self._continuing else {}
@@ -254,7 +233,7 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
     def _store_hparams(self, params: dict[str, Any]) -> None:
         omegaconf = importlib.import_module(PACKAGE + ".utilities.imports")._OMEGACONF_AVAILABLE
         if omegaconf:
-            from omegaconf import Container, OmegaConf
+            from omegaconf import Container, OmegaConf  # type: ignore[import-not-found]
 
             if isinstance(params, Container):
                 self.hparams = OmegaConf.merge(self.hparams, params)
@@ -270,8 +249,8 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
         trainer = getattr(model, "_trainer", None)
         if trainer is not None:
             _trainer.attach_resume_hook(trainer, self)
-        if not self._log_graph:
-            return
+        if not self._log_graph or self._continuing:
+            return  # a continued run already holds the graph
         input_array = (
             getattr(model, "example_input_array", None) if input_array is None else input_array
         )
@@ -295,7 +274,7 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
         transfer = getattr(model, "_apply_batch_transfer_handler", None)
         if callable(before) and callable(transfer):
             input_array = transfer(before(input_array))
-        with _jit_is_scripting(model):
+        with _compat.jit_is_scripting(model):
             self.experiment.add_graph(model, input_array)
 
     # ------------------------------------------------------------------ checkpoints
@@ -319,7 +298,7 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
         """Called when ``trainer`` starts training from ``trainer.ckpt_path``: TensorBoard
         drops what an earlier process logged at or after the restored step (the restore is
         recorded at that step, with the checkpoint's path)."""
-        if getattr(rank_zero_only, "rank", 0) != 0:
+        if _compat.rank() != 0:
             return
         step = _trainer.logging_step(trainer)
         checkpoint_log.record_restore(self.experiment, step, str(trainer.ckpt_path))
@@ -341,12 +320,12 @@ class TBLogger(_loggers.Logger):  # type: ignore[misc, name-defined]
             if not fs.isdir(dir_path):
                 return
             if not fs.isfile(hparams_file):
-                _saving.save_hparams_to_yaml(hparams_file, self.hparams)
+                _compat.saving.save_hparams_to_yaml(hparams_file, self.hparams)
         else:
             if not os.path.isdir(dir_path):
                 return
             if not os.path.isfile(hparams_file):
-                _saving.save_hparams_to_yaml(hparams_file, self.hparams)
+                _compat.saving.save_hparams_to_yaml(hparams_file, self.hparams)
         self._hparams_saved = True
 
     @rank_zero_only
@@ -382,25 +361,4 @@ def _checkpoint_metrics(cb: Any, path: str) -> dict[str, float]:
     return {str(monitor): float(score)}
 
 
-def _jit_is_scripting(model: Any) -> Any:
-    """Lightning's ``_jit_is_scripting`` context of the package that defines ``model``."""
-    import contextlib
-
-    package = _trainer.trainer_package(model)
-    module = importlib.import_module((package or PACKAGE) + ".core.module")
-    ctx = getattr(module, "_jit_is_scripting", None)
-    return ctx() if ctx is not None else contextlib.nullcontext()
-
-
-def _register_as_tensorboard_logger(package: str) -> None:
-    """Make ``isinstance(logger, <package>.loggers.TensorBoardLogger)`` true, so that
-    ``trainer.log_dir`` is this logger's ``log_dir`` as it is for ``TensorBoardLogger``."""
-    try:
-        tb_logger = importlib.import_module(package + ".loggers").TensorBoardLogger
-    except (ImportError, AttributeError):
-        return
-    if not issubclass(TBLogger, tb_logger):
-        tb_logger.register(TBLogger)
-
-
-_register_as_tensorboard_logger(PACKAGE)
+_compat.register_as_tensorboard_logger(TBLogger, PACKAGE)
