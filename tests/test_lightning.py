@@ -295,3 +295,23 @@ def test_trainer_run_twice_reuses_the_version(tmp_path):
     assert os.listdir(os.path.join(str(tmp_path), "lightning_logs")) == ["version_0"]
     assert len(tb.scalar_series(logger.log_dir, "val/loss")) == 2
     assert [v for _, v in tb.scalar_series(logger.log_dir, "hp_metric")] == [-1.0]
+
+
+def test_example_runs_and_resumes(tmp_path):
+    """examples/lightning_digits.py: a run, then --resume continues the same version."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "examples", "lightning_digits.py")
+    spec = importlib.util.spec_from_file_location("lightning_digits", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    save_dir = str(tmp_path)
+    example.main(["--save-dir", save_dir, "--epochs", "1", "--hidden", "8"])
+    example.main(["--save-dir", save_dir, "--epochs", "2", "--hidden", "8", "--resume"])
+    run_dir = os.path.join(save_dir, "lightning_logs", "version_0")
+    assert os.listdir(os.path.dirname(run_dir)) == ["version_0"]
+    val = tb.scalar_series(run_dir, "val/loss")
+    assert len(val) == 2 and val[0][0] < val[1][0]
+    restored = tb.accumulator(run_dir).Tensors("checkpoint/restored/text_summary")
+    assert [e.step for e in restored] == [val[0][0] + 1]
+    assert "parameters/net.1.weight" in tb.plugin_tags(run_dir, "histograms")

@@ -6,7 +6,6 @@ and the SIGKILL subprocess of the resume test can import the same model.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import lightning.pytorch as L
@@ -79,14 +78,13 @@ def fit(
     callbacks: list | None = None,
     validate: bool = True,
     ckpt_path: str | None = None,
-    trainer_cls: type = L.Trainer,
     model: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Train ``Digits`` for ``max_epochs`` on 256 digits (4 batches an epoch); returns the trainer."""
     L.seed_everything(0, workers=True)
     model = model if model is not None else Digits(opt={"momentum": 0.5, "nesterov": False})
-    trainer = trainer_cls(
+    trainer = L.Trainer(
         logger=logger,
         max_epochs=max_epochs,
         callbacks=callbacks or [],
@@ -95,6 +93,3 @@ def fit(
     )
     trainer.fit(model, loader(), loader(128) if validate else None, ckpt_path=ckpt_path)
     return trainer
-
-
-os.environ.setdefault("PYTHONHASHSEED", "0")
