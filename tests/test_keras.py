@@ -340,6 +340,15 @@ def test_example_runs_with_tensorflow_blocked(runs: dict[str, Path]) -> None:
     assert tags == {f"parameters/{n}/{p}" for n in ("fc1", "fc2") for p in ("weight", "bias")}
 
 
+@pytest.mark.parametrize("backend", NON_TF)
+def test_nonfinite_weights_are_skipped(runs: dict[str, Path], backend: str) -> None:
+    run = str(runs[backend] / "nonfinite" / "train")
+    assert tb.plugin_tags(run, "histograms") == ["parameters/d/bias"]
+    assert tb.scalar_series(run, "epoch_loss") == [(0, 1.5)]
+    assert [s for s, _ in tb.scalar_series(run, "parameters_norm/d/bias")] == [0]
+    assert "parameters_norm/d/weight" not in tb.plugin_tags(run, "scalars")
+
+
 def test_import_does_not_import_keras() -> None:
     code = (
         "import sys, tblog.integrations.keras as k; "
@@ -353,7 +362,9 @@ def test_invalid_arguments_raise() -> None:
 import tblog, pytest
 for kwargs, err in [({"update_freq": 0}, ValueError), ({"update_freq": "often"}, ValueError),
                     ({"histogram_freq": -1}, ValueError), ({"histogram_freq": 1.5}, TypeError),
-                    ({"profile_batch": (5, 2)}, ValueError), ({"embeddings_metadata": 3}, TypeError)]:
+                    ({"profile_batch": (5, 2)}, ValueError), ({"embeddings_metadata": 3}, TypeError),
+                    ({"embeddings_freq": "1"}, TypeError),
+                    ({"profile_batch": 2}, ValueError)]:  # no profiler on the torch backend
     with pytest.raises(err):
         tblog.TBCallback("x", **kwargs)
 """

@@ -182,12 +182,32 @@ def _subclassed(out: Path) -> None:
     model.fit(np.ones((8, 4)), np.zeros((8, 2)), epochs=1, verbose=0, callbacks=[callback])
 
 
+def _nonfinite(out: Path) -> None:
+    """A weight holding NaN/inf gets no histogram (TensorBoard cannot show one); the others do."""
+    import keras
+
+    import tblog
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    model.compile("sgd", "mse")
+    kernel = np.ones((3, 2), dtype="float32")
+    kernel[0, 0] = np.nan
+    kernel[1, 1] = np.inf
+    model.get_layer("d").kernel.assign(kernel)
+    callback = tblog.TBCallback(out / "nonfinite", histogram_freq=1, write_graph=False)
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_end(0, {"loss": 1.5})
+    callback.on_train_end()
+
+
 def _fit_more(out: Path) -> None:
     """The torch/jax workload: the common fit, a subclassed model, (torch) embeddings."""
     import keras
 
     _fit(out)
     _subclassed(out)
+    _nonfinite(out)
     if keras.backend.backend() == "torch":
         _embeddings(out)
         import runpy

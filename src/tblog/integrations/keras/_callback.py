@@ -156,6 +156,17 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
     # ------------------------------------------------------------------ train
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._global_train_batch = 0
+        if self.embeddings_freq and isinstance(self.embeddings_metadata, dict):
+            names = {
+                layer.name
+                for layer in self.model._flatten_layers(include_self=False)
+                if isinstance(layer, keras.layers.Embedding)
+            }
+            unknown = sorted(set(self.embeddings_metadata) - names)
+            if unknown:
+                raise ValueError(
+                    f"embeddings_metadata names layers that are no Embedding of the model: {unknown}"
+                )
         if self._enabled and self.model.built:
             self._write_graph()
 
