@@ -67,14 +67,17 @@ import json, sys, tempfile, time
 {writer}
 n = int(sys.argv[1])
 tags = ["train/loss", "train/accuracy", "lr", "grad_norm"]
-add, _, close = make(tempfile.mkdtemp())
-for i in range(200):  # warm up (first-call imports, tag caches)
-    add(tags[i & 3], 0.5, i)
-t0, c0 = time.perf_counter(), time.process_time()
-for i in range(n):
-    add(tags[i & 3], i * 0.001, i)
-close()
-wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+wall = cpu = float("inf")
+for rep in range(3):  # best of 3 fresh writers: the machine may be busy
+    add, _, close = make(tempfile.mkdtemp())
+    for i in range(200):  # warm up (first-call imports, tag caches)
+        add(tags[i & 3], 0.5, i)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(n):
+        add(tags[i & 3], i * 0.001, i)
+    close()
+    wall = min(wall, time.perf_counter() - t0)
+    cpu = min(cpu, time.process_time() - c0)
 # The caller's cost per call: time calls one by one (minus the timer's own cost).
 add, _, close = make(tempfile.mkdtemp())
 clock = time.perf_counter_ns
@@ -234,7 +237,7 @@ def bench_scalars(n_ours: int, n_anchor: int) -> str:
         r = results[row[0]]
         row += [ratio(ours["rate"], r["rate"]), ratio(r["cpu_us"], ours["cpu_us"])]
     return table(
-        "add_scalar: throughput including close() (4 tags interleaved)",
+        "add_scalar: throughput including close(), 4 tags interleaved (best of 3)",
         [
             "writer",
             "scalars",
