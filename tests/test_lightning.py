@@ -315,3 +315,27 @@ def test_example_runs_and_resumes(tmp_path):
     restored = tb.accumulator(run_dir).Tensors("checkpoint/restored/text_summary")
     assert [e.step for e in restored] == [val[0][0] + 1]
     assert "parameters/net.1.weight" in tb.plugin_tags(run_dir, "histograms")
+
+
+def test_checkpoint_save_makes_the_log_durable(tmp_path):
+    """What was logged before a checkpoint is on disk when ``after_save_checkpoint`` returns."""
+
+    class SavedCheckpoint:  # the ModelCheckpoint attributes the logger reads
+        monitor = "val/loss"
+        _last_global_step_saved = 5
+
+        def __init__(self, path: str) -> None:
+            self._last_checkpoint_saved = path
+            self.best_k_models = {path: torch.tensor(0.125)}
+
+    logger = tblog.TBLogger(str(tmp_path), flush_secs=3600)
+    for step in range(5):
+        logger.log_metrics({"val/loss": 1.0 / (step + 1)}, step)
+    path = os.path.join(logger.log_dir, "checkpoints", "epoch=0-step=5.ckpt")
+    logger.after_save_checkpoint(SavedCheckpoint(path))
+    # Read while the writer is still open (no finalize, no close).
+    assert [s for s, _ in tb.scalar_series(logger.log_dir, "val/loss")] == [0, 1, 2, 3, 4]
+    assert texts(logger.log_dir, "checkpoint/saved/text_summary") == [
+        (5, f"step 5: `{path}` (val/loss=0.125)")
+    ]
+    logger.finalize("success")
