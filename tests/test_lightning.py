@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 
 import lightning.pytorch as L
@@ -333,9 +334,10 @@ def test_checkpoint_save_makes_the_log_durable(tmp_path):
         logger.log_metrics({"val/loss": 1.0 / (step + 1)}, step)
     path = os.path.join(logger.log_dir, "checkpoints", "epoch=0-step=5.ckpt")
     logger.after_save_checkpoint(SavedCheckpoint(path))
-    # Read while the writer is still open (no finalize, no close).
-    assert [s for s, _ in tb.scalar_series(logger.log_dir, "val/loss")] == [0, 1, 2, 3, 4]
-    assert texts(logger.log_dir, "checkpoint/saved/text_summary") == [
+    snapshot = str(tmp_path / "snapshot")
+    shutil.copytree(logger.log_dir, snapshot)  # the files as they are when the call returns
+    assert [s for s, _ in tb.scalar_series(snapshot, "val/loss")] == [0, 1, 2, 3, 4]
+    assert texts(snapshot, "checkpoint/saved/text_summary") == [
         (5, f"step 5: `{path}` (val/loss=0.125)")
     ]
     logger.finalize("success")
