@@ -57,6 +57,11 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     ``-``. ``**writer_kwargs``: passed to :class:`tblog.SummaryWriter` (``max_queue``,
     ``flush_secs``, ``filename_suffix``, ...). Raises ``TypeError`` for unknown keywords or
     wrongly typed arguments.
+
+    Resuming with ``trainer.fit(..., ckpt_path=...)`` continues the same run directory from
+    the restored step: TensorBoard drops what the earlier process logged from that step on
+    (how the logger learns of the restore: :mod:`tblog.integrations.lightning._trainer`).
+    Only global rank 0 writes.
     """
 
     NAME_HPARAMS_FILE = "hparams.yaml"
