@@ -45,7 +45,11 @@ def protos(session: nox.Session) -> None:
         stale = []
         for proto in protos:
             name = pathlib.Path(proto).with_suffix("").name + "_pb2.py"
-            if not filecmp.cmp(pathlib.Path(out) / PROTO_DIR.relative_to("src") / name, PROTO_DIR / name, shallow=False):
+            if not filecmp.cmp(
+                pathlib.Path(out) / PROTO_DIR.relative_to("src") / name,
+                PROTO_DIR / name,
+                shallow=False,
+            ):
                 stale.append(name)
         if stale:
             session.error(f"generated modules differ from the .proto files: {stale}")
@@ -57,4 +61,10 @@ def protobuf_compat(session: nox.Session, protobuf: str) -> None:
     """Import every proto module and write a file under each protobuf major, warnings as errors."""
     session.install(f"protobuf=={protobuf}", "numpy", "google-crc32c", "pillow")
     session.install("--no-deps", "-e", ".")
-    session.run("python", "-W", "error", "-c", "import tblog.core.proto.event_pb2, tblog.core.proto.plugins_pb2, tblog.core.proto.graph_pb2; from tblog.core.summaries import scalar; scalar.scalar_pb('x', 1.0).SerializeToString()")
+    session.run(
+        "python",
+        "-W",
+        "error",
+        "-c",
+        "import tblog.core.proto.event_pb2, tblog.core.proto.plugins_pb2, tblog.core.proto.graph_pb2; from tblog.core.summaries import scalar; scalar.scalar_pb('x', 1.0).SerializeToString()",
+    )

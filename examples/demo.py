@@ -23,8 +23,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEMOS: list[tuple[str, tuple[str, ...], str, list[str], bool]] = [
     ("numpy", ("numpy",), "quickstart.py", ["--logdir", "runs/quickstart"], False),
     ("torch", ("torch",), "torch_tutorial.py", ["--logdir", "runs/torch_tutorial"], False),
-    ("keras", ("keras",), "keras_digits.py", ["--logdir", "runs/keras_digits", "--backend", "torch"], False),
-    ("lightning", ("lightning",), "lightning_digits.py", ["--save-dir", "runs/lightning_digits"], False),
+    (
+        "keras",
+        ("keras",),
+        "keras_digits.py",
+        ["--logdir", "runs/keras_digits", "--backend", "torch"],
+        False,
+    ),
+    (
+        "lightning",
+        ("lightning",),
+        "lightning_digits.py",
+        ["--save-dir", "runs/lightning_digits"],
+        False,
+    ),
     (
         "torch-checkpoint",
         ("torch",),
@@ -32,14 +44,32 @@ DEMOS: list[tuple[str, tuple[str, ...], str, list[str], bool]] = [
         ["--logdir", "runs/torch_checkpoint_loop", "--kill-at", "80"],
         True,
     ),
-    ("torch-checkpoint", ("torch",), "torch_checkpoint_loop.py", ["--logdir", "runs/torch_checkpoint_loop"], False),
-    ("tensorflow", ("tensorflow",), "tf_yolo_checkpoint.py", ["--logdir", "runs/tf_yolo_checkpoint"], False),
+    (
+        "torch-checkpoint",
+        ("torch",),
+        "torch_checkpoint_loop.py",
+        ["--logdir", "runs/torch_checkpoint_loop"],
+        False,
+    ),
+    (
+        "tensorflow",
+        ("tensorflow",),
+        "tf_yolo_checkpoint.py",
+        ["--logdir", "runs/tf_yolo_checkpoint"],
+        False,
+    ),
 ]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="*", help="demo names to run (numpy torch keras lightning torch-checkpoint tensorflow)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        help="demo names to run (numpy torch keras lightning torch-checkpoint tensorflow)",
+    )
     args = parser.parse_args()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     failed = []
@@ -50,7 +80,11 @@ def main() -> int:
         if missing:
             print(f"-- {name}: skipped ({', '.join(missing)} not installed)")
             continue
-        note = " (stops itself with SIGKILL at step 80; the next run resumes it)" if expect_kill else ""
+        note = (
+            " (stops itself with SIGKILL at step 80; the next run resumes it)"
+            if expect_kill
+            else ""
+        )
         print(f"-- {name}: examples/{script} {' '.join(script_args)}{note}", flush=True)
         start = time.monotonic()
         code = subprocess.call([sys.executable, os.path.join(HERE, script), *script_args], env=env)

@@ -9,15 +9,15 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tensorboard.backend.event_processing import event_accumulator as legacy  # noqa: E402
-from tensorboard.backend.event_processing import plugin_event_accumulator as pea  # noqa: E402
-from tensorboard.backend.event_processing.event_multiplexer import (  # noqa: E402
-    EventMultiplexer,
-)
-from tensorboard.backend.event_processing import (  # noqa: E402
+from tensorboard.backend.event_processing import event_accumulator as legacy
+from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+from tensorboard.backend.event_processing import (
     plugin_event_multiplexer,
 )
-from tensorboard.util import tensor_util  # noqa: E402
+from tensorboard.backend.event_processing.event_multiplexer import (
+    EventMultiplexer,
+)
+from tensorboard.util import tensor_util
 
 
 def accumulator(run_dir: str) -> pea.EventAccumulator:
@@ -36,7 +36,9 @@ def multiplexer(logdir: str) -> plugin_event_multiplexer.EventMultiplexer:
 
 
 def legacy_accumulator(run_dir: str) -> legacy.EventAccumulator:
-    acc = legacy.EventAccumulator(str(run_dir), size_guidance={k: 0 for k in legacy.DEFAULT_SIZE_GUIDANCE})
+    acc = legacy.EventAccumulator(
+        str(run_dir), size_guidance={k: 0 for k in legacy.DEFAULT_SIZE_GUIDANCE}
+    )
     acc.Reload()
     return acc
 
@@ -66,5 +68,13 @@ def mux_scalars(logdir: str) -> dict[tuple[str, str], list[tuple[int, float]]]:
     return out
 
 
-__all__ = ["EventMultiplexer", "accumulator", "array", "legacy_accumulator", "multiplexer",
-           "mux_scalars", "plugin_tags", "scalar_series"]
+__all__ = [
+    "EventMultiplexer",
+    "accumulator",
+    "array",
+    "legacy_accumulator",
+    "multiplexer",
+    "mux_scalars",
+    "plugin_tags",
+    "scalar_series",
+]

@@ -63,15 +63,23 @@ def test_unusable_tag_characters_are_cleaned_with_a_warning(tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "exc"),
-    [("abc", TypeError), (None, TypeError), ([1.0, 2.0], ValueError), (np.zeros((2, 2)), ValueError),
-     (np.array(["a"]), TypeError), (object(), TypeError)],
+    [
+        ("abc", TypeError),
+        (None, TypeError),
+        ([1.0, 2.0], ValueError),
+        (np.zeros((2, 2)), ValueError),
+        (np.array(["a"]), TypeError),
+        (object(), TypeError),
+    ],
 )
 def test_bad_scalar_values(tmp_path, value, exc):
     with tblog.SummaryWriter(tmp_path) as w, pytest.raises(exc, match="scalar"):
         w.add_scalar("x", value, 0)
 
 
-@pytest.mark.parametrize(("step", "exc"), [("3", TypeError), (1.5, ValueError), (True, TypeError), ([1, 2], TypeError)])
+@pytest.mark.parametrize(
+    ("step", "exc"), [("3", TypeError), (1.5, ValueError), (True, TypeError), ([1, 2], TypeError)]
+)
 def test_bad_steps(tmp_path, step, exc):
     with tblog.SummaryWriter(tmp_path) as w, pytest.raises(exc, match="global_step"):
         w.add_scalar("x", 1.0, step)
@@ -82,7 +90,9 @@ def test_nan_and_inf_are_valid_scalars(tmp_path):
         for i, v in enumerate([float("nan"), float("inf"), -float("inf"), np.float32("nan")]):
             w.add_scalar("x", v, i)
     values = [float(array(e).item()) for e in accumulator(tmp_path).Tensors("x")]
-    assert np.isnan(values[0]) and values[1] == np.inf and values[2] == -np.inf and np.isnan(values[3])
+    assert (
+        np.isnan(values[0]) and values[1] == np.inf and values[2] == -np.inf and np.isnan(values[3])
+    )
 
 
 def _bad_array_calls():
@@ -90,29 +100,71 @@ def _bad_array_calls():
     return [
         ("add_image NaN", lambda w: w.add_image("i", nan_img, 0), ValueError),
         ("add_image rank", lambda w: w.add_image("i", np.zeros((2, 3, 4, 5, 6)), 0), ValueError),
-        ("add_image dataformats", lambda w: w.add_image("i", np.zeros((3, 8, 8)), 0, dataformats="XYZ"), ValueError),
-        ("add_image dtype", lambda w: w.add_image("i", np.array([["a"]]), 0, dataformats="HW"), TypeError),
+        (
+            "add_image dataformats",
+            lambda w: w.add_image("i", np.zeros((3, 8, 8)), 0, dataformats="XYZ"),
+            ValueError,
+        ),
+        (
+            "add_image dtype",
+            lambda w: w.add_image("i", np.array([["a"]]), 0, dataformats="HW"),
+            TypeError,
+        ),
         ("add_images rank", lambda w: w.add_images("i", np.zeros((8, 8)), 0), ValueError),
-        ("add_histogram NaN", lambda w: w.add_histogram("h", np.array([1.0, np.nan]), 0), ValueError),
-        ("add_histogram strings", lambda w: w.add_histogram("h", np.array(["a", "b"]), 0), TypeError),
-        ("add_histogram_raw lengths", lambda w: w.add_histogram_raw("h", 0, 1, 2, 1, 1, [0.5, 1.0], [1, 1, 0]), ValueError),
+        (
+            "add_histogram NaN",
+            lambda w: w.add_histogram("h", np.array([1.0, np.nan]), 0),
+            ValueError,
+        ),
+        (
+            "add_histogram strings",
+            lambda w: w.add_histogram("h", np.array(["a", "b"]), 0),
+            TypeError,
+        ),
+        (
+            "add_histogram_raw lengths",
+            lambda w: w.add_histogram_raw("h", 0, 1, 2, 1, 1, [0.5, 1.0], [1, 1, 0]),
+            ValueError,
+        ),
         ("add_audio rank", lambda w: w.add_audio("a", np.zeros((2, 2, 2)), 0), ValueError),
         ("add_video rank", lambda w: w.add_video("v", np.zeros((2, 3, 8, 8)), 0), ValueError),
         ("add_text type", lambda w: w.add_text("t", 12, 0), TypeError),
-        ("add_pr_curve labels", lambda w: w.add_pr_curve("p", np.array([0, 2]), np.array([0.1, 0.9]), 0), ValueError),
-        ("add_pr_curve preds", lambda w: w.add_pr_curve("p", np.array([0, 1]), np.array([0.1, 1.9]), 0), ValueError),
-        ("add_pr_curve shapes", lambda w: w.add_pr_curve("p", np.array([0, 1, 1]), np.array([0.1, 0.9]), 0), ValueError),
+        (
+            "add_pr_curve labels",
+            lambda w: w.add_pr_curve("p", np.array([0, 2]), np.array([0.1, 0.9]), 0),
+            ValueError,
+        ),
+        (
+            "add_pr_curve preds",
+            lambda w: w.add_pr_curve("p", np.array([0, 1]), np.array([0.1, 1.9]), 0),
+            ValueError,
+        ),
+        (
+            "add_pr_curve shapes",
+            lambda w: w.add_pr_curve("p", np.array([0, 1, 1]), np.array([0.1, 0.9]), 0),
+            ValueError,
+        ),
         ("add_embedding rank", lambda w: w.add_embedding(np.zeros(5)), ValueError),
-        ("add_embedding metadata", lambda w: w.add_embedding(np.zeros((5, 2)), metadata=["a"]), ValueError),
+        (
+            "add_embedding metadata",
+            lambda w: w.add_embedding(np.zeros((5, 2)), metadata=["a"]),
+            ValueError,
+        ),
         ("add_mesh shape", lambda w: w.add_mesh("m", np.zeros((4, 3))), ValueError),
         ("add_hparams value", lambda w: w.add_hparams({"lr": [1, 2]}, {"acc": 1.0}), TypeError),
         ("add_hparams metric", lambda w: w.add_hparams({"lr": 0.1}, {"acc": "high"}), TypeError),
-        ("add_custom_scalars", lambda w: w.add_custom_scalars({"c": {"t": ["Pie", ["a"]]}}), ValueError),
+        (
+            "add_custom_scalars",
+            lambda w: w.add_custom_scalars({"c": {"t": ["Pie", ["a"]]}}),
+            ValueError,
+        ),
         ("add_scalars dict", lambda w: w.add_scalars("m", [("a", 1.0)], 0), TypeError),
     ]
 
 
-@pytest.mark.parametrize(("name", "call", "exc"), _bad_array_calls(), ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    ("name", "call", "exc"), _bad_array_calls(), ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_bad_arrays_raise_typed_errors_and_leave_the_file_clean(tmp_path, name, call, exc):
     with tblog.SummaryWriter(tmp_path) as w:
         with pytest.raises(exc):
@@ -148,7 +200,9 @@ def test_unwritable_log_dir_fails_in_the_constructor(tmp_path):
     )
     if os.geteuid() != 0:
         os.chmod(locked, 0o555)
-    out = subprocess.run([sys.executable, "-c", code, str(locked)], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(locked)], capture_output=True, text=True, timeout=60
+    )
     assert out.stdout.strip() == "PermissionError", out.stderr
 
 
@@ -195,7 +249,9 @@ def test_file_size_limit_gives_oserror_at_next_call_and_close(tmp_path):
     setup = "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (30000, 30000))"
     out = subprocess.run(
         [sys.executable, "-c", FULL_DISK.format(setup=setup), str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     _full_disk_check(tmp_path, out.stdout)
 
@@ -203,13 +259,19 @@ def test_file_size_limit_gives_oserror_at_next_call_and_close(tmp_path):
 def test_full_tmpfs_gives_oserror_and_no_corrupt_file(tmp_path):
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True
+    )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()}); the RLIMIT_FSIZE test covers a full disk")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()}); the RLIMIT_FSIZE test covers a full disk"
+        )
     try:
         out = subprocess.run(
             [sys.executable, "-c", FULL_DISK.format(setup=""), str(mnt / "run")],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         _full_disk_check(mnt / "run", out.stdout)
     finally:

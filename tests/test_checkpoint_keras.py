@@ -61,9 +61,11 @@ def train(logdir: str, kill_at: int | None) -> None:
     ckpt = CheckpointCallback(
         os.path.join(logdir, "checkpoints"), [train_writer, val_writer], save_freq=SAVE_FREQ
     )
+    # tblog's own Keras callback in the same fit: its curves must continue too
+    tbcb = tblog.TBCallback(os.path.join(logdir, "tb"), update_freq=1, write_graph=False)
     model.fit(
         x, y, batch_size=16, epochs=EPOCHS, shuffle=False, verbose=0,
-        validation_data=(x[:32], y[:32]), callbacks=[Log(), ckpt],
+        validation_data=(x[:32], y[:32]), callbacks=[Log(), tbcb, ckpt],
     )  # fmt: skip
     print(f"restored_step {ckpt.restored_step} initial_epoch {ckpt.initial_epoch}")
     train_writer.close()
@@ -119,6 +121,42 @@ def test_keras_resume_reproduces_and_continues(keras_run):
     np.testing.assert_allclose([v for _, v in got[("train", "batch_loss")]], truth, rtol=1e-6)
     val_steps = list(range(STEPS_PER_EPOCH - 1, STEPS, STEPS_PER_EPOCH))
     assert [s for s, _ in got[("validation", "val_loss")]] == val_steps
+
+
+def test_tbcallback_curves_continue_after_resume(keras_run):
+    """TBCallback logs epoch_* at the epoch and batch_*/evaluation_* at the iteration in the
+    same runs; after the restore at iteration 50 (epoch 5) both axes continue, once each,
+    with the crashed process's history up to the checkpoint kept — in both loaders."""
+    from tbserver import TensorBoardServer
+
+    logdir, lost, kept = keras_run
+    truth = {s + 1: (lost[s] if s < 50 else kept[s]) for s in range(STEPS)}
+    expected_steps = {
+        ("train", "batch_loss"): list(range(1, STEPS + 1)),
+        ("train", "epoch_loss"): list(range(EPOCHS)),
+        ("validation", "epoch_loss"): list(range(EPOCHS)),
+        ("validation", "evaluation_loss_vs_iterations"): list(
+            range(STEPS_PER_EPOCH, STEPS + 1, STEPS_PER_EPOCH)
+        ),
+    }
+    py = tb.mux_scalars(logdir / "tb")
+    for key, steps in expected_steps.items():
+        assert [s for s, _ in py[key]] == steps, key
+    np.testing.assert_allclose(
+        [v for _, v in py[("train", "batch_loss")]],
+        [truth[s] for s in range(1, STEPS + 1)],
+        rtol=1e-6,
+    )
+    with TensorBoardServer(logdir / "tb", load_fast=True) as server:
+        for (run, tag), steps in expected_steps.items():
+            server.wait_for(
+                lambda run=run, tag=tag, steps=steps: (
+                    [s for s, _ in server.scalars(run, tag)] == steps
+                )
+            )
+            rs = server.scalars(run, tag)
+            py_values = [v for _, v in py[(run, tag)]]
+            np.testing.assert_allclose([v for _, v in rs], py_values, rtol=1e-6)
 
 
 def _step_of(name):

@@ -1,7 +1,15 @@
 import subprocess
 import sys
 
-FRAMEWORKS = ("torch", "tensorflow", "keras", "lightning", "pytorch_lightning", "jax", "tensorboard")
+FRAMEWORKS = (
+    "torch",
+    "tensorflow",
+    "keras",
+    "lightning",
+    "pytorch_lightning",
+    "jax",
+    "tensorboard",
+)
 
 
 def test_import_tblog_imports_no_framework(tmp_path):

@@ -15,7 +15,11 @@ def _bash_blocks() -> list[str]:
 
 def test_ci_runs_the_readme_test_command():
     demo, tests = _bash_blocks()[:2]
-    ci_lines = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines() if ln and not ln.startswith("#")]
+    ci_lines = [
+        ln
+        for ln in (ROOT / ".ci" / "run").read_text().splitlines()
+        if ln and not ln.startswith("#")
+    ]
     assert ci_lines[-1] == tests
     assert "pytest" in tests and "examples/demo.py" in demo
 

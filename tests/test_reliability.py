@@ -6,6 +6,7 @@ Every check reads the files back with TensorBoard's own loader.
 from __future__ import annotations
 
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -24,7 +25,10 @@ from tblog.core import records
 def _run_child(code: str, *args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True, text=True, timeout=timeout, **kw,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,
     )
 
 
@@ -107,12 +111,14 @@ def test_truncated_tail_is_skipped_by_tensorboard_and_by_us(tmp_path):
         for i in range(20):
             w.add_scalar("x", float(i), i)
     (path,) = _event_files(tmp_path)
-    data = open(path, "rb").read()
+    data = pathlib.Path(path).read_bytes()
     for cut in (1, 5, 13, 20):
         with open(path, "wb") as f:
             f.write(data[:-cut])
         assert _tb_steps(tmp_path) == list(range(19))
-        assert [e.step for _, e in tblog.read(str(tmp_path)) if e.HasField("summary")] == list(range(19))
+        assert [e.step for _, e in tblog.read(str(tmp_path)) if e.HasField("summary")] == list(
+            range(19)
+        )
 
 
 @pytest.mark.parametrize(
@@ -161,7 +167,9 @@ for i in range(100):
 print("logged", flush=True)
 time.sleep(60)
 """
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "logged"
         deadline = time.monotonic() + 3.0  # one flush interval plus slack
@@ -216,9 +224,7 @@ for w in writers:
     w.close()
 """
     start = str(time.time() + 1.5)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), start]) for _ in range(4)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), start]) for _ in range(4)]
     for p in procs:
         assert p.wait(60) == 0
     files = _event_files(tmp_path)
@@ -246,7 +252,9 @@ w.add_scalar("x", 2.0, 1)
 print("exiting", flush=True)
 """
     t0 = time.monotonic()
-    proc = _run_child(code, str(tmp_path), env={**os.environ, "TBLOG_EXIT_TIMEOUT": "1"}, timeout=60)
+    proc = _run_child(
+        code, str(tmp_path), env={**os.environ, "TBLOG_EXIT_TIMEOUT": "1"}, timeout=60
+    )
     assert proc.stdout.strip() == "exiting"
     assert "did not finish writing" in proc.stderr
     assert time.monotonic() - t0 < 30

@@ -62,7 +62,8 @@ def s3_server():
     exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
     proc = subprocess.Popen(
         [exe, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -94,7 +95,7 @@ def _download(fs, prefix: str, dest) -> list[str]:
 
 
 def test_s3_logdir_is_readable_and_uploads_are_incremental(s3_server, tmp_path):
-    url, options, fs = s3_server
+    _, options, fs = s3_server
     w = tblog.SummaryWriter("s3://tblog-bucket/inc", storage_options=options)
     for k in range(5):
         for i in range(k * 20, k * 20 + 20):
@@ -106,12 +107,15 @@ def test_s3_logdir_is_readable_and_uploads_are_incremental(s3_server, tmp_path):
     total = sum(fs.size(p) for p in objects)
     assert total == sum(len(fs.cat_file(p)) for p in objects)
     assert [e.step for e in accumulator(tmp_path / "inc").Tensors("x")] == list(range(100))
-    assert [e.step for _, e in tblog.read("s3://tblog-bucket/inc", storage_options=options)
-            if e.HasField("summary")] == list(range(100))
+    assert [
+        e.step
+        for _, e in tblog.read("s3://tblog-bucket/inc", storage_options=options)
+        if e.HasField("summary")
+    ] == list(range(100))
 
 
 def test_s3_killed_mid_run_keeps_what_was_flushed(s3_server, tmp_path):
-    url, options, fs = s3_server
+    url, _, fs = s3_server
     code = textwrap.dedent(
         """
         import os, signal, sys, time, tblog
@@ -139,7 +143,7 @@ def test_s3_killed_mid_run_keeps_what_was_flushed(s3_server, tmp_path):
 
 
 def test_s3_normal_exit_without_close_uploads_everything(s3_server, tmp_path):
-    url, options, fs = s3_server
+    url, _, fs = s3_server
     code = textwrap.dedent(
         """
         import sys, tblog

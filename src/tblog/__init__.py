@@ -21,7 +21,18 @@ _LAZY = {
     "CheckpointManager": ("tblog.core.checkpoint", "CheckpointManager"),
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "CheckpointManager",
+    "DataLossError",
+    "EventWriter",
+    "SummaryWriter",
+    "TBCallback",
+    "TBLogger",
+    "__version__",
+    "read",
+    "runs",
+    "scalars",
+]
 
 if TYPE_CHECKING:
     from tblog.core.reader import read, runs, scalars

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tblog.core import checkpoint_log
+from tblog.core.writer import flush_all
 
 SaveFn = Callable[[Any, str], None]
 LoadFn = Callable[[str], Any]
@@ -136,8 +137,8 @@ class CheckpointManager:
 
         Returns the checkpoint's path, or ``None`` when :meth:`should_save` says no (and
         ``force`` is false). Atomic: written to a temporary file, synced, renamed. The save
-        is recorded in the writer's run (``metrics`` included). Every writer is flushed
-        before the save, so all that was logged before a checkpoint is on disk with it.
+        is recorded in the writer's run (``metrics`` included). Every writer of the process
+        is flushed before the save, so all that was logged before a checkpoint is on disk with it.
         Raises ``ValueError``/``TypeError`` for a bad ``step``; errors of ``save_fn``.
         """
         step = _check_step(step)
@@ -145,9 +146,11 @@ class CheckpointManager:
             return None
         path = self.path_for(step)
         for writer in self.writers:
-            # Everything logged before the checkpoint must be on disk before it is: a crash
-            # right after the save resumes here and never logs those steps again.
             writer.flush()
+        # Everything logged before the checkpoint must be on disk before it is, by any
+        # writer of this process (a Keras or Lightning logger's too): a crash right after
+        # the save resumes here and never logs those steps again.
+        flush_all()
         # hidden, and ending like the checkpoint (Keras insists on ``.weights.h5``)
         tmp = os.path.join(self.directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
         try:

@@ -65,7 +65,9 @@ def read(
                 try:
                     event.ParseFromString(payload)
                 except DecodeError as exc:
-                    raise DataLossError(f"{path}: undecodable event ending at byte {offset}") from exc
+                    raise DataLossError(
+                        f"{path}: undecodable event ending at byte {offset}"
+                    ) from exc
                 yield run, event
 
 

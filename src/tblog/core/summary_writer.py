@@ -116,7 +116,9 @@ class SummaryWriter:
             self._tags[tag] = cleaned
         return cleaned
 
-    def _summary(self, summary: Any, global_step: Any, walltime: float | None, run: str = "") -> None:
+    def _summary(
+        self, summary: Any, global_step: Any, walltime: float | None, run: str = ""
+    ) -> None:
         if self._writer is None:
             return
         wall = _time() if walltime is None else float(walltime)
@@ -177,9 +179,7 @@ class SummaryWriter:
             return
         main = self._tag(main_tag)
         if not isinstance(tag_scalar_dict, dict):
-            raise TypeError(
-                f"tag_scalar_dict must be a dict, got {type(tag_scalar_dict).__name__}"
-            )
+            raise TypeError(f"tag_scalar_dict must be a dict, got {type(tag_scalar_dict).__name__}")
         step = to_step(global_step)
         wall = _time() if walltime is None else float(walltime)
         prefix = main_tag.replace("/", "_") + "_"
@@ -187,13 +187,19 @@ class SummaryWriter:
             run = prefix + self._tag(key)
             self._put((SCALAR, run, main, _prepare_scalar(value), step, wall))
 
-    def add_tensor(self, tag: str, tensor: Any, global_step: Any = None, walltime: float | None = None) -> None:
+    def add_tensor(
+        self, tag: str, tensor: Any, global_step: Any = None, walltime: float | None = None
+    ) -> None:
         """Log a raw tensor (any numeric dtype and shape)."""
         if self._writer is None:
             return
         from tblog.core.summaries import tensor as tensor_summary
 
-        self._summary(tensor_summary.tensor_pb(self._tag(tag), convert.to_numpy(tensor)), global_step, walltime)
+        self._summary(
+            tensor_summary.tensor_pb(self._tag(tag), convert.to_numpy(tensor)),
+            global_step,
+            walltime,
+        )
 
     # ------------------------------------------------------------------ histograms
     def add_histogram(
@@ -223,7 +229,9 @@ class SummaryWriter:
                 return
             summary = torch_integration.histogram_pb(tag, values, bins=bins, max_bins=max_bins)
         else:
-            summary = histogram.histogram_pb(tag, convert.to_numpy(values), bins=bins, max_bins=max_bins)
+            summary = histogram.histogram_pb(
+                tag, convert.to_numpy(values), bins=bins, max_bins=max_bins
+            )
         self._summary(summary, global_step, walltime)
 
     def add_histogram_raw(
@@ -246,8 +254,14 @@ class SummaryWriter:
 
         self._summary(
             histogram.histogram_raw_pb(
-                self._tag(tag), min, max, num, sum, sum_squares,
-                convert.to_numpy(bucket_limits), convert.to_numpy(bucket_counts),
+                self._tag(tag),
+                min,
+                max,
+                num,
+                sum,
+                sum_squares,
+                convert.to_numpy(bucket_limits),
+                convert.to_numpy(bucket_counts),
             ),
             global_step,
             walltime,
@@ -255,7 +269,11 @@ class SummaryWriter:
 
     # ------------------------------------------------------------------ images, video, audio, text
     def add_image(
-        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: float | None = None,
+        self,
+        tag: str,
+        img_tensor: Any,
+        global_step: Any = None,
+        walltime: float | None = None,
         dataformats: str = "CHW",
     ) -> None:
         """Log one image as PNG. ``img_tensor``: ``[C, H, W]`` or the layout ``dataformats``
@@ -270,7 +288,11 @@ class SummaryWriter:
         self._summary(summary, global_step, walltime)
 
     def add_images(
-        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: float | None = None,
+        self,
+        tag: str,
+        img_tensor: Any,
+        global_step: Any = None,
+        walltime: float | None = None,
         dataformats: str = "NCHW",
     ) -> None:
         """Log a batch ``[N, C, H, W]`` (or ``dataformats``' layout) as one grid image, 8 per
@@ -283,8 +305,14 @@ class SummaryWriter:
         self._summary(summary, global_step, walltime)
 
     def add_image_with_boxes(
-        self, tag: str, img_tensor: Any, box_tensor: Any, global_step: Any = None,
-        walltime: float | None = None, rescale: float = 1, dataformats: str = "CHW",
+        self,
+        tag: str,
+        img_tensor: Any,
+        box_tensor: Any,
+        global_step: Any = None,
+        walltime: float | None = None,
+        rescale: float = 1,
+        dataformats: str = "CHW",
         labels: list[str] | None = None,
     ) -> None:
         """Log an image with red boxes drawn on it. ``box_tensor``: ``[N, 4]`` pixel corners
@@ -294,13 +322,21 @@ class SummaryWriter:
         from tblog.core.summaries import image
 
         summary = image.image_with_boxes_pb(
-            self._tag(tag), convert.to_numpy(img_tensor), convert.to_numpy(box_tensor),
-            dataformats=dataformats, labels=labels, rescale=rescale,
+            self._tag(tag),
+            convert.to_numpy(img_tensor),
+            convert.to_numpy(box_tensor),
+            dataformats=dataformats,
+            labels=labels,
+            rescale=rescale,
         )
         self._summary(summary, global_step, walltime)
 
     def add_figure(
-        self, tag: str, figure: Any, global_step: Any = None, close: bool = True,
+        self,
+        tag: str,
+        figure: Any,
+        global_step: Any = None,
+        close: bool = True,
         walltime: float | None = None,
     ) -> None:
         """Render a matplotlib figure (or a list of same-sized figures, tiled as a grid) and
@@ -315,7 +351,11 @@ class SummaryWriter:
         self._summary(summary, global_step, walltime)
 
     def add_video(
-        self, tag: str, vid_tensor: Any, global_step: Any = None, fps: float = 4,
+        self,
+        tag: str,
+        vid_tensor: Any,
+        global_step: Any = None,
+        fps: float = 4,
         walltime: float | None = None,
     ) -> None:
         """Log videos ``[N, T, C, H, W]`` as one animated GIF (Images dashboard); a batch is
@@ -328,7 +368,11 @@ class SummaryWriter:
         self._summary(summary, global_step, walltime)
 
     def add_audio(
-        self, tag: str, snd_tensor: Any, global_step: Any = None, sample_rate: int = 44100,
+        self,
+        tag: str,
+        snd_tensor: Any,
+        global_step: Any = None,
+        sample_rate: int = 44100,
         walltime: float | None = None,
     ) -> None:
         """Log audio samples in [-1, 1] (clipped) as 16-bit WAV: shape ``[L]``, ``[1, L]``
@@ -342,19 +386,29 @@ class SummaryWriter:
         )
         self._summary(summary, global_step, walltime)
 
-    def add_text(self, tag: str, text_string: str, global_step: Any = None, walltime: float | None = None) -> None:
+    def add_text(
+        self, tag: str, text_string: str, global_step: Any = None, walltime: float | None = None
+    ) -> None:
         """Log Markdown text under ``<tag>/text_summary`` (torch's tag). A list of strings
         (rank 1 or 2) is shown as a table."""
         if self._writer is None:
             return
         from tblog.core.summaries import text
 
-        self._summary(text.text_pb(self._tag(tag) + "/text_summary", text_string), global_step, walltime)
+        self._summary(
+            text.text_pb(self._tag(tag) + "/text_summary", text_string), global_step, walltime
+        )
 
     # ------------------------------------------------------------------ pr curves
     def add_pr_curve(
-        self, tag: str, labels: Any, predictions: Any, global_step: Any = None,
-        num_thresholds: int = 127, weights: Any = None, walltime: float | None = None,
+        self,
+        tag: str,
+        labels: Any,
+        predictions: Any,
+        global_step: Any = None,
+        num_thresholds: int = 127,
+        weights: Any = None,
+        walltime: float | None = None,
     ) -> None:
         """Log a precision-recall curve from binary ``labels`` and ``predictions`` in [0, 1]."""
         if self._writer is None:
@@ -362,16 +416,26 @@ class SummaryWriter:
         from tblog.core.summaries import pr_curve
 
         summary = pr_curve.pr_curve_pb(
-            self._tag(tag), convert.to_numpy(labels), convert.to_numpy(predictions),
+            self._tag(tag),
+            convert.to_numpy(labels),
+            convert.to_numpy(predictions),
             num_thresholds=num_thresholds,
             weights=None if weights is None else convert.to_numpy(weights),
         )
         self._summary(summary, global_step, walltime)
 
     def add_pr_curve_raw(
-        self, tag: str, true_positive_counts: Any, false_positive_counts: Any,
-        true_negative_counts: Any, false_negative_counts: Any, precision: Any, recall: Any,
-        global_step: Any = None, num_thresholds: int = 127, weights: Any = None,
+        self,
+        tag: str,
+        true_positive_counts: Any,
+        false_positive_counts: Any,
+        true_negative_counts: Any,
+        false_negative_counts: Any,
+        precision: Any,
+        recall: Any,
+        global_step: Any = None,
+        num_thresholds: int = 127,
+        weights: Any = None,
         walltime: float | None = None,
     ) -> None:
         """Log a precision-recall curve from precomputed counts (one entry per threshold)."""
@@ -416,8 +480,13 @@ class SummaryWriter:
 
     # ------------------------------------------------------------------ mesh, hparams, embedding
     def add_mesh(
-        self, tag: str, vertices: Any, colors: Any = None, faces: Any = None,
-        config_dict: dict[str, Any] | None = None, global_step: Any = None,
+        self,
+        tag: str,
+        vertices: Any,
+        colors: Any = None,
+        faces: Any = None,
+        config_dict: dict[str, Any] | None = None,
+        global_step: Any = None,
         walltime: float | None = None,
     ) -> None:
         """Log a 3D mesh or point cloud: ``vertices`` [B, N, 3], ``colors`` [B, N, 3] uint8,
@@ -427,7 +496,8 @@ class SummaryWriter:
         from tblog.core.summaries import mesh
 
         summary = mesh.mesh_pb(
-            self._tag(tag), convert.to_numpy(vertices),
+            self._tag(tag),
+            convert.to_numpy(vertices),
             colors=None if colors is None else convert.to_numpy(colors),
             faces=None if faces is None else convert.to_numpy(faces),
             config_dict=config_dict,
@@ -435,9 +505,12 @@ class SummaryWriter:
         self._summary(summary, global_step, walltime)
 
     def add_hparams(
-        self, hparam_dict: dict[str, Any], metric_dict: dict[str, Any],
+        self,
+        hparam_dict: dict[str, Any],
+        metric_dict: dict[str, Any],
         hparam_domain_discrete: dict[str, list[Any]] | None = None,
-        run_name: str | None = None, global_step: Any = None,
+        run_name: str | None = None,
+        global_step: Any = None,
     ) -> None:
         """Log hyperparameters and their metrics to the HPARAMS dashboard.
 
@@ -450,7 +523,7 @@ class SummaryWriter:
 
         if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
             raise TypeError("hparam_dict and metric_dict must be dicts")
-        run = "" if not run_name else run_name
+        run = run_name or ""
         step = to_step(global_step)
         wall = _time()
         metrics = {self._tag(key): value for key, value in metric_dict.items()}
@@ -464,8 +537,13 @@ class SummaryWriter:
             self._put((SCALAR, run, key, value, step, wall))
 
     def add_embedding(
-        self, mat: Any, metadata: Any = None, label_img: Any = None, global_step: Any = None,
-        tag: str = "default", metadata_header: list[str] | None = None,
+        self,
+        mat: Any,
+        metadata: Any = None,
+        label_img: Any = None,
+        global_step: Any = None,
+        tag: str = "default",
+        metadata_header: list[str] | None = None,
     ) -> None:
         """Write an embedding for the Projector: ``mat`` [N, D], ``metadata`` N labels (or
         rows when ``metadata_header`` is given), ``label_img`` [N, C, H, W] thumbnails."""
@@ -500,7 +578,10 @@ class SummaryWriter:
 
     # ------------------------------------------------------------------ graphs
     def add_graph(
-        self, model: Any, input_to_model: Any = None, verbose: bool = False,
+        self,
+        model: Any,
+        input_to_model: Any = None,
+        verbose: bool = False,
         use_strict_trace: bool = True,
     ) -> None:
         """Log a model's graph (the Graphs dashboard); torch models trace ``input_to_model``."""
@@ -524,7 +605,11 @@ class SummaryWriter:
         wall = _time()
         self._writer.event("", events.graph_event(data, wall))
         if run_metadata is not None:
-            meta = run_metadata if isinstance(run_metadata, bytes) else run_metadata.SerializeToString()
+            meta = (
+                run_metadata
+                if isinstance(run_metadata, bytes)
+                else run_metadata.SerializeToString()
+            )
             self._writer.event("", events.run_metadata_event(tag, meta, 0, wall))
 
     def add_onnx_graph(self, prototxt: str) -> None:

@@ -472,6 +472,14 @@ def _resolve_scalar(value: Any) -> float:
 _live_writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
 
 
+def flush_all() -> None:
+    """Flush every open writer of this process (e.g. before a checkpoint is saved, so that
+    all that was logged before it is on disk with it, whoever logged it)."""
+    for writer in list(_live_writers):
+        if not writer._closed:
+            writer.flush()
+
+
 def _exit_timeout() -> float:
     try:
         return float(os.environ.get("TBLOG_EXIT_TIMEOUT", EXIT_TIMEOUT_S))

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tblog.core.proto import graph_pb2
     from tblog.integrations.keras._callback import TBCallback
+    from tblog.integrations.keras.checkpoint import CheckpointCallback
 
-__all__ = ["TBCallback", "graph_def"]
+__all__ = ["CheckpointCallback", "TBCallback", "graph_def"]
 
 
 def graph_def(
@@ -35,4 +36,9 @@ def __getattr__(name: str) -> Any:
 
         globals()[name] = TBCallback
         return TBCallback
+    if name == "CheckpointCallback":
+        from tblog.integrations.keras.checkpoint import CheckpointCallback
+
+        globals()[name] = CheckpointCallback
+        return CheckpointCallback
     raise AttributeError(f"module 'tblog.integrations.keras' has no attribute {name!r}")

@@ -16,11 +16,13 @@ from typing import Any
 import keras  # type: ignore[import-untyped]
 import numpy as np
 
+from tblog.core import checkpoint_log
 from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
 from tblog.core.summary_writer import SummaryWriter
 from tblog.integrations.keras import _weights
 from tblog.integrations.keras._distribute import is_chief
 from tblog.integrations.keras._graph import model_graph_def
+from tblog.integrations.keras.checkpoint import RESUME_ATTR
 
 
 def _check_freq(name: str, value: Any) -> int:
@@ -125,7 +127,8 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._flush_secs = flush_secs
         self._writers: dict[str, SummaryWriter] = {}
         self._enabled = True
-        self._global_train_batch = 0
+        self._resume_step: tuple[int, int] | None = None
+        self._global_train_batch: int | None = 0
         self._graph_written = False
         self._epoch_start_time = 0.0
         self._epoch_start_iterations = 0
@@ -139,7 +142,19 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if writer is None:
             writer = SummaryWriter(os.path.join(self.log_dir, run), flush_secs=self._flush_secs)
             self._writers[run] = writer
+            if self._resume_step is not None:
+                _mark_resume(writer, self._resume_step)
         return writer
+
+    def _apply_resume(self) -> None:
+        """After a :class:`CheckpointCallback` restored the model, make TensorBoard drop what
+        the crashed process logged after the checkpoint, in every run of this callback."""
+        resume = getattr(self.model, RESUME_ATTR, None)
+        if resume is None or resume == self._resume_step:
+            return
+        self._resume_step = resume
+        for writer in self._writers.values():
+            _mark_resume(writer, resume)
 
     def _close_writers(self) -> None:
         writers, self._writers = self._writers, {}
@@ -155,7 +170,9 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ train
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._global_train_batch = 0
+        # Batch steps continue from the optimizer's iterations (read at the first batch, once
+        # a checkpoint callback may have restored them); a fresh model starts at 1 as Keras.
+        self._global_train_batch = None
         if self.embeddings_freq and isinstance(self.embeddings_metadata, dict):
             names = {
                 layer.name
@@ -181,6 +198,10 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self._epoch_start_time = time.time()
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._global_train_batch is None:
+            self._global_train_batch = self._iterations()
+            if self._enabled:
+                self._apply_resume()
         self._global_train_batch += 1
         if self.write_steps_per_second:
             self._batch_start_time = time.time()
@@ -192,7 +213,7 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             return
         if not self._graph_written:
             self._write_graph()
-        step = self._global_train_batch
+        step = self._global_train_batch or 0
         if self.update_freq != "epoch" and step % int(self.update_freq) == 0:
             writer = self._writer("train")
             if self.write_steps_per_second:
@@ -325,6 +346,57 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
         self._profiling = False
         keras_backend.tensorboard.stop_trace(save=True)
+
+
+_ITERATION_TAGS = ("batch_", "evaluation_")
+
+
+def _mark_resume(writer: SummaryWriter, resume: tuple[int, int]) -> None:
+    """Resume a run that mixes two step axes: ``epoch_*``, histograms and images at the
+    epoch, ``batch_*`` and ``evaluation_*`` at the optimizer iteration.
+
+    ``resume`` is ``(iterations, epoch)`` of the restored checkpoint. The run is marked at
+    the epoch (the smaller step), which drops everything the crashed process logged from
+    that epoch on in both TensorBoard loaders; the iteration-axis points it logged up to
+    the checkpoint's iteration are then written again, so those curves keep their history
+    and continue at the checkpoint.
+    """
+    iterations, epoch = resume
+    core = writer.writer
+    keep: list[bytes] = []
+    if core is not None and not core.storage.remote:
+        keep = _iteration_events(core.logdir, epoch, iterations)
+    checkpoint_log.mark_resume(writer, epoch)
+    if core is not None:
+        for data in keep:
+            core.event("", data)
+
+
+def _iteration_events(run_dir: str, lo: int, hi: int) -> list[bytes]:
+    """Serialized events of ``run_dir`` holding only iteration-axis values at steps in
+    ``[lo, hi]`` (the last copy of each (tag, step) wins, as a reader would see it)."""
+    from tblog.core.proto import event_pb2
+    from tblog.core.records import DataLossError, iter_records
+
+    latest: dict[tuple[str, int], bytes] = {}
+    for name in sorted(os.listdir(run_dir)):
+        if "tfevents" not in name:
+            continue
+        with open(os.path.join(run_dir, name), "rb") as f:
+            data = f.read()
+        try:
+            for _, payload in iter_records(data):
+                event = event_pb2.Event.FromString(payload)
+                if not (lo <= event.step <= hi) or not event.HasField("summary"):
+                    continue
+                for value in event.summary.value:
+                    if value.tag.startswith(_ITERATION_TAGS):
+                        copy = event_pb2.Event(wall_time=event.wall_time, step=event.step)
+                        copy.summary.value.add().CopyFrom(value)
+                        latest[(value.tag, event.step)] = copy.SerializeToString()
+        except DataLossError:
+            continue
+    return [latest[key] for key in sorted(latest, key=lambda k: (k[1], k[0]))]
 
 
 def _read_metadata(

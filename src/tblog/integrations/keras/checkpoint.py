@@ -22,6 +22,10 @@ import keras
 
 from tblog.core.checkpoint import CheckpointManager
 
+# Set on the model when a checkpoint was restored: ``(iterations, epoch)`` it resumes at.
+# ``TBCallback`` reads it to mark its own runs, so its curves continue there too.
+RESUME_ATTR = "_tblog_resume_step"
+
 
 class CheckpointCallback(keras.callbacks.Callback):
     """Save model + optimizer state every ``save_freq`` batches (an int, counted by the
@@ -99,10 +103,14 @@ class CheckpointCallback(keras.callbacks.Callback):
         self.initial_epoch = 0
         self._pending = False
         self._bucket = 0
+        setattr(self.model, RESUME_ATTR, None)
         if self.restore and self.manager.latest_checkpoint is not None:
             restored = self.manager.restore()
             assert restored is not None
             self.restored_step = restored[0]
+            steps = (self.params or {}).get("steps")
+            epoch = self.restored_step // int(steps) if steps else 0
+            setattr(self.model, RESUME_ATTR, (self.restored_step, epoch))
             steps = (self.params or {}).get("steps")
             if steps:
                 self.initial_epoch = self.restored_step // int(steps)
@@ -140,4 +148,4 @@ class CheckpointCallback(keras.callbacks.Callback):
             self._set_initial_epoch = False
 
 
-__all__ = ["CheckpointCallback"]
+__all__ = ["RESUME_ATTR", "CheckpointCallback"]
