@@ -52,15 +52,17 @@ def defer_scalar(t: torch.Tensor) -> DeferredScalar:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"scalar_value must be a torch.Tensor, got {type(t).__name__}")
     _check_scalar(t)
-    value = t.detach().reshape(())
-    if getattr(value, "is_sparse", False):
+    value = t.detach()
+    if value.layout != torch.strided:
         value = value.to_dense()
     device = value.device
     if device.type == "cuda":
+        value = value.reshape(())
         host = torch.empty((), dtype=value.dtype, pin_memory=True)
         host.copy_(value, non_blocking=True)
         event = torch.cuda.Event()
         event.record(torch.cuda.current_stream(device))
         return DeferredScalar(host, event)
-    # CPU (and other devices): a stream-ordered clone; read on the writer thread.
+    # CPU (and other devices): a stream-ordered clone (any one-element shape: ``item()``
+    # reads it), read on the writer thread.
     return DeferredScalar(value.clone())
