@@ -47,20 +47,26 @@ def to_numpy(value: Any) -> np.ndarray:
     Raises ``TypeError`` for values that have no array form.
     """
     if isinstance(value, np.ndarray):
-        return value
+        return _widen(value)
     framework = framework_of(value)
     if framework == "torch":
         return _torch_to_numpy(value)
     if framework == "tensorflow" and hasattr(value, "numpy"):
-        return np.asarray(value.numpy())
-    if hasattr(value, "dtype") and "bfloat16" in str(getattr(value, "dtype", "")):
-        return np.asarray(value, dtype=np.float32)
+        return _widen(np.asarray(value.numpy()))
     if isinstance(value, (str, bytes)):
         raise TypeError(f"expected a number or an array, got {type(value).__name__} {value!r:.40}")
     try:
-        return np.asarray(value)
+        return _widen(np.asarray(value))
     except Exception as exc:  # pragma: no cover - numpy's own errors vary
         raise TypeError(f"cannot convert {type(value).__name__} to an array: {exc}") from exc
+
+
+def _widen(arr: np.ndarray) -> np.ndarray:
+    """bfloat16/float8 arrays (ml_dtypes, from TensorFlow or JAX) become float32."""
+    name = arr.dtype.name
+    if name == "bfloat16" or name.startswith("float8"):
+        return arr.astype(np.float32)
+    return arr
 
 
 def to_float(value: Any) -> float:

@@ -656,11 +656,9 @@ def _prepare_scalar(value: Any) -> Any:
         return value
     if vt is int:
         return float(value)
-    framework = "torch" if _is_torch_tensor(value) else convert.framework_of(value)
-    if framework is not None:
-        defer = getattr(_integration(framework), "defer_scalar", None)
-        if defer is not None:
-            return defer(value)
+    if _is_torch_tensor(value):
+        # read on the writer thread: a CUDA value is never synchronised on the caller's
+        return _integration("torch").defer_scalar(value)
     return convert.to_float(value)
 
 
