@@ -38,7 +38,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def protos(session: nox.Session) -> None:
     """Regenerate the *_pb2.py modules and fail if they differ from the checked-in ones."""
-    session.install(GRPCIO_TOOLS)
+    session.install(GRPCIO_TOOLS, "setuptools<70")  # its protoc wrapper imports pkg_resources
     with tempfile.TemporaryDirectory() as out:
         protos = sorted(str(p.relative_to("src")) for p in PROTO_DIR.glob("*.proto"))
         session.run("python", "-m", "grpc_tools.protoc", "-Isrc", f"--python_out={out}", *protos)
@@ -66,5 +66,5 @@ def protobuf_compat(session: nox.Session, protobuf: str) -> None:
         "-W",
         "error",
         "-c",
-        "import tblog.core.proto.event_pb2, tblog.core.proto.plugins_pb2, tblog.core.proto.graph_pb2; from tblog.core.summaries import scalar; scalar.scalar_pb('x', 1.0).SerializeToString()",
+        "import tblog.core.proto.event_pb2, tblog.core.proto.plugins_pb2, tblog.core.proto.graph_pb2, tblog.core.proto.onnx_pb2; from tblog.core.summaries import scalar; scalar.scalar_pb('x', 1.0).SerializeToString()",
     )

@@ -612,9 +612,18 @@ class SummaryWriter:
             )
             self._writer.event("", events.run_metadata_event(tag, meta, 0, wall))
 
-    def add_onnx_graph(self, prototxt: str) -> None:
-        """Not supported: ONNX graphs need the ``onnx`` package (torch's writer requires it too)."""
-        raise NotImplementedError("add_onnx_graph is not supported by tblog; use add_graph")
+    def add_onnx_graph(self, prototxt: str | os.PathLike[str]) -> None:
+        """Log the graph of an ONNX model file (the path torch calls ``prototxt``).
+
+        Read with our own ONNX schema: the ``onnx`` package is not needed. Raises
+        ``FileNotFoundError`` for a missing file and ``ValueError`` for a non-ONNX file.
+        """
+        if self._writer is None:
+            return
+        from tblog.core.summaries.onnx_graph import onnx_graph_def
+
+        with open(os.fspath(prototxt), "rb") as f:
+            self.add_graph_def(onnx_graph_def(f.read()))
 
     # ------------------------------------------------------------------ lifecycle
     def restart(self, step: int) -> None:
