@@ -99,6 +99,7 @@ def test_batch_encoder_large_batch_many_tags_equals_protobuf():
     rng = np.random.default_rng(7)
     n = 20000
     names = [f"layer{i}/{'w' * (i % 9)}/norm" for i in range(40)]
+    names += ["ü" * 2100, "ü" * 2100 + "x", "y" * 4096]  # records longer than 4096 bytes
     tags = [names[i] for i in rng.integers(0, len(names), n)]
     steps = np.sort(rng.integers(0, 2**20, n)).astype(np.int64)
     values = rng.standard_normal(n) * 10.0 ** rng.integers(-40, 40, n)

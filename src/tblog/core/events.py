@@ -170,21 +170,22 @@ class ScalarEncoder:
             if not len(tid):
                 return head
         lengths = 29 + sizes + self._mid_len[tid]  # 12 header + 9 wall + step + mid + 4 + 4
-        keys = sizes * 4096 + lengths  # classes ordered by step size: keeps each tag's order
+        longest = int(lengths.max())
+        scale = 4096 if longest < 4096 else longest + 1
+        keys = sizes * scale + lengths  # classes ordered by step size: keeps each tag's order
         first = int(keys[0])
         if bool((keys == first).all()):
-            head.append(self._rows(tid, first, values, steps, walls))
+            head.append(self._rows(tid, *divmod(first, scale), values, steps, walls))
             return head
-        small = bool(lengths.max() < 4096)
-        order = np.argsort(keys.astype(np.uint16) if small else keys, kind="stable")
+        order = np.argsort(keys.astype(np.uint16) if scale == 4096 else keys, kind="stable")
         sorted_keys = keys[order]
         cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
         starts = [0, *cuts.tolist()]
         ends = [*cuts.tolist(), len(order)]
         for a, b in zip(starts, ends, strict=True):
             idx = order[a:b]
-            key = int(sorted_keys[a])
-            head.append(self._rows(tid[idx], key, values[idx], steps[idx], walls[idx]))
+            size, length = divmod(int(sorted_keys[a]), scale)
+            head.append(self._rows(tid[idx], size, length, values[idx], steps[idx], walls[idx]))
         return head
 
     def _take_first_values(
@@ -227,10 +228,15 @@ class ScalarEncoder:
         return cached
 
     def _rows(
-        self, tid: np.ndarray, key: int, values: np.ndarray, steps: np.ndarray, walls: np.ndarray
+        self,
+        tid: np.ndarray,
+        size: int,
+        length: int,
+        values: np.ndarray,
+        steps: np.ndarray,
+        walls: np.ndarray,
     ) -> memoryview:
-        """Framed records of one class (same step size and record length), as a buffer."""
-        size, length = divmod(key, 4096)
+        """Framed records of one class (``size``-byte step field, ``length``-byte records)."""
         k = len(tid)
         t0 = int(tid[0])
         if bool((tid == t0).all()):
