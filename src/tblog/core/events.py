@@ -148,6 +148,9 @@ class ScalarEncoder:
         n = len(tags)
         if not n:
             return []
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        steps = np.ascontiguousarray(steps, dtype=np.int64)
+        walls = np.ascontiguousarray(walls, dtype=np.float64)
         ids = self._ids
         try:
             tid_list = list(map(ids.__getitem__, tags))
