@@ -315,3 +315,58 @@ def test_protobuf_free_builders_equal_protobuf(wall, step):
     start = event_pb2.Event(wall_time=wall, step=step)
     start.session_log.status = event_pb2.SessionLog.START
     assert events.session_start_event(step, wall) == start.SerializeToString()
+
+
+def _edge_cases(rng: np.random.Generator, edges: np.ndarray) -> list[np.ndarray]:
+    on_edges = edges.astype(np.float32)
+    return [
+        rng.standard_normal(1000).astype(np.float32),
+        rng.standard_normal(300_000).astype(np.float16),
+        (rng.standard_normal(600_001) * 1e22).astype(np.float32),  # several sort chunks
+        rng.standard_normal(70_000) * 1e-13,
+        rng.integers(-(10**6), 10**6, 90_000),
+        np.array([True, False, True]),
+        on_edges,
+        np.nextafter(on_edges, np.float32(np.inf)),
+        np.nextafter(on_edges, np.float32(-np.inf)),
+        edges.copy(),
+        np.nextafter(edges, np.inf),
+        np.nextafter(edges, -np.inf),
+    ]
+
+
+def test_histogram_chunked_counts_equal_numpy():
+    """The fixed-edges path (sorted float32 chunks) counts exactly as np.histogram in float64."""
+    from tblog.core.summaries import histogram
+
+    rng = np.random.default_rng(11)
+    tf_edges = histogram.tensorflow_edges()
+    for edges in (tf_edges, np.array([-3.0, -1.0, 0.0, 0.5, 2.0]), np.array([0.1, 0.1, 0.3])):
+        for x in _edge_cases(rng, edges):
+            want = np.histogram(x.astype(np.float64), bins=edges)[0]
+            got = histogram._edge_counts(histogram._real_values(x), edges)
+            assert np.array_equal(got, want), (edges.size, x.dtype, x.size)
+
+
+def test_histogram_matches_torch_through_tensorboard(tmp_path):
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    rng = np.random.default_rng(12)
+    from tblog.core.summaries import histogram
+
+    edges = histogram.tensorflow_edges()
+    x = np.concatenate(
+        [rng.standard_normal(600_000), edges[::7], np.nextafter(edges[::5], 0)]
+    ).astype(np.float32)
+    with tblog.SummaryWriter(tmp_path / "ours") as w:
+        w.add_histogram("h", x, 1)
+        w.add_histogram("h", x[:1000] * 3, 2)
+    tw = torch_tb.SummaryWriter(str(tmp_path / "theirs"))
+    tw.add_histogram("h", x, 1)
+    tw.add_histogram("h", x[:1000] * 3, 2)
+    tw.close()
+    ours = tb.accumulator(str(tmp_path / "ours")).Tensors("h")
+    theirs = tb.accumulator(str(tmp_path / "theirs")).Tensors("h")
+    assert [e.step for e in ours] == [e.step for e in theirs] == [1, 2]
+    for a, b in zip(ours, theirs, strict=True):  # the loader turns torch's into float32
+        want = tb.array(b)
+        assert np.array_equal(tb.array(a).astype(want.dtype), want)

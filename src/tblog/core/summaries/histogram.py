@@ -90,6 +90,50 @@ def _finite_values(values: Any, name: str = "values") -> np.ndarray:
     return flat
 
 
+def _real_values(values: Any, name: str = "values") -> np.ndarray:
+    """``values`` as a flat real numpy array in its own dtype (no float64 copy)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    flat = arr.reshape(-1)
+    return flat.astype(np.uint8) if flat.dtype.kind == "b" else flat
+
+
+_SORT_CHUNK = 1 << 18  # values sorted at a time by _edge_counts (1 MiB of float32)
+
+
+def _float32_keys(edges: np.ndarray) -> tuple[np.ndarray, np.float32]:
+    """float32 keys with ``#{x < e} == #{x < key}`` for each edge and every float32 ``x``,
+    and the last edge's key with ``#{x <= e} == #{x <= key}``."""
+    with np.errstate(over="ignore"):
+        up = edges.astype(np.float32)
+        up = np.where(up.astype(np.float64) < edges, np.nextafter(up, np.float32(np.inf)), up)
+        down = np.float32(edges[-1])
+    if float(down) > float(edges[-1]):
+        down = np.nextafter(down, np.float32(-np.inf))
+    return up.astype(np.float32), np.float32(down)
+
+
+def _edge_counts(flat: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram(flat.astype(float), edges)[0]``, counted over sorted chunks.
+
+    float16/float32 chunks are sorted in float32 against edges rounded to float32 (exact
+    for float32 values), others in float64; extra memory is one chunk, not a float64 copy.
+    """
+    if flat.dtype.kind == "f" and flat.dtype.itemsize <= 4:
+        work: Any = np.float32
+        left, last = _float32_keys(edges)
+    else:
+        work, left, last = np.float64, edges, edges[-1]
+    cum = np.zeros(edges.size, dtype=np.int64)
+    for start in range(0, flat.size, _SORT_CHUNK):
+        chunk = np.sort(flat[start : start + _SORT_CHUNK].astype(work, copy=False))
+        found = np.searchsorted(chunk, left, side="left")
+        found[-1] = np.searchsorted(chunk, last, side="right")
+        cum += found
+    return np.diff(cum)
+
+
 def _subsample(
     edges: np.ndarray, counts: np.ndarray, max_bins: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -195,11 +239,20 @@ def histogram_pb(
     """
     check_tag(tag)
     bins = _check_bins(bins)
+    if isinstance(bins, np.ndarray) or (isinstance(bins, str) and bins == "tensorflow"):
+        # Fixed edges: min/max pass + counts over sorted chunks, no float64 copy.
+        arr = _real_values(values)
+        if arr.size == 0:
+            return buckets_pb(tag, np.zeros(0), np.zeros(0), 0.0, 0.0, 0, 0.0, 0.0)
+        vmin, vmax = float(arr.min()), float(arr.max())
+        if not (math.isfinite(vmin) and math.isfinite(vmax)):
+            raise ValueError("values must be finite; got NaN or infinity")
+        edges = _tensorflow_edges() if isinstance(bins, str) else bins
+        counts = _edge_counts(arr, edges)
+        return buckets_pb(tag, edges, counts, vmin, vmax, arr.size, max_bins=max_bins)
     flat = _finite_values(values)
     if flat.size == 0:
         return buckets_pb(tag, np.zeros(0), np.zeros(0), 0.0, 0.0, 0, 0.0, 0.0)
-    if isinstance(bins, str) and bins == "tensorflow":
-        bins = _tensorflow_edges()
     counts, edges = np.histogram(flat, bins=bins)
     return buckets_pb(
         tag,
