@@ -177,3 +177,23 @@ def test_deferred_nan_raises_on_the_next_call(tmp_path, monkeypatch):
     w.close()
     acc = tb.accumulator(str(tmp_path))
     assert acc.PluginTagToContent("histograms").keys() == {"good"}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int32, torch.bfloat16])
+def test_large_cpu_tensors_match_the_numpy_path(tmp_path, dtype):
+    """Large CPU tensors take the numpy path (zero-copy view; bf16 stays on torch ops):
+    TensorBoard sees the same histogram as for the numpy array, for every bins form."""
+    from tblog.integrations.torch import _histogram
+
+    n = _histogram.HOST_PATH_MIN_NUMEL + 5
+    t = (torch.randn(n) * 3).to(dtype)
+    ref = t.float().numpy() if dtype == torch.bfloat16 else t.numpy()
+    with tblog.SummaryWriter(tmp_path / "t") as a, tblog.SummaryWriter(tmp_path / "n") as b:
+        for step, bins in enumerate(["tensorflow", 17, "auto"]):
+            a.add_histogram("h", t, step, bins=bins)
+            b.add_histogram("h", ref, step, bins=bins)
+    got = [tb.array(e) for e in tb.accumulator(tmp_path / "t").Tensors("h")]
+    want = [tb.array(e) for e in tb.accumulator(tmp_path / "n").Tensors("h")]
+    assert len(got) == 3
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

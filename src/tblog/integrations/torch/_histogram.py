@@ -170,6 +170,10 @@ def histogram_pb(
         raise TypeError(f"values must be real, got dtype {t.dtype}")
     if t.layout != torch.strided:
         t = t.to_dense()
+    if t.device.type == "cpu" and t.dtype in _HOST_DTYPES and t.numel() >= HOST_PATH_MIN_NUMEL:
+        # Large CPU tensors: the numpy path over a zero-copy view counts in sorted float32
+        # chunks, several times faster on a CPU than bucketize, and identical by design.
+        return histogram.histogram_pb(tag, t.detach().numpy(), bins=bins, max_bins=max_bins)
     spec = _edges_for(t, bins) if t.numel() else None
     if spec is None:
         from tblog.core import convert
@@ -179,6 +183,22 @@ def histogram_pb(
     packed = reduce_on_device(t, edges, key).cpu().numpy()
     return summary_from_packed(tag, edges, packed, t.numel(), max_bins)
 
+
+# CPU tensors at least this large, in a dtype numpy shares, go through the numpy path.
+HOST_PATH_MIN_NUMEL = 1 << 16
+_HOST_DTYPES = frozenset(
+    {
+        torch.float16,
+        torch.float32,
+        torch.float64,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.uint8,
+        torch.bool,
+    }
+)
 
 DEFERRED_DEVICES = ("cuda",)
 
