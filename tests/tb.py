@@ -68,6 +68,28 @@ def mux_scalars(logdir: str) -> dict[tuple[str, str], list[tuple[int, float]]]:
     return out
 
 
+def projector(logdir) -> Any:
+    """``get(route, **query) -> bytes`` against TensorBoard's projector plugin over ``logdir``
+    (asserting HTTP 200), as its frontend would call it."""
+    from tensorboard.backend.event_processing.data_provider import MultiplexerDataProvider
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.projector import projector_plugin
+    from werkzeug.test import Client
+
+    mux = multiplexer(logdir)
+    ctx = base_plugin.TBContext(
+        logdir=str(logdir), data_provider=MultiplexerDataProvider(mux, str(logdir))
+    )
+    apps = projector_plugin.ProjectorPlugin(ctx).get_plugin_apps()
+
+    def get(route: str, **args: Any) -> bytes:
+        resp = Client(apps[route]).get(route, query_string=args)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp.get_data()
+
+    return get
+
+
 __all__ = [
     "EventMultiplexer",
     "accumulator",

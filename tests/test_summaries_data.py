@@ -24,8 +24,6 @@ from tensorboard.plugins.hparams import metadata as hp_metadata
 from tensorboard.plugins.mesh import metadata as mesh_metadata
 from tensorboard.plugins.pr_curve import metadata as pr_metadata
 from tensorboard.plugins.pr_curve import summary as tb_pr_curve
-from tensorboard.plugins.projector import projector_plugin
-from werkzeug.test import Client
 
 import tblog
 from tblog.core.summaries import histogram, pr_curve, tensor
@@ -367,18 +365,7 @@ def test_custom_scalars_layout(tmp_path):
 
 # ---------------------------------------------------------------- embedding
 def _projector(logdir):
-    mux = tb.multiplexer(logdir)
-    ctx = base_plugin.TBContext(
-        logdir=str(logdir), data_provider=MultiplexerDataProvider(mux, str(logdir))
-    )
-    apps = projector_plugin.ProjectorPlugin(ctx).get_plugin_apps()
-
-    def get(route, **args):
-        resp = Client(apps[route]).get(route, query_string=args)
-        assert resp.status_code == 200, resp.get_data(as_text=True)
-        return resp.get_data()
-
-    return get
+    return tb.projector(logdir)
 
 
 def test_embedding_read_by_tensorboards_projector(tmp_path):

@@ -19,8 +19,6 @@ from tensorboard.plugins import base_plugin
 from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
 from tensorboard.plugins.mesh import metadata as mesh_metadata
-from tensorboard.plugins.projector import projector_plugin
-from werkzeug.test import Client
 
 import tblog
 
@@ -191,16 +189,7 @@ def test_same_hparams_sessions(logdirs):
 
 
 def _projector(logdir):
-    mux = tb.multiplexer(logdir)
-    ctx = base_plugin.TBContext(logdir=logdir, data_provider=MultiplexerDataProvider(mux, logdir))
-    apps = projector_plugin.ProjectorPlugin(ctx).get_plugin_apps()
-
-    def get(route, **args):
-        resp = Client(apps[route]).get(route, query_string=args)
-        assert resp.status_code == 200, resp.get_data(as_text=True)
-        return resp.get_data()
-
-    return get
+    return tb.projector(logdir)
 
 
 def test_same_embeddings_in_projector(logdirs):
