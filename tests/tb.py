@@ -98,5 +98,6 @@ __all__ = [
     "multiplexer",
     "mux_scalars",
     "plugin_tags",
+    "projector",
     "scalar_series",
 ]
