@@ -344,8 +344,28 @@ def test_histogram_chunked_counts_equal_numpy():
     for edges in (tf_edges, np.array([-3.0, -1.0, 0.0, 0.5, 2.0]), np.array([0.1, 0.1, 0.3])):
         for x in _edge_cases(rng, edges):
             want = np.histogram(x.astype(np.float64), bins=edges)[0]
-            got = histogram._edge_counts(histogram._real_values(x), edges)
+            got, vmin, vmax = histogram._edge_counts(histogram._real_values(x), edges)
             assert np.array_equal(got, want), (edges.size, x.dtype, x.size)
+            assert (vmin, vmax) == (float(x.min()), float(x.max()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
+def test_histogram_threaded_counts_equal_numpy(monkeypatch, dtype):
+    """Inputs split across threads count, and find min/max, exactly as one pass does."""
+    from tblog.core.summaries import histogram
+
+    monkeypatch.setattr(histogram, "_PARALLEL_MIN", 1000)
+    monkeypatch.setattr(histogram, "_SORT_CHUNK", 777)
+    rng = np.random.default_rng(13)
+    x = (rng.standard_normal(50_001) * 50).astype(dtype)
+    edges = histogram.tensorflow_edges()
+    got, vmin, vmax = histogram._edge_counts(histogram._real_values(x), edges)
+    assert np.array_equal(got, np.histogram(x.astype(np.float64), bins=edges)[0])
+    assert (vmin, vmax) == (float(x.min()), float(x.max()))
+    if dtype is not np.int32:
+        x[-3] = np.nan  # in the last thread's share
+        with pytest.raises(ValueError, match="finite"):
+            histogram.histogram_pb("h", x)
 
 
 def test_histogram_matches_torch_through_tensorboard(tmp_path):
@@ -370,3 +390,24 @@ def test_histogram_matches_torch_through_tensorboard(tmp_path):
     for a, b in zip(ours, theirs, strict=True):  # the loader turns torch's into float32
         want = tb.array(b)
         assert np.array_equal(tb.array(a).astype(want.dtype), want)
+
+
+def test_threaded_histogram_in_a_forked_child(tmp_path):
+    """The counting pool is per process: a child forked after the parent used it still counts
+    (a parent's pool has no worker threads in the child and would hang)."""
+    import multiprocessing
+
+    from tblog.core.summaries import histogram
+
+    x = np.random.default_rng(5).standard_normal(histogram._PARALLEL_MIN + 3).astype(np.float32)
+    want = histogram.histogram_pb("h", x).SerializeToString()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_child_histogram, (x,)).get(timeout=15)
+    assert got == want
+
+
+def _child_histogram(x):
+    from tblog.core.summaries import histogram
+
+    return histogram.histogram_pb("h", x).SerializeToString()
