@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tblog.core import checkpoint_log
-from tblog.core.writer import flush_all
+from tblog.core.shutdown import flush_all
 
 SaveFn = Callable[[Any, str], None]
 LoadFn = Callable[[str], Any]

@@ -9,23 +9,19 @@ the writer thread is re-raised on the caller's next call, and again at ``flush``
 
 from __future__ import annotations
 
-import atexit
 import collections
 import itertools
 import operator
 import os
-import signal
 import socket
 import threading
 import time
-import warnings
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tblog.core import events, records
+from tblog.core import events, records, shutdown
 from tblog.core.convert import to_float
 from tblog.core.storage import EventFile, Storage
 
@@ -43,7 +39,6 @@ CALL = 5  # (CALL, callable): runs on the writer thread, in order
 _counter = itertools.count()
 _counter_lock = threading.Lock()
 _HOST = socket.gethostname().replace("/", "_") or "localhost"
-EXIT_TIMEOUT_S = 10.0
 _BATCH = 1 << 15  # items the writer thread takes off the queue at a time
 _WRITE_EVERY = 1024  # in a batch with summaries, append to the files every this many items
 _first, _second, _third, _fourth, _fifth, _sixth = map(operator.itemgetter, range(6))
@@ -122,10 +117,15 @@ class EventWriter:
         self._write_pending({""})
         self._thread = threading.Thread(target=self._loop, name="tblog-writer", daemon=True)
         self._thread.start()
-        _live_writers.add(self)
-        _install_sigterm_handler()
+        shutdown.live_writers.add(self)
+        shutdown.install_sigterm_handler()
         if self.storage.remote:
-            _register_remote_exit()
+            shutdown.register_remote_exit()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed
 
     # ---------------------------------------------------------------- caller side
     def check(self) -> None:
@@ -218,7 +218,7 @@ class EventWriter:
             self._closed = True
             self._wake.set()
             self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            _live_writers.discard(self)
+            shutdown.live_writers.discard(self)
         if self._error is not None:
             err, self._error = self._error, None
             raise err
@@ -437,15 +437,8 @@ class EventWriter:
                     raise
 
     def _flush_files(self) -> None:
+        self._write_pending(set(self._runs))
         for r in self._runs.values():
-            if r.pending and r.file is not None:
-                data = b"".join(r.pending)
-                r.pending.clear()
-                try:
-                    r.file.write(data)
-                except BaseException:
-                    r.pending.insert(0, data)
-                    raise
             if r.file is not None:
                 r.file.flush()
 
@@ -467,100 +460,3 @@ def _resolve_scalar(value: Any) -> float:
     if resolve is not None:
         return float(resolve())
     return to_float(value)
-
-
-_live_writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
-
-
-def flush_all() -> None:
-    """Flush every open writer of this process (e.g. before a checkpoint is saved, so that
-    all that was logged before it is on disk with it, whoever logged it)."""
-    for writer in list(_live_writers):
-        if not writer._closed:
-            writer.flush()
-
-
-def _exit_timeout() -> float:
-    try:
-        return float(os.environ.get("TBLOG_EXIT_TIMEOUT", EXIT_TIMEOUT_S))
-    except ValueError:
-        return EXIT_TIMEOUT_S
-
-
-def close_all(timeout: float | None = None) -> None:
-    """Close every open writer, waiting at most ``timeout`` seconds for each (exit path)."""
-    timeout = _exit_timeout() if timeout is None else timeout
-    for writer in list(_live_writers):
-        try:
-            writer.close(timeout=timeout)
-        except TimeoutError:
-            warnings.warn(
-                f"tblog: storage of {writer.logdir!r} did not finish writing within "
-                f"{timeout:g} s at exit; abandoning what is still queued",
-                RuntimeWarning,
-                stacklevel=1,
-            )
-        except Exception as exc:  # noqa: BLE001 - nothing to raise to at exit
-            warnings.warn(
-                f"tblog: error closing the writer of {writer.logdir!r} at exit: {exc!r}",
-                RuntimeWarning,
-                stacklevel=1,
-            )
-
-
-def _close_remote_writers() -> None:
-    """Close remote writers while their storage client can still run (see below)."""
-    remote = [w for w in list(_live_writers) if w.storage.remote]
-    for writer in remote:
-        try:
-            writer.close(timeout=_exit_timeout())
-        except Exception as exc:  # noqa: BLE001 - reported like at exit
-            warnings.warn(
-                f"tblog: error closing the writer of {writer.logdir!r} at exit: {exc!r}",
-                RuntimeWarning,
-                stacklevel=1,
-            )
-
-
-def _register_remote_exit() -> None:
-    """fsspec clients (s3fs, gcsfs) run on executors that refuse work once
-    ``concurrent.futures`` has shut down, which happens before ``atexit`` handlers run.
-    ``threading``'s own exit hooks run before that, newest first, so remote writers are
-    closed from one registered after the storage client was imported."""
-    register = getattr(threading, "_register_atexit", None)
-    if register is None:  # pragma: no cover - CPython < 3.9
-        return
-    try:
-        register(_close_remote_writers)
-    except RuntimeError:  # pragma: no cover - interpreter already shutting down
-        pass
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    """Write everything queued, then die of SIGTERM as the process would have."""
-    close_all()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _install_sigterm_handler() -> None:
-    """On SIGTERM, flush every writer first, unless the program handles SIGTERM itself.
-
-    Installed once, from the main thread, only while SIGTERM has its default action;
-    ``TBLOG_NO_SIGTERM_HANDLER=1`` turns it off.
-    """
-    global _sigterm_checked
-    if _sigterm_checked or os.environ.get("TBLOG_NO_SIGTERM_HANDLER"):
-        return
-    if threading.current_thread() is not threading.main_thread():
-        return
-    _sigterm_checked = True
-    try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError):  # pragma: no cover - exotic embedding
-        pass
-
-
-_sigterm_checked = False
-atexit.register(close_all)
