@@ -60,15 +60,24 @@ def read(
             data = storage.read_bytes(path) if not storage.remote else storage.fs.cat_file(path)
             if data is None:
                 continue
-            for offset, payload in iter_records(data, check_crc=check_crc):
-                event = event_pb2.Event()
-                try:
-                    event.ParseFromString(payload)
-                except DecodeError as exc:
-                    raise DataLossError(
-                        f"{path}: undecodable event ending at byte {offset}"
-                    ) from exc
+            for event in parse_events(data, check_crc=check_crc, source=path):
                 yield run, event
+
+
+def parse_events(
+    data: bytes, *, check_crc: bool = True, source: str = "event file"
+) -> Iterator[event_pb2.Event]:
+    """Yield the Events of one event file's bytes; a truncated final record is skipped.
+
+    Raises ``tblog.DataLossError`` (naming ``source``) on a corrupt or undecodable record.
+    """
+    for offset, payload in iter_records(data, check_crc=check_crc):
+        event = event_pb2.Event()
+        try:
+            event.ParseFromString(payload)
+        except DecodeError as exc:
+            raise DataLossError(f"{source}: undecodable event ending at byte {offset}") from exc
+        yield event
 
 
 def scalar_value(value: Any) -> float | None:

@@ -376,7 +376,8 @@ def _iteration_events(run_dir: str, lo: int, hi: int) -> list[bytes]:
     """Serialized events of ``run_dir`` holding only iteration-axis values at steps in
     ``[lo, hi]`` (the last copy of each (tag, step) wins, as a reader would see it)."""
     from tblog.core.proto import event_pb2
-    from tblog.core.records import DataLossError, iter_records
+    from tblog.core.reader import parse_events
+    from tblog.core.records import DataLossError
 
     latest: dict[tuple[str, int], bytes] = {}
     for name in sorted(os.listdir(run_dir)):
@@ -385,8 +386,7 @@ def _iteration_events(run_dir: str, lo: int, hi: int) -> list[bytes]:
         with open(os.path.join(run_dir, name), "rb") as f:
             data = f.read()
         try:
-            for _, payload in iter_records(data):
-                event = event_pb2.Event.FromString(payload)
+            for event in parse_events(data, source=name):
                 if not (lo <= event.step <= hi) or not event.HasField("summary"):
                     continue
                 for value in event.summary.value:
@@ -394,7 +394,7 @@ def _iteration_events(run_dir: str, lo: int, hi: int) -> list[bytes]:
                         copy = event_pb2.Event(wall_time=event.wall_time, step=event.step)
                         copy.summary.value.add().CopyFrom(value)
                         latest[(value.tag, event.step)] = copy.SerializeToString()
-        except DataLossError:
+        except DataLossError:  # a damaged file keeps what came before the damage
             continue
     return [latest[key] for key in sorted(latest, key=lambda k: (k[1], k[0]))]
 
