@@ -19,6 +19,7 @@ import pytest
 
 STEPS_PER_EPOCH, EPOCHS, SAVE_FREQ, KILL_AT = 10, 12, 50, 80
 STEPS = STEPS_PER_EPOCH * EPOCHS
+MORE_EPOCHS = 2  # a second fit after the resumed one: its curves must not be marked again
 
 
 def train(logdir: str, kill_at: int | None) -> None:
@@ -68,6 +69,11 @@ def train(logdir: str, kill_at: int | None) -> None:
         validation_data=(x[:32], y[:32]), callbacks=[Log(), tbcb, ckpt],
     )  # fmt: skip
     print(f"restored_step {ckpt.restored_step} initial_epoch {ckpt.initial_epoch}")
+    if kill_at is None:  # training goes on in a second fit, with TBCallback alone
+        model.fit(
+            x, y, batch_size=16, epochs=EPOCHS + MORE_EPOCHS, initial_epoch=EPOCHS, shuffle=False,
+            verbose=0, validation_data=(x[:32], y[:32]), callbacks=[tbcb],
+        )  # fmt: skip
     train_writer.close()
     val_writer.close()
 
@@ -126,24 +132,26 @@ def test_keras_resume_reproduces_and_continues(keras_run):
 def test_tbcallback_curves_continue_after_resume(keras_run):
     """TBCallback logs epoch_* at the epoch and batch_*/evaluation_* at the iteration in the
     same runs; after the restore at iteration 50 (epoch 5) both axes continue, once each,
-    with the crashed process's history up to the checkpoint kept — in both loaders."""
+    with the crashed process's history up to the checkpoint kept — in both loaders. A later
+    fit without a restore continues them again, without dropping anything."""
     from tbserver import TensorBoardServer
 
     logdir, lost, kept = keras_run
     truth = {s + 1: (lost[s] if s < 50 else kept[s]) for s in range(STEPS)}
+    epochs, total = EPOCHS + MORE_EPOCHS, STEPS + MORE_EPOCHS * STEPS_PER_EPOCH
     expected_steps = {
-        ("train", "batch_loss"): list(range(1, STEPS + 1)),
-        ("train", "epoch_loss"): list(range(EPOCHS)),
-        ("validation", "epoch_loss"): list(range(EPOCHS)),
+        ("train", "batch_loss"): list(range(1, total + 1)),
+        ("train", "epoch_loss"): list(range(epochs)),
+        ("validation", "epoch_loss"): list(range(epochs)),
         ("validation", "evaluation_loss_vs_iterations"): list(
-            range(STEPS_PER_EPOCH, STEPS + 1, STEPS_PER_EPOCH)
+            range(STEPS_PER_EPOCH, total + 1, STEPS_PER_EPOCH)
         ),
     }
     py = tb.mux_scalars(logdir / "tb")
     for key, steps in expected_steps.items():
         assert [s for s, _ in py[key]] == steps, key
     np.testing.assert_allclose(
-        [v for _, v in py[("train", "batch_loss")]],
+        [v for _, v in py[("train", "batch_loss")]][:STEPS],
         [truth[s] for s in range(1, STEPS + 1)],
         rtol=1e-6,
     )

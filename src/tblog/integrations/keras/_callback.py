@@ -191,6 +191,7 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         if self._profiling:
             self._stop_profiler()
         self._close_writers()
+        self._resume_step = None  # a restore marks the writers of its own fit only
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.write_steps_per_second:

@@ -143,6 +143,7 @@ class CheckpointCallback(keras.callbacks.Callback):
             self._save(logs)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        setattr(self.model, RESUME_ATTR, None)  # later fits without a restore are not resumes
         if self._set_initial_epoch:
             self.model._initial_epoch = None
             self._set_initial_epoch = False
