@@ -319,6 +319,7 @@ def test_protobuf_free_builders_equal_protobuf(wall, step):
 
 def _edge_cases(rng: np.random.Generator, edges: np.ndarray) -> list[np.ndarray]:
     on_edges = edges.astype(np.float32)
+    tiny = np.array([0.0, -0.0, 1e-45, -1e-45, 1e-40, -1e-40, 1e-300, -1e-300])
     return [
         rng.standard_normal(1000).astype(np.float32),
         rng.standard_normal(300_000).astype(np.float16),
@@ -332,34 +333,93 @@ def _edge_cases(rng: np.random.Generator, edges: np.ndarray) -> list[np.ndarray]
         edges.copy(),
         np.nextafter(edges, np.inf),
         np.nextafter(edges, -np.inf),
+        tiny,  # zeros of both signs, subnormals
+        tiny.astype(np.float32),
+        np.array([3.0e38, -3.0e38, 1e200, -1e200, 7.0]),  # beyond the edges
+        np.array([3.0e38, -3.0e38], dtype=np.float32),
+        rng.standard_normal(5).astype(np.float32)[::2],  # a strided view
     ]
 
 
-def test_histogram_chunked_counts_equal_numpy():
-    """The fixed-edges path (sorted float32 chunks) counts exactly as np.histogram in float64."""
+@pytest.fixture(params=["native", "numpy"])
+def counting(request, monkeypatch):
+    """The counting module, with its native counter (built at install) or without it."""
+    from tblog.core.summaries import _counting
+
+    if request.param == "numpy":
+        monkeypatch.setattr(_counting, "_native", None)
+    return _counting
+
+
+def test_native_counter_is_built():
+    """The install builds the C counter here (it is optional, so a broken build would only
+    show as the slow path)."""
+    from tblog.core.summaries import _bucketcount, _counting
+
+    assert _counting._native is _bucketcount
+    tables = _counting._native_tables(np.dtype(np.float32), _counting_edges())
+    assert tables is not None  # TensorBoard's edges fit the table: one per 16-bit prefix
+
+
+def _counting_edges() -> np.ndarray:
     from tblog.core.summaries import histogram
 
+    return histogram.tensorflow_edges()
+
+
+@pytest.mark.parametrize(
+    "edges",
+    [
+        "tensorflow",
+        np.array([-3.0, -1.0, 0.0, 0.5, 2.0]),
+        np.array([0.1, 0.1, 0.3]),  # a zero-width bucket: not table-able
+        np.array([-0.0, 1.0]),
+        np.linspace(1.0, 1.001, 50),  # many edges per 16-bit prefix: the numpy way
+        np.array([-1e30, 1e30]),  # beyond float32: keys round to infinity
+    ],
+    ids=["tensorflow", "few", "repeated", "negzero", "dense", "huge"],
+)
+def test_histogram_counts_equal_numpy(counting, edges):
+    """Fixed-edge counting (native or sorted chunks) counts exactly as np.histogram in
+    float64, and finds the exact min and max."""
+    edges = _counting_edges() if isinstance(edges, str) else edges
     rng = np.random.default_rng(11)
-    tf_edges = histogram.tensorflow_edges()
-    for edges in (tf_edges, np.array([-3.0, -1.0, 0.0, 0.5, 2.0]), np.array([0.1, 0.1, 0.3])):
-        for x in _edge_cases(rng, edges):
-            want = np.histogram(x.astype(np.float64), bins=edges)[0]
-            got, vmin, vmax = histogram._edge_counts(histogram._real_values(x), edges)
-            assert np.array_equal(got, want), (edges.size, x.dtype, x.size)
-            assert (vmin, vmax) == (float(x.min()), float(x.max()))
+    for x in _edge_cases(rng, edges):
+        flat = x.reshape(-1)
+        flat = flat.astype(np.uint8) if flat.dtype.kind == "b" else flat
+        want = np.histogram(x.astype(np.float64), bins=edges)[0]
+        got, vmin, vmax = counting.edge_counts(flat, edges)
+        assert np.array_equal(got, want), (edges.size, x.dtype, x.size)
+        assert (vmin, vmax) == (float(x.min()), float(x.max()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", ["nan", "-nan", "inf", "-inf"])
+def test_histogram_counting_reports_non_finite(counting, dtype, bad):
+    """NaN of either sign and infinities come back as non-finite min/max, and
+    histogram_pb raises."""
+    from tblog.core.summaries import histogram
+
+    x = np.random.default_rng(3).standard_normal(1001).astype(dtype)
+    x[500] = np.copysign(float(bad.lstrip("-")), -1.0 if bad.startswith("-") else 1.0)
+    assert np.signbit(x[500]) == bad.startswith("-")
+    _, vmin, vmax = counting.edge_counts(x, _counting_edges())
+    assert not (math.isfinite(vmin) and math.isfinite(vmax))
+    with pytest.raises(ValueError, match="finite"):
+        histogram.histogram_pb("h", x)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32])
-def test_histogram_threaded_counts_equal_numpy(monkeypatch, dtype):
+def test_histogram_threaded_counts_equal_numpy(monkeypatch, counting, dtype):
     """Inputs split across threads count, and find min/max, exactly as one pass does."""
     from tblog.core.summaries import histogram
 
-    monkeypatch.setattr(histogram, "_PARALLEL_MIN", 1000)
-    monkeypatch.setattr(histogram, "_SORT_CHUNK", 777)
+    monkeypatch.setattr(counting, "_PARALLEL_MIN", 1000)
+    monkeypatch.setattr(counting, "_SORT_CHUNK", 777)
     rng = np.random.default_rng(13)
     x = (rng.standard_normal(50_001) * 50).astype(dtype)
     edges = histogram.tensorflow_edges()
-    got, vmin, vmax = histogram._edge_counts(histogram._real_values(x), edges)
+    got, vmin, vmax = counting.edge_counts(x, edges)
     assert np.array_equal(got, np.histogram(x.astype(np.float64), bins=edges)[0])
     assert (vmin, vmax) == (float(x.min()), float(x.max()))
     if dtype is not np.int32:
@@ -397,9 +457,9 @@ def test_threaded_histogram_in_a_forked_child(tmp_path):
     (a parent's pool has no worker threads in the child and would hang)."""
     import multiprocessing
 
-    from tblog.core.summaries import histogram
+    from tblog.core.summaries import _counting, histogram
 
-    x = np.random.default_rng(5).standard_normal(histogram._PARALLEL_MIN + 3).astype(np.float32)
+    x = np.random.default_rng(5).standard_normal(_counting._PARALLEL_MIN + 3).astype(np.float32)
     want = histogram.histogram_pb("h", x).SerializeToString()
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(1) as pool:

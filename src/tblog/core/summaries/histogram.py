@@ -19,10 +19,7 @@ values raise ``ValueError``, as in torch.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
-import os
-import threading
 from typing import Any
 
 import numpy as np
@@ -35,6 +32,7 @@ from tblog.core.summaries._common import (
     summary_value,
     tensor_proto,
 )
+from tblog.core.summaries._counting import edge_counts
 
 PLUGIN_NAME = "histograms"
 DEFAULT_BUCKET_COUNT = 30
@@ -100,80 +98,6 @@ def _real_values(values: Any, name: str = "values") -> np.ndarray:
         raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
     flat = arr.reshape(-1)
     return flat.astype(np.uint8) if flat.dtype.kind == "b" else flat
-
-
-_SORT_CHUNK = 1 << 17  # values sorted at a time by _edge_counts (512 KiB of float32)
-_PARALLEL_MIN = 1 << 20  # inputs at least this large are counted on several threads
-_pool: Any = None
-_pool_pid = 0
-_pool_lock = threading.Lock()
-
-
-def _thread_pool() -> Any:
-    """A small shared pool (numpy's sort and searchsorted release the GIL); a forked child
-    gets its own, since its parent's worker threads do not exist in it."""
-    global _pool, _pool_pid
-    with _pool_lock:
-        if _pool is None or _pool_pid != os.getpid():
-            _pool_pid = os.getpid()
-            from concurrent.futures import ThreadPoolExecutor
-
-            workers = max(1, min(4, os.cpu_count() or 1))
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="tblog-histogram")
-        return _pool
-
-
-def _float32_keys(edges: np.ndarray) -> tuple[np.ndarray, np.float32]:
-    """float32 keys with ``#{x < e} == #{x < key}`` for each edge and every float32 ``x``,
-    and the last edge's key with ``#{x <= e} == #{x <= key}``."""
-    with np.errstate(over="ignore"):
-        up = edges.astype(np.float32)
-        up = np.where(up.astype(np.float64) < edges, np.nextafter(up, np.float32(np.inf)), up)
-        down = np.float32(edges[-1])
-    if float(down) > float(edges[-1]):
-        down = np.nextafter(down, np.float32(-np.inf))
-    return up.astype(np.float32), np.float32(down)
-
-
-def _edge_counts(flat: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """``(np.histogram(flat.astype(float), edges)[0], min, max)``, counted over sorted chunks.
-
-    float16/float32 chunks are sorted in float32 against edges rounded to float32 (exact
-    for float32 values), others in float64; extra memory is one chunk per thread, not a
-    float64 copy. Large inputs are split across a few threads. ``flat`` must be non-empty;
-    min/max are NaN when it holds NaN.
-    """
-    if flat.dtype.kind == "f" and flat.dtype.itemsize <= 4:
-        work: Any = np.float32
-        left, last = _float32_keys(edges)
-    else:
-        work, left, last = np.float64, edges, edges[-1]
-
-    def count(lo: int, hi: int) -> tuple[np.ndarray, float, float]:
-        cum = np.zeros(edges.size, dtype=np.int64)
-        vmin, vmax = math.inf, -math.inf
-        for start in range(lo, hi, _SORT_CHUNK):
-            chunk = np.sort(flat[start : min(start + _SORT_CHUNK, hi)].astype(work, copy=False))
-            found = np.searchsorted(chunk, left, side="left")
-            found[-1] = np.searchsorted(chunk, last, side="right")
-            cum += found
-            # sorted: the ends are the extremes (NaN sorts last and propagates)
-            vmin = min(vmin, float(chunk[0]))
-            vmax = float(chunk[-1]) if math.isnan(chunk[-1]) else max(vmax, float(chunk[-1]))
-        return cum, vmin, vmax
-
-    parts = 1 if flat.size < _PARALLEL_MIN else min(4, os.cpu_count() or 1)
-    if parts == 1:
-        cum, vmin, vmax = count(0, flat.size)
-    else:
-        bounds = [flat.size * i // parts for i in range(parts + 1)]
-        futures = [_thread_pool().submit(count, a, b) for a, b in itertools.pairwise(bounds)]
-        results = [f.result() for f in futures]
-        cum = sum((r[0] for r in results), np.zeros(edges.size, dtype=np.int64))
-        vmin = min(r[1] for r in results)
-        highs = [r[2] for r in results]
-        vmax = math.nan if any(math.isnan(h) for h in highs) else max(highs)
-    return np.diff(cum), vmin, vmax
 
 
 def _subsample(
@@ -282,12 +206,12 @@ def histogram_pb(
     check_tag(tag)
     bins = _check_bins(bins)
     if isinstance(bins, np.ndarray) or (isinstance(bins, str) and bins == "tensorflow"):
-        # Fixed edges: min/max pass + counts over sorted chunks, no float64 copy.
+        # Fixed edges: counts and min/max in one pass, no float64 copy.
         arr = _real_values(values)
         if arr.size == 0:
             return buckets_pb(tag, np.zeros(0), np.zeros(0), 0.0, 0.0, 0, 0.0, 0.0)
         edges = _tensorflow_edges() if isinstance(bins, str) else bins
-        counts, vmin, vmax = _edge_counts(arr, edges)
+        counts, vmin, vmax = edge_counts(arr, edges)
         if not (math.isfinite(vmin) and math.isfinite(vmax)):
             raise ValueError("values must be finite; got NaN or infinity")
         return buckets_pb(tag, edges, counts, vmin, vmax, arr.size, max_bins=max_bins)
