@@ -354,9 +354,10 @@ def counting(request, monkeypatch):
 def test_native_counter_is_built():
     """The install builds the C counter here (it is optional, so a broken build would only
     show as the slow path)."""
-    from tblog.core.summaries import _bucketcount, _counting
+    from tblog.core import _native
+    from tblog.core.summaries import _counting
 
-    assert _counting._native is _bucketcount
+    assert _counting._native is _native
     tables = _counting._native_tables(np.dtype(np.float32), _counting_edges())
     assert tables is not None  # TensorBoard's edges fit the table: one per 16-bit prefix
 

@@ -120,3 +120,67 @@ def test_bad_scalars_raise_on_caller(tmp_path):
     w.add_scalar("x", torch.tensor(1.0), 0)
     w.close()
     assert _values(tmp_path, "x") == [(0, 1.0)]
+
+
+SNAPSHOT_CASES = [
+    (torch.float32, [0.1, -3.3, 1e38, float("inf"), float("-inf"), 1e-45]),
+    (torch.float64, [0.1, -1e300, 5e-324]),
+    (torch.float16, [0.1, -65504.0, 6e-8, float("inf")]),  # 6e-8: a subnormal half
+    (torch.bfloat16, [0.1, -3.0e38, float("-inf")]),
+    (torch.int64, [2**53 + 1, -(2**63), 2**63 - 1]),
+    (torch.int32, [-(2**31), 2**31 - 1]),
+    (torch.int16, [-(2**15), 12345]),
+    (torch.int8, [-128, 127]),
+    (torch.uint8, [0, 255]),
+    (torch.bool, [False, True]),
+]
+
+
+@pytest.mark.parametrize(("dtype", "values"), SNAPSHOT_CASES, ids=lambda v: str(v))
+def test_element_snapshots_read_as_item(dtype, values):
+    """A CPU element snapshot (the C extension's and the pure-Python fallback's) reads back
+    as float(t.item()), for every dtype, NaN, infinities and extremes included."""
+    from tblog.core import _native
+    from tblog.integrations.torch import _scalar
+
+    tensors = [torch.tensor(v, dtype=dtype) for v in values]
+    if dtype.is_floating_point:
+        tensors.append(torch.tensor(float("nan"), dtype=dtype))
+    for t in tensors:
+        want = float(t.item())
+        code = _scalar._CODES[t.dtype]
+        for snap in (_native.snapshot(t.data_ptr(), code), _scalar.ScalarBytes(t.data_ptr(), code)):
+            got = snap.tblog_resolve()
+            assert got == want or (got != got and want != want), (dtype, want, got, snap)
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "fallback"])
+def test_plain_cpu_tensors_are_not_read_on_the_caller(tmp_path, monkeypatch, native):
+    """Plain CPU tensors are snapshotted without item()/tolist()/float() on the caller's
+    thread; the value is the one at call time, and views, integer and negative-bit tensors
+    come out right."""
+    from tblog.integrations.torch import _scalar
+
+    if not native:
+        monkeypatch.setattr(_scalar, "_snapshot", _scalar.ScalarBytes)
+    calls = []
+    for name in ("item", "tolist", "__float__", "cpu", "numpy"):
+        original = getattr(torch.Tensor, name)
+
+        def counting(self, *args, _original=original, _name=name, **kwargs):
+            calls.append((_name, threading.get_ident()))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    base = torch.tensor([[1.5, 2.5], [3.5, 4.5]])
+    neg_view = torch.tensor([1 + 2j]).conj().imag  # bytes say +2, the value is -2
+    assert neg_view.is_neg()
+    with tblog.SummaryWriter(tmp_path) as w:
+        w.add_scalar("x", base[1, 0], 0)  # a view at a storage offset
+        base.mul_(10)  # changed after logging: not seen
+        w.add_scalar("x", torch.tensor(7, dtype=torch.int16), 1)
+        w.add_scalar("x", neg_view, 2)
+        w.add_scalar("x", torch.tensor(0.25, dtype=torch.bfloat16).reshape(1, 1), 3)
+    monkeypatch.undo()
+    assert [name for name, thread in calls if thread == threading.get_ident()] == []
+    assert _values(tmp_path, "x") == [(0, 3.5), (1, 7.0), (2, -2.0), (3, 0.25)]

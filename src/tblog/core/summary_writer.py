@@ -658,16 +658,25 @@ def _wall_time(walltime: Any) -> float:
     return wall
 
 
+# exact type -> its snapshot function, filled on first use (torch.Tensor -> defer_scalar)
+_SNAPSHOTS: dict[type, Any] = {}
+
+
 def _prepare_scalar(value: Any) -> Any:
     """Check a scalar on the caller's thread; framework tensors are resolved later."""
     vt = type(value)
     if vt is float:
         return value
+    snapshot = _SNAPSHOTS.get(vt)
+    if snapshot is not None:
+        return snapshot(value)
     if vt is int:
         return float(value)
     if _is_torch_tensor(value):
         # read on the writer thread: a CUDA value is never synchronised on the caller's
-        return _integration("torch").defer_scalar(value)
+        defer = _integration("torch").defer_scalar
+        _SNAPSHOTS[sys.modules["torch"].Tensor] = defer
+        return defer(value)
     return convert.to_float(value)
 
 

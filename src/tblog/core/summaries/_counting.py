@@ -4,7 +4,7 @@
 returns (bins ``[e_i, e_i+1)``, the last one closed, values outside the edges dropped),
 plus the minimum and maximum. There are two ways to count, and both give the same result:
 
-- **native**: the ``_bucketcount`` C extension, built at install when a C compiler is
+- **native**: ``count`` of the ``tblog.core._native`` C extension, built at install when a C compiler is
   there. One pass over the values maps each value's bits (reordered so that integer order is
   float order) through a 65,536-entry table to its bucket. It is used for float32 and
   float64 input when each 16-bit key prefix holds at most one edge. That is always true of
@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 try:
-    from tblog.core.summaries import _bucketcount
+    from tblog.core import _native as _native_module
 
-    _native: Any = _bucketcount
+    _native: Any = _native_module
 except ImportError:  # built without a C compiler: the numpy way alone
     _native = None
 

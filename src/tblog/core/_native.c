@@ -1,6 +1,13 @@
-/* Bucket counting for tblog's fixed-edge histograms (optional native speed-up).
+/* tblog.core._native: optional native speed-ups (the package works without them).
+ *
+ * snapshot(address, code) -> Snapshot
+ *
+ * Copies one tensor element (dtype `code`) from `address`, a data pointer the caller holds;
+ * its tblog_resolve() returns the value as a float later, on another thread.
  *
  * count(values, idx, key, counts) -> (umin, umax)
+ *
+ * Bucket counting for fixed-edge histograms.
  *
  * values: C-contiguous float32 ('f') or float64 ('d') buffer.
  * Each value is mapped to its "monotone key" u: the IEEE bits, reordered so that unsigned
@@ -20,6 +27,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #define TABLE 65536
 #define LANES 4
@@ -188,7 +196,90 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------ element snapshots */
+enum { F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL, N_CODES };
+static const Py_ssize_t code_size[N_CODES] = {4, 8, 2, 2, 8, 4, 2, 1, 1, 1};
+
+typedef struct {
+    PyObject_HEAD
+    int code;
+    unsigned char raw[8];
+} Snapshot;
+
+static double
+half_to_double(uint16_t h)
+{
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+static PyObject *
+snapshot_resolve(PyObject *obj, PyObject *Py_UNUSED(ignored))
+{
+    Snapshot *self = (Snapshot *)obj;
+    const unsigned char *r = self->raw;
+    union { float f; double d; uint32_t u32; uint16_t u16; int64_t i64; int32_t i32; int16_t i16; int8_t i8; } v;
+    double out;
+    switch (self->code) {
+    case F32: memcpy(&v.f, r, 4); out = v.f; break;
+    case F64: memcpy(&v.d, r, 8); out = v.d; break;
+    case F16: memcpy(&v.u16, r, 2); out = half_to_double(v.u16); break;
+    case BF16: memcpy(&v.u16, r, 2); v.u32 = (uint32_t)v.u16 << 16; out = v.f; break;
+    case I64: memcpy(&v.i64, r, 8); out = (double)v.i64; break;
+    case I32: memcpy(&v.i32, r, 4); out = v.i32; break;
+    case I16: memcpy(&v.i16, r, 2); out = v.i16; break;
+    case I8: memcpy(&v.i8, r, 1); out = v.i8; break;
+    case U8: out = r[0]; break;
+    default: out = r[0] != 0; break;
+    }
+    return PyFloat_FromDouble(out);
+}
+
+static PyMethodDef snapshot_methods[] = {
+    {"tblog_resolve", snapshot_resolve, METH_NOARGS, "The element's value as a float."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject SnapshotType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tblog.core._native.Snapshot",
+    .tp_doc = "The bytes of one tensor element, read as a float by tblog_resolve().",
+    .tp_basicsize = sizeof(Snapshot),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_methods = snapshot_methods,
+};
+
+static PyObject *
+snapshot(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "snapshot(address, code) takes 2 arguments");
+        return NULL;
+    }
+    unsigned long long address = PyLong_AsUnsignedLongLong(args[0]);
+    if (address == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    long code = PyLong_AsLong(args[1]);
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    if (address == 0 || code < 0 || code >= N_CODES) {
+        PyErr_SetString(PyExc_ValueError, "snapshot: need a non-null address and a known code");
+        return NULL;
+    }
+    Snapshot *snap = PyObject_New(Snapshot, &SnapshotType);
+    if (snap == NULL)
+        return NULL;
+    snap->code = (int)code;
+    memset(snap->raw, 0, sizeof snap->raw);
+    memcpy(snap->raw, (const void *)(uintptr_t)address, (size_t)code_size[code]);
+    return (PyObject *)snap;
+}
+
 static PyMethodDef methods[] = {
+    {"snapshot", (PyCFunction)(void (*)(void))snapshot, METH_FASTCALL,
+     "snapshot(address, code) -> Snapshot: copy the element at address (code: its dtype, "
+     "0..9 = float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool)."},
     {"count", count, METH_VARARGS,
      "count(values, idx, key, counts) -> (umin, umax): add each float32/float64 value to "
      "counts[idx[p] + (u >= key[p])], u its monotone key, p = u's top 16 bits."},
@@ -196,12 +287,14 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_bucketcount", "Native bucket counting for fixed-edge histograms.",
+    PyModuleDef_HEAD_INIT, "_native", "Native speed-ups of tblog: histogram bucket counting, byte snapshots.",
     -1, methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
-PyInit__bucketcount(void)
+PyInit__native(void)
 {
+    if (PyType_Ready(&SnapshotType) < 0)
+        return NULL;
     return PyModule_Create(&module);
 }

@@ -1,0 +1,17 @@
+"""Type stub of tblog's optional native module (``_native.c``)."""
+
+from typing import Any
+
+class Snapshot:
+    """The bytes of one tensor element."""
+
+    def tblog_resolve(self) -> float:
+        """The element's value as a float."""
+
+def snapshot(address: int, code: int, /) -> Snapshot:
+    """Copy the element at ``address``; ``code`` 0..9: float32, float64, float16, bfloat16,
+    int64, int32, int16, int8, uint8, bool."""
+
+def count(values: Any, idx: Any, key: Any, counts: Any, /) -> tuple[int, int]:
+    """Add each float32/float64 value to ``counts[idx[p] + (u >= key[p])]`` (``u`` its
+    monotone key, ``p`` its top 16 bits); return the smallest and largest ``u``."""
