@@ -49,8 +49,16 @@ DTYPES = [
 BINS = ["tensorflow", 30, 7, [-2.0, -0.5, 0.0, 0.25, 1.0, 4.0], "auto"]
 
 
+@pytest.fixture
+def device_path_on_cpu(monkeypatch):
+    """CPU tensors reduced with torch ops, as on a GPU (they normally take the numpy path)."""
+    from tblog.integrations.torch import _histogram
+
+    monkeypatch.setattr(_histogram, "HOST_PATH_MIN_NUMEL", 2**62)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-def test_device_path_equals_numpy_path(tmp_path, dtype):
+def test_device_path_equals_numpy_path(tmp_path, dtype, device_path_on_cpu):
     t = _data(dtype)
     if dtype == torch.uint8:
         t = t.abs()
@@ -181,11 +189,9 @@ def test_deferred_nan_raises_on_the_next_call(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int32, torch.bfloat16])
 def test_large_cpu_tensors_match_the_numpy_path(tmp_path, dtype):
-    """Large CPU tensors take the numpy path (zero-copy view; bf16 stays on torch ops):
+    """CPU tensors take the numpy path (zero-copy view; bf16 stays on torch ops):
     TensorBoard sees the same histogram as for the numpy array, for every bins form."""
-    from tblog.integrations.torch import _histogram
-
-    n = _histogram.HOST_PATH_MIN_NUMEL + 5
+    n = 70_001
     t = (torch.randn(n) * 3).to(dtype)
     ref = t.float().numpy() if dtype == torch.bfloat16 else t.numpy()
     with tblog.SummaryWriter(tmp_path / "t") as a, tblog.SummaryWriter(tmp_path / "n") as b:

@@ -170,9 +170,14 @@ def histogram_pb(
         raise TypeError(f"values must be real, got dtype {t.dtype}")
     if t.layout != torch.strided:
         t = t.to_dense()
-    if t.device.type == "cpu" and t.dtype in _HOST_DTYPES and t.numel() >= HOST_PATH_MIN_NUMEL:
-        # Large CPU tensors: the numpy path over a zero-copy view counts in sorted float32
-        # chunks, several times faster on a CPU than bucketize, and identical by design.
+    if (
+        t.device.type == "cpu"
+        and t.dtype in _HOST_DTYPES
+        and t.numel() >= HOST_PATH_MIN_NUMEL
+        and not t.is_neg()
+    ):
+        # CPU tensors: the numpy path over a zero-copy view (one native counting pass, or
+        # sorted chunks) is 2-13x faster on a CPU than bucketize, and identical by design.
         return histogram.histogram_pb(tag, t.detach().numpy(), bins=bins, max_bins=max_bins)
     spec = _edges_for(t, bins) if t.numel() else None
     if spec is None:
@@ -184,8 +189,9 @@ def histogram_pb(
     return summary_from_packed(tag, edges, packed, t.numel(), max_bins)
 
 
-# CPU tensors at least this large, in a dtype numpy shares, go through the numpy path.
-HOST_PATH_MIN_NUMEL = 1 << 16
+# CPU tensors at least this large, in a dtype numpy shares, go through the numpy path (all of
+# them: it is faster at every size; tests raise it to run the device path on the CPU).
+HOST_PATH_MIN_NUMEL = 0
 _HOST_DTYPES = frozenset(
     {
         torch.float16,
