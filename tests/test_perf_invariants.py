@@ -351,15 +351,15 @@ def counting(request, monkeypatch):
     return _counting
 
 
-def test_native_counter_is_built():
-    """The install builds the C counter here (it is optional, so a broken build would only
-    show as the slow path)."""
-    from tblog.core import _native
+def test_tensorflow_edges_fit_the_native_table():
+    """TensorBoard's edges hold one key per 16-bit prefix, in float32 and float64, so the
+    default histogram always takes the native one-pass counter."""
     from tblog.core.summaries import _counting
 
-    assert _counting._native is _native
-    tables = _counting._native_tables(np.dtype(np.float32), _counting_edges())
-    assert tables is not None  # TensorBoard's edges fit the table: one per 16-bit prefix
+    for dtype in (np.float32, np.float64):
+        assert _counting._native_tables(np.dtype(dtype), _counting_edges()) is not None
+    dense = np.linspace(1.0, 1.001, 50)
+    assert _counting._native_tables(np.dtype(np.float32), dense) is None
 
 
 def _counting_edges() -> np.ndarray:

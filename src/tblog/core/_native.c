@@ -296,5 +296,10 @@ PyInit__native(void)
 {
     if (PyType_Ready(&SnapshotType) < 0)
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddObjectRef(m, "Snapshot", (PyObject *)&SnapshotType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }
