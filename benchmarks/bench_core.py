@@ -2,7 +2,7 @@
 
 Measures (issue 7): 1. ``add_scalar`` throughput including ``close()``, CPU per scalar and
 the caller's p50 cost per call; 2. ``add_histogram`` of a 10M-element float32 tensor, time
-and extra peak memory; 3. ``import`` + writer creation; 6. bytes written to an fsspec
+and extra peak memory, and a training loop's mix of scalars and small histograms; 3. ``import`` + writer creation; 6. bytes written to an fsspec
 store over 100 flushes; 7. RSS while 10M scalars are logged. Every writer runs in its own
 subprocess; the tables print ratios against the anchors measured in the same run.
 
@@ -90,6 +90,25 @@ close()
 lat.sort(); empty.sort()
 p50 = (lat[m // 2] - empty[m // 2]) / 1000
 print(json.dumps(dict(rate=n / wall, cpu_us=cpu / n * 1e6, p50_us=p50)))
+"""
+
+MIXED = """
+import json, sys, tempfile, time
+import numpy as np
+{writer}
+steps = int(sys.argv[1])
+h = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+wall = float("inf")
+for rep in range(3):  # best of 3 fresh writers
+    add, add_histogram, close = make(tempfile.mkdtemp())
+    t0 = time.perf_counter()
+    for i in range(steps):
+        add("loss", 1.0 / (i + 1), i)
+        add("accuracy", 0.5, i)
+        add_histogram("weights", h, i)
+    close()
+    wall = min(wall, time.perf_counter() - t0)
+print(json.dumps(dict(step_us=wall / steps * 1e6)))
 """
 
 HISTOGRAM = """
@@ -276,6 +295,24 @@ def bench_histogram() -> str:
     )
 
 
+def bench_mixed(steps: int) -> str:
+    rows, results = [], {}
+    for name in _writers():
+        if name == "tf.summary":
+            continue  # its histograms are a different kind (30 buckets): not the same work
+        results[name] = r = run_snippet(MIXED.format(writer=WRITERS[name]), str(steps))
+        rows.append([name, steps, r["step_us"]])
+    ours = results["tblog"]["step_us"]
+    for row in rows:
+        row.append(ratio(row[2], ours))
+    return table(
+        "a training loop's logging: 2 add_scalar + 1 add_histogram (1,000 values) per step, "
+        "including close() (best of 3)",
+        ["writer", "steps", "us/step", "tblog speed-up"],
+        rows,
+    )
+
+
 def bench_import() -> str:
     rows, results = [], {}
     for name in _writers():
@@ -327,6 +364,7 @@ def main(argv: list[str] | None = None) -> None:
     sections: list[Any] = [
         lambda: bench_scalars(200_000 if quick else 1_000_000, 20_000 if quick else 100_000),
         bench_histogram,
+        lambda: bench_mixed(2_000 if quick else 10_000),
         bench_import,
         lambda: bench_remote(100, 100),  # torch re-uploads the file per record: keep it small
         lambda: bench_rss(1_000_000 if quick else 10_000_000),

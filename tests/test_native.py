@@ -62,3 +62,30 @@ def test_native_module_is_used():
     assert _counting._native is _native
     assert _scalar._snapshot is _native.snapshot
     assert type(_scalar.defer_scalar(torch.tensor(1.0))) is _native.Snapshot
+
+
+def test_native_counter_checks_its_arguments():
+    """The C counter refuses what would make it write out of bounds or misread values."""
+    import pytest
+
+    from tblog.core import _native
+
+    idx = np.zeros(65536, dtype=np.uint32)
+    idx[40000:] = 5  # buckets up to 6: counts need 7 entries
+    key = np.full(65536, np.iinfo(np.uint32).max, dtype=np.uint32)
+    table = _native.table(idx, key)
+    values = np.array([1.0, -1.0], dtype=np.float32)
+    with pytest.raises(ValueError, match="max"):
+        _native.count(values, table, np.zeros(6, dtype=np.int64))
+    with pytest.raises(TypeError, match="float"):
+        _native.count(values.astype(np.float64), table, np.zeros(7, dtype=np.int64))
+    with pytest.raises(TypeError, match="float"):
+        _native.count(values.astype(np.int32), table, np.zeros(7, dtype=np.int64))
+    with pytest.raises(ValueError, match="65536"):
+        _native.table(idx[:100], key)
+    with pytest.raises(TypeError):
+        _native.count(values, idx, np.zeros(7, dtype=np.int64))  # not a table
+    counts = np.zeros(7, dtype=np.int64)
+    _native.count(values, table, counts)
+    # 1.0's key has prefix 0xBF80 (>= 40000: bucket 5); -1.0's is 0x407F (< 40000: bucket 0)
+    assert counts.tolist() == [1, 0, 0, 0, 0, 1, 0]

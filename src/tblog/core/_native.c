@@ -5,20 +5,20 @@
  * Copies one tensor element (dtype `code`) from `address`, a data pointer the caller holds;
  * its tblog_resolve() returns the value as a float later, on another thread.
  *
- * count(values, idx, key, counts) -> (umin, umax)
+ * table(idx, key) -> Table; count(values, table, counts) -> (umin, umax)
  *
  * Bucket counting for fixed-edge histograms.
  *
- * values: C-contiguous float32 ('f') or float64 ('d') buffer.
+ * values: C-contiguous float32 ('f') or float64 ('d') buffer, of the table's key size.
  * Each value is mapped to its "monotone key" u: the IEEE bits, reordered so that unsigned
  * integer order is float order (-0.0 is read as +0.0; NaNs land beyond the infinities).
  * The top 16 bits of u select a table entry p; the value's bucket is
  *     b = idx[p] + (u >= key[p])
  * which is #{edge keys <= u} when each 16-bit prefix holds at most one edge key (key[p]
  * is that key, or all ones when the prefix holds none). The Python side builds the tables
- * and uses this only when that holds. counts[b] += 1 for each value (int64, writable,
- * nb entries, every idx[p] < nb). Returns the smallest and largest monotone key seen, so
- * the caller gets min/max and finds NaN/inf without another pass.
+ * and uses this only when that holds. counts[b] += 1 for each value (int64, writable, at
+ * least max(idx) + 2 entries, checked). Returns the smallest and largest monotone key
+ * seen, so the caller gets min/max and finds NaN/inf without another pass.
  *
  * The loop runs without the GIL, so callers count parts of a large input on threads.
  */
@@ -49,23 +49,46 @@ static inline uint64_t mono64(uint64_t b)
     return (b ^ mask) + (uint64_t)(b == sign);
 }
 
+/* A bucket table: what count() maps values through, checked once when it is made. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t itemsize; /* 4: float32 keys, 8: float64 keys */
+    uint32_t max_idx;
+    uint32_t idx[TABLE];
+    union {
+        uint32_t k32[TABLE];
+        uint64_t k64[TABLE];
+    } key;
+} Table;
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tblog.core._native.Table",
+    .tp_doc = "table(idx, key): the bucket table count() maps values through.",
+    .tp_basicsize = sizeof(Table),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};
+
 /* count_f32 / count_f64: add each value to lanes (LANES interleaved rows of `width` uint32
-   counters, so that neighbouring values never wait on each other's increment), flushing
-   the lanes into the int64 counts every BLOCK values; returns the smallest and largest
-   monotone keys through *umin / *umax. */
-#define DEFINE_COUNT(NAME, UINT, MONO, SHIFT)                                          \
-    static void NAME(const UINT *restrict bits, Py_ssize_t n,                          \
-                     const uint32_t *restrict idx, const UINT *restrict keys,          \
+   counters, so that neighbouring values never wait on each other's increment; one lane for
+   small inputs), flushing them into the int64 counts every BLOCK values; the smallest and
+   largest monotone keys come back through *umin / *umax. Every bucket is < width: the
+   table's max_idx + 1 < width was checked by count(). */
+#define DEFINE_COUNT(NAME, UINT, MONO, SHIFT, KEYS)                                    \
+    static void NAME(const UINT *restrict bits, Py_ssize_t n, const Table *table,      \
                      uint32_t *restrict lanes, Py_ssize_t width,                       \
-                     int64_t *restrict counts, Py_ssize_t nb,                          \
-                     unsigned long long *umin, unsigned long long *umax)               \
+                     int64_t *restrict counts, unsigned long long *umin,               \
+                     unsigned long long *umax)                                         \
     {                                                                                  \
+        const uint32_t *restrict idx = table->idx;                                     \
+        const UINT *restrict keys = table->key.KEYS;                                   \
+        const int used = n >= 4096 ? LANES : 1;                                        \
         UINT lo = (UINT) ~(UINT)0, hi = 0;                                             \
         Py_ssize_t i = 0;                                                              \
         while (i < n) {                                                                \
             Py_ssize_t end = (n - i > BLOCK) ? i + BLOCK : n;                          \
-            memset(lanes, 0, sizeof(uint32_t) * LANES * (size_t)width);                \
-            for (; i + LANES <= end; i += LANES) {                                     \
+            memset(lanes, 0, sizeof(uint32_t) * (size_t)used * (size_t)width);         \
+            for (; used == LANES && i + LANES <= end; i += LANES) {                    \
                 for (int j = 0; j < LANES; j++) {                                      \
                     UINT u = MONO(bits[i + j]);                                        \
                     lo = u < lo ? u : lo;                                              \
@@ -83,25 +106,24 @@ static inline uint64_t mono64(uint64_t b)
             }                                                                          \
             for (Py_ssize_t k = 0; k < width; k++) {                                   \
                 int64_t s = 0;                                                         \
-                for (int j = 0; j < LANES; j++) s += lanes[j * width + k];             \
-                counts[k < nb ? k : nb - 1] += s;                                      \
+                for (int j = 0; j < used; j++) s += lanes[j * width + k];              \
+                counts[k] += s;                                                        \
             }                                                                          \
         }                                                                              \
         *umin = (unsigned long long)lo;                                                \
         *umax = (unsigned long long)hi;                                                \
     }
 
-DEFINE_COUNT(count_f32, uint32_t, mono32, 16)
-DEFINE_COUNT(count_f64, uint64_t, mono64, 48)
+DEFINE_COUNT(count_f32, uint32_t, mono32, 16, k32)
+DEFINE_COUNT(count_f64, uint64_t, mono64, 48, k64)
 
 static int
 get_buffer(PyObject *obj, Py_buffer *view, int flags, const char *name, Py_ssize_t itemsize)
 {
     if (PyObject_GetBuffer(obj, view, flags | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return -1;
-    if (view->itemsize != itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: expected items of %zd bytes, got %zd", name,
-                     itemsize, view->itemsize);
+    if (view->itemsize != itemsize || view->len != itemsize * TABLE) {
+        PyErr_Format(PyExc_ValueError, "%s: expected 65536 items of %zd bytes", name, itemsize);
         PyBuffer_Release(view);
         return -1;
     }
@@ -109,64 +131,76 @@ get_buffer(PyObject *obj, Py_buffer *view, int flags, const char *name, Py_ssize
 }
 
 static PyObject *
+table(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *idx_obj, *key_obj;
+    if (!PyArg_ParseTuple(args, "OO:table", &idx_obj, &key_obj))
+        return NULL;
+    Py_buffer ib, kb;
+    if (get_buffer(idx_obj, &ib, PyBUF_SIMPLE, "idx", 4) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(key_obj, &kb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&ib);
+        return NULL;
+    }
+    Py_ssize_t itemsize = kb.itemsize;
+    PyBuffer_Release(&kb);
+    if ((itemsize != 4 && itemsize != 8) ||
+        get_buffer(key_obj, &kb, PyBUF_SIMPLE, "key", itemsize) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "key: expected 4- or 8-byte items");
+        PyBuffer_Release(&ib);
+        return NULL;
+    }
+    Table *t = PyObject_New(Table, &TableType);
+    if (t != NULL) {
+        t->itemsize = itemsize;
+        memcpy(t->idx, ib.buf, sizeof t->idx);
+        memcpy(&t->key, kb.buf, (size_t)(itemsize * TABLE));
+        t->max_idx = 0;
+        for (Py_ssize_t p = 0; p < TABLE; p++)
+            t->max_idx = t->idx[p] > t->max_idx ? t->idx[p] : t->max_idx;
+    }
+    PyBuffer_Release(&ib);
+    PyBuffer_Release(&kb);
+    return (PyObject *)t;
+}
+
+static PyObject *
 count(PyObject *Py_UNUSED(self), PyObject *args)
 {
-    PyObject *values_obj, *idx_obj, *key_obj, *counts_obj;
-    if (!PyArg_ParseTuple(args, "OOOO:count", &values_obj, &idx_obj, &key_obj, &counts_obj))
+    PyObject *values_obj, *counts_obj;
+    Table *tab;
+    if (!PyArg_ParseTuple(args, "OO!O:count", &values_obj, &TableType, &tab, &counts_obj))
         return NULL;
 
-    Py_buffer vb, ib, kb, cb;
+    Py_buffer vb, cb;
     if (PyObject_GetBuffer(values_obj, &vb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return NULL;
     const char *fmt = vb.format ? vb.format : "B";
     char kind = fmt[strlen(fmt) - 1];
     if (!((kind == 'f' && vb.itemsize == 4) || (kind == 'd' && vb.itemsize == 8)) ||
-        (fmt[0] == '>' || fmt[0] == '!')) {
+        (fmt[0] == '>' || fmt[0] == '!') || vb.itemsize != tab->itemsize) {
         PyBuffer_Release(&vb);
-        PyErr_Format(PyExc_TypeError, "values must be native float32 or float64, got '%s'",
-                     fmt);
+        PyErr_Format(PyExc_TypeError,
+                     "values must be native floats of the table's %zd bytes, got '%s'",
+                     tab->itemsize, fmt);
         return NULL;
     }
-    if (get_buffer(idx_obj, &ib, PyBUF_SIMPLE, "idx", 4) < 0) {
+    if (PyObject_GetBuffer(counts_obj, &cb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) <
+        0) {
         PyBuffer_Release(&vb);
         return NULL;
     }
-    if (get_buffer(key_obj, &kb, PyBUF_SIMPLE, "key", vb.itemsize) < 0) {
-        PyBuffer_Release(&vb);
-        PyBuffer_Release(&ib);
-        return NULL;
-    }
-    if (get_buffer(counts_obj, &cb, PyBUF_WRITABLE, "counts", 8) < 0) {
-        PyBuffer_Release(&vb);
-        PyBuffer_Release(&ib);
-        PyBuffer_Release(&kb);
-        return NULL;
-    }
-
     PyObject *result = NULL;
     const Py_ssize_t n = vb.len / vb.itemsize;
-    const Py_ssize_t nb = cb.len / 8;
-    const uint32_t *idx = (const uint32_t *)ib.buf;
-    const void *values = vb.buf;
-    const void *key = kb.buf;
-    int64_t *counts = (int64_t *)cb.buf;
+    const Py_ssize_t width = cb.len / 8;
     uint32_t *lanes = NULL;
-    Py_ssize_t width = nb + 1; /* one spare slot: a NaN of all-ones bits past the last key */
     unsigned long long umin = 0, umax = 0;
 
-    if (ib.len / 4 != TABLE || kb.len / kb.itemsize != TABLE) {
-        PyErr_SetString(PyExc_ValueError, "idx and key must have 65536 entries");
+    if (cb.itemsize != 8 || width < (Py_ssize_t)tab->max_idx + 2) {
+        PyErr_SetString(PyExc_ValueError, "counts must be int64 with max(idx) + 2 entries");
         goto done;
-    }
-    if (nb < 1) {
-        PyErr_SetString(PyExc_ValueError, "counts must not be empty");
-        goto done;
-    }
-    for (Py_ssize_t p = 0; p < TABLE; p++) {
-        if ((Py_ssize_t)idx[p] >= nb) {
-            PyErr_SetString(PyExc_ValueError, "idx entries must be < len(counts)");
-            goto done;
-        }
     }
     lanes = (uint32_t *)malloc(sizeof(uint32_t) * LANES * (size_t)width);
     if (lanes == NULL) {
@@ -175,11 +209,11 @@ count(PyObject *Py_UNUSED(self), PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     if (vb.itemsize == 4)
-        count_f32((const uint32_t *)values, n, idx, (const uint32_t *)key, lanes, width,
-                  counts, nb, &umin, &umax);
+        count_f32((const uint32_t *)vb.buf, n, tab, lanes, width, (int64_t *)cb.buf, &umin,
+                  &umax);
     else
-        count_f64((const uint64_t *)values, n, idx, (const uint64_t *)key, lanes, width,
-                  counts, nb, &umin, &umax);
+        count_f64((const uint64_t *)vb.buf, n, tab, lanes, width, (int64_t *)cb.buf, &umin,
+                  &umax);
     Py_END_ALLOW_THREADS
     if (n == 0) {
         umin = 0;
@@ -190,8 +224,6 @@ count(PyObject *Py_UNUSED(self), PyObject *args)
 done:
     free(lanes);
     PyBuffer_Release(&vb);
-    PyBuffer_Release(&ib);
-    PyBuffer_Release(&kb);
     PyBuffer_Release(&cb);
     return result;
 }
@@ -280,8 +312,11 @@ static PyMethodDef methods[] = {
     {"snapshot", (PyCFunction)(void (*)(void))snapshot, METH_FASTCALL,
      "snapshot(address, code) -> Snapshot: copy the element at address (code: its dtype, "
      "0..9 = float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool)."},
+    {"table", table, METH_VARARGS,
+     "table(idx, key) -> Table: 65536 uint32 bucket indexes and 65536 uint32 (float32) or "
+     "uint64 (float64) keys, copied."},
     {"count", count, METH_VARARGS,
-     "count(values, idx, key, counts) -> (umin, umax): add each float32/float64 value to "
+     "count(values, table, counts) -> (umin, umax): add each float32/float64 value to "
      "counts[idx[p] + (u >= key[p])], u its monotone key, p = u's top 16 bits."},
     {NULL, NULL, 0, NULL},
 };
@@ -294,7 +329,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__native(void)
 {
-    if (PyType_Ready(&SnapshotType) < 0)
+    if (PyType_Ready(&SnapshotType) < 0 || PyType_Ready(&TableType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddObjectRef(m, "Snapshot", (PyObject *)&SnapshotType) < 0) {

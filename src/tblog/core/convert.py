@@ -89,3 +89,29 @@ def to_float(value: Any) -> float:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"scalar value must be numeric, got dtype {arr.dtype}")
     return float(arr.reshape(()))
+
+
+def to_step(global_step: Any) -> int:
+    """``None`` -> 0; ints, numpy integers and one-element integer tensors -> ``int``."""
+    if global_step is None:
+        return 0
+    if type(global_step) is int:
+        return global_step
+    if isinstance(global_step, bool):
+        raise TypeError("global_step must be an integer, got bool")
+    if isinstance(global_step, float):
+        if not global_step.is_integer():
+            raise ValueError(f"global_step must be a whole number, got {global_step}")
+        return int(global_step)
+    try:
+        arr = to_numpy(global_step)
+    except TypeError:
+        raise TypeError(
+            f"global_step must be an integer, got {type(global_step).__name__}"
+        ) from None
+    if arr.size != 1 or arr.dtype.kind not in "iuf":
+        raise TypeError(f"global_step must be an integer, got {global_step!r:.60}")
+    value = arr.reshape(()).item()
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"global_step must be a whole number, got {value}")
+    return int(value)

@@ -41,6 +41,10 @@ _counter_lock = threading.Lock()
 _HOST = socket.gethostname().replace("/", "_") or "localhost"
 _BATCH = 1 << 15  # items the writer thread takes off the queue at a time
 _WRITE_EVERY = 1024  # in a batch with summaries, append to the files every this many items
+# Shorter runs of scalars are encoded one by one in pure Python: numpy's fixed cost per call
+# outweighs the batch encoder's gain there, and each numpy call releases and re-takes the
+# GIL, which costs up to a switch interval (5 ms) when the caller's thread is busy in Python.
+_SMALL_RUN = 64
 _first, _second, _third, _fourth, _fifth, _sixth = map(operator.itemgetter, range(6))
 
 
@@ -294,9 +298,12 @@ class EventWriter:
         """Encode consecutive SCALAR items with each run's batch encoder."""
         done = self._done
         try:
+            if len(items) < _SMALL_RUN:
+                raise _EncodeEach
             groups = self._scalar_arrays(items)
         except BaseException:
-            # Unresolvable value, odd step, unusable run: find the failing item.
+            # A short run; or an unresolvable value, odd step, unusable run: find the
+            # failing item.
             for item in items:
                 self._done += 1
                 self._item(item, touched)
@@ -453,6 +460,10 @@ class EventWriter:
                     r.file.close()
                 except BaseException as exc:  # noqa: BLE001
                     self._error = exc
+
+
+class _EncodeEach(Exception):
+    """Internal: take the one-item-at-a-time path for a run of scalars."""
 
 
 def _resolve_scalar(value: Any) -> float:

@@ -144,9 +144,9 @@ def _native_tables(dtype: np.dtype[Any], edges: np.ndarray) -> tuple[Any, ...] |
     return _tables_for(dtype.itemsize, edges.tobytes())
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def _tables_for(itemsize: int, edge_bytes: bytes) -> tuple[Any, ...] | None:
-    """(idx, key, itemsize, n_keys) for the native counter, or None when a 16-bit prefix
+    """(native table, itemsize, n_keys) for the native counter, or None when a 16-bit prefix
     of the keys holds two of them. Keys K_j are the edges in the values' precision, with
     ``#{x < K_j} == #{x < e_j}`` and, for the last, ``#{x < K} == #{x <= e_last}``."""
     edges = np.frombuffer(edge_bytes, dtype=np.float64)
@@ -168,12 +168,13 @@ def _tables_for(itemsize: int, edge_bytes: bytes) -> tuple[Any, ...] | None:
     idx = np.searchsorted(mono, starts, side="left").astype(np.uint32)
     key = np.full(1 << _TABLE_BITS, np.iinfo(mono.dtype).max, dtype=mono.dtype)
     key[prefix] = mono
-    return idx, key, itemsize, keys.size
+    return _native.table(idx, key), itemsize, keys.size
 
 
 def _count_native(flat: np.ndarray, tables: tuple[Any, ...]) -> Counted:
-    idx, key, itemsize, n_keys = tables
-    per_key = np.zeros(n_keys + 1, dtype=np.int64)  # [b] = #{values with b keys <= them}
-    umin, umax = _native.count(flat, idx, key, per_key)
+    table, itemsize, n_keys = tables
+    # [b] = #{values with b keys <= them}; one more slot, that only NaN can reach
+    per_key = np.zeros(n_keys + 2, dtype=np.int64)
+    umin, umax = _native.count(flat, table, per_key)
     below = np.cumsum(per_key[:n_keys])  # [j] = #{x < K_j}
     return np.diff(below), _from_monotone(umin, itemsize), _from_monotone(umax, itemsize)

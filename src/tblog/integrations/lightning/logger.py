@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tblog.core import checkpoint_log
-from tblog.core.summary_writer import SummaryWriter, to_step
+from tblog.core.convert import to_step
+from tblog.core.summary_writer import SummaryWriter
 from tblog.integrations.lightning import _compat, _layout, _trainer
 from tblog.integrations.lightning._compat import (
     PACKAGE,
