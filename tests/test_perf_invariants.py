@@ -472,3 +472,31 @@ def _child_histogram(x):
     from tblog.core.summaries import histogram
 
     return histogram.histogram_pb("h", x).SerializeToString()
+
+
+def test_short_scalar_runs_are_encoded_without_numpy(tmp_path, monkeypatch):
+    """Scalars between summaries (a few per step) are framed one by one: the numpy batch
+    encoder is for long runs only (its calls give the GIL away to a busy caller thread).
+    Both paths write what TensorBoard reads as the same series."""
+    runs: list[int] = []
+    original = events.ScalarEncoder.frame_parts
+
+    def spy(self, tags, *columns):
+        runs.append(len(tags))
+        return original(self, tags, *columns)
+
+    monkeypatch.setattr(events.ScalarEncoder, "frame_parts", spy)
+    with tblog.SummaryWriter(tmp_path, max_queue=100_000) as w:
+        for i in range(200):
+            w.add_scalar("x", i * 0.5, i)
+            w.add_scalar("y", -i, i)
+            w.add_text("t", f"step {i}", i)
+        w.flush()
+        assert runs == []
+        for i in range(200, 1200):
+            w.add_scalar("x", i * 0.5, i)
+            w.add_scalar("y", -i, i)
+        w.flush()
+        assert runs and min(runs) >= 64
+    assert tb.scalar_series(str(tmp_path), "x") == [(i, i * 0.5) for i in range(1200)]
+    assert tb.scalar_series(str(tmp_path), "y") == [(i, float(-i)) for i in range(1200)]
