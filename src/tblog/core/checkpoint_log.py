@@ -39,10 +39,9 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
 from tblog.core import events, records
 from tblog.core.proto import event_pb2, summary_pb2, tensor_pb2
+from tblog.core.reader import parse_events
 
 SCALAR_TAG = "checkpoint/step"
 SAVED_TAG = "checkpoint/saved"
@@ -173,11 +172,8 @@ def _scan_file(path: str, step: int, kinds: dict[str, str], stale: dict[str, str
     except OSError:
         return False
     has_start = False
-    event = event_pb2.Event()
     try:
-        for _, payload in records.iter_records(data, check_crc=False):
-            event.Clear()
-            event.ParseFromString(payload)
+        for event in parse_events(data, check_crc=False, source=path):
             what = event.WhichOneof("what")
             if what == "session_log":
                 has_start |= event.session_log.status == event_pb2.SessionLog.START
@@ -190,8 +186,8 @@ def _scan_file(path: str, step: int, kinds: dict[str, str], stale: dict[str, str
                     kind = kinds[value.tag] = _kind(value)  # the first value decides
                 if event.step >= step:
                     stale[value.tag] = kind
-    except (records.DataLossError, DecodeError):
-        pass
+    except records.DataLossError:
+        pass  # what precedes a torn or corrupt record still counts
     return has_start
 
 
