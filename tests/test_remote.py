@@ -157,3 +157,73 @@ def test_s3_normal_exit_without_close_uploads_everything(s3_server, tmp_path):
     _download(fs, "tblog-bucket/exit", tmp_path / "exit")
     values = [float(array(e).item()) for e in accumulator(tmp_path / "exit").Tensors("x")]
     assert values == [float(i) for i in range(50)]
+
+
+def _resume_workload(logdir: str) -> None:
+    """A run, then a process resuming it from step 50 (same process here: the scan finds
+    sub-runs by the writers' host and pid, which both share)."""
+    import numpy as np
+
+    from tblog.core import checkpoint_log
+
+    w = tblog.SummaryWriter(logdir)
+    for i in range(100):
+        w.add_scalar("a", float(i), i)
+        if i < 80:
+            w.add_scalar("b", float(-i), i)  # never logged again after the resume
+        if i % 10 == 0:
+            w.add_histogram("h", np.arange(5.0) + i, i)
+    w.add_scalars("grp", {"x": 1.0, "y": 2.0}, 90)
+    w.close()
+    w = tblog.SummaryWriter(logdir)
+    checkpoint_log.mark_resume(w, 50)
+    for i in range(50, 60):
+        w.add_scalar("a", i * 10.0, i)
+    w.close()
+
+
+def _events_without_times(logdir: str) -> list[tuple[str, bytes]]:
+    out = []
+    for run, event in tblog.read(logdir):
+        event.wall_time = 0
+        out.append((run, event.SerializeToString()))
+    return out
+
+
+def test_resume_marks_a_remote_run_as_a_local_one(tmp_path):
+    """mark_resume on an fsspec log dir writes what it writes locally: the START and the
+    data server's placeholders for every stale tag, in the run and its add_scalars
+    sub-runs; TensorBoard then shows the resumed curves."""
+    fs = fsspec.filesystem("memory")
+    url = "memory://tblog-resume/run"
+    try:
+        _resume_workload(str(tmp_path / "local"))
+        _resume_workload(url)
+        remote = _events_without_times(url)
+        assert remote == _events_without_times(str(tmp_path / "local"))
+        placeholders = {
+            (run, value.tag)
+            for run, data in remote
+            for value in _event(data).summary.value
+            if _event(data).step == 50 and value.tag in ("b", "h", "grp")
+        }
+        assert placeholders == {(".", "b"), (".", "h"), ("grp_x", "grp"), ("grp_y", "grp")}
+        for p in fs.find("/tblog-resume/run"):
+            rel = p.split("/tblog-resume/run/", 1)[1]
+            dest = tmp_path / "copy" / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(fs.cat_file(p))
+        acc = accumulator(tmp_path / "copy")
+        assert [(e.step, float(array(e))) for e in acc.Tensors("a")] == [
+            (i, float(i)) for i in range(50)
+        ] + [(i, i * 10.0) for i in range(50, 60)]
+        assert [e.step for e in acc.Tensors("b")] == list(range(50))
+        assert [e.step for e in acc.Tensors("h")] == [0, 10, 20, 30, 40]
+    finally:
+        fs.rm("/tblog-resume", recursive=True)
+
+
+def _event(data: bytes):
+    from tblog.core.proto import event_pb2
+
+    return event_pb2.Event.FromString(data)

@@ -21,10 +21,9 @@ process wrote at or after N (see ``../shared/event-format.md`` section 2):
 A run whose files hold no START yet (one started by ``torch.utils.tensorboard`` or
 ``tf.summary``) gets one more START, which the Python loader ignores as its first.
 
-Limits: the placeholders need the event files on local disk (for fsspec URLs only the
-START is written); restore before the resumed process logs anything at or after N; the
-scan reads the run's event files once (about 2 s per 500k events on a loaded 2-core
-machine).
+Limits: restore before the resumed process logs anything at or after N; the scan reads
+the run's event files once (about 2 s per 500k events on a loaded 2-core machine; for an
+fsspec URL, plus downloading them).
 
 The restore also logs ``checkpoint/step`` at N again (the START purges the record of the
 save at N, but the checkpoint file is still there) and a ``checkpoint/restored`` text.
@@ -33,7 +32,6 @@ save at N, but the checkpoint file is still there) and a ``checkpoint/restored``
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -42,6 +40,7 @@ from typing import Any
 from tblog.core import events, records
 from tblog.core.proto import event_pb2, summary_pb2, tensor_pb2
 from tblog.core.reader import parse_events
+from tblog.core.storage import Storage
 
 SCALAR_TAG = "checkpoint/step"
 SAVED_TAG = "checkpoint/saved"
@@ -106,9 +105,9 @@ def mark_resume(writer: Any, step: int) -> None:
         )
     step = int(step)
     core = getattr(writer, "writer", None)  # the EventWriter; None on non-zero ranks
-    if core is not None and not core.storage.remote:
+    if core is not None:
         wall = time.time()
-        for run, (tags, has_start) in _scan_runs(core.logdir, step).items():
+        for run, (tags, has_start) in _scan_runs(core.storage, core.logdir, step).items():
             if tags:
                 core.event(run, _placeholder_event(tags, step, wall))
             if not has_start:
@@ -117,26 +116,31 @@ def mark_resume(writer: Any, step: int) -> None:
     writer.restart(step)
 
 
-def stale_tags(logdir: str, step: int) -> dict[str, dict[str, str]]:
+def stale_tags(
+    logdir: str, step: int, storage_options: dict[str, Any] | None = None
+) -> dict[str, dict[str, str]]:
     """``{run: {tag: kind}}`` of the summary tags with a point at a step >= ``step``, for
-    the run in ``logdir`` (run ``""``) and its sub-runs (run = the sub-directory's name;
-    see ``_run_dirs``). ``kind`` is ``"scalar"``, ``"blob"`` or ``"tensor"``.
-
-    Reads local event files only; a corrupt record ends the scan of its file.
+    the run in ``logdir`` (a path or fsspec URL; run ``""``) and its sub-runs (run = the
+    sub-directory's name; see ``_run_dirs``). ``kind`` is ``"scalar"``, ``"blob"`` or
+    ``"tensor"``. A corrupt record ends the scan of its file.
     """
-    return {run: tags for run, (tags, _) in _scan_runs(logdir, step).items()}
+    storage = Storage(logdir, storage_options)
+    return {run: tags for run, (tags, _) in _scan_runs(storage, storage.root, step).items()}
 
 
-def _scan_runs(logdir: str, step: int) -> dict[str, tuple[dict[str, str], bool]]:
+def _scan_runs(
+    storage: Storage, logdir: str, step: int
+) -> dict[str, tuple[dict[str, str], bool]]:
     """``{run: (stale tags, whether its files hold a SessionLog START)}``."""
     out: dict[str, tuple[dict[str, str], bool]] = {}
-    for run, run_dir in _run_dirs(logdir):
+    for run, run_dir in _run_dirs(storage, logdir):
         kinds: dict[str, str] = {}
         stale: dict[str, str] = {}
         has_start = False
-        for name in sorted(os.listdir(run_dir)):
+        for name in sorted(storage.listdir(run_dir)):
             if "tfevents" in name:
-                has_start |= _scan_file(os.path.join(run_dir, name), step, kinds, stale)
+                data = storage.read_bytes(storage.join(run_dir, name)) or b""
+                has_start |= _scan_events(data, name, step, kinds, stale)
         out[run] = (stale, has_start)
     return out
 
@@ -149,31 +153,32 @@ def _writer_ids(names: Iterable[str]) -> set[tuple[str, str]]:
     return {(m.group(1), m.group(2)) for m in map(_WRITER_ID.search, names) if m}
 
 
-def _run_dirs(logdir: str) -> Iterable[tuple[str, str]]:
+def _run_dirs(storage: Storage, logdir: str) -> Iterable[tuple[str, str]]:
     """The writer's own run and its sub-runs: the immediate sub-directories with event
     files written by a process that also wrote the log dir's own event files (what
     ``add_scalars`` makes), not unrelated runs that happen to live below the log dir."""
-    if not os.path.isdir(logdir):
+    names = storage.listdir(logdir)
+    if not names:
         return
     yield "", logdir
-    ours = _writer_ids(os.listdir(logdir))
-    for name in sorted(os.listdir(logdir)):
-        sub = os.path.join(logdir, name)
-        if ours and os.path.isdir(sub) and _writer_ids(os.listdir(sub)) & ours:
+    ours = _writer_ids(names)
+    for name in sorted(names):
+        if not ours or "tfevents" in name:
+            continue
+        sub = storage.join(logdir, name)
+        inside = storage.listdir(sub)
+        if inside != [name] and _writer_ids(inside) & ours:  # [name]: a file, not a dir
             yield name, sub
 
 
-def _scan_file(path: str, step: int, kinds: dict[str, str], stale: dict[str, str]) -> bool:
-    """Add the file's tags with points at steps >= ``step`` to ``stale``; return whether
-    it holds a SessionLog START."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
+def _scan_events(
+    data: bytes, name: str, step: int, kinds: dict[str, str], stale: dict[str, str]
+) -> bool:
+    """Add the tags of an event file's bytes with points at steps >= ``step`` to
+    ``stale``; return whether it holds a SessionLog START."""
     has_start = False
     try:
-        for event in parse_events(data, check_crc=False, source=path):
+        for event in parse_events(data, check_crc=False, source=name):
             what = event.WhichOneof("what")
             if what == "session_log":
                 has_start |= event.session_log.status == event_pb2.SessionLog.START

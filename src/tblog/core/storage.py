@@ -133,7 +133,8 @@ class Storage:
         os.makedirs(path, exist_ok=True)
 
     def listdir(self, path: str) -> list[str]:
-        """Base names in ``path`` (empty when it does not exist)."""
+        """Base names in ``path`` (empty when it does not exist or is a local file; for a
+        remote file, fsspec lists the file itself)."""
         if self.remote:
             try:
                 return [posixpath.basename(p.rstrip("/")) for p in self.fs.ls(path, detail=False)]
@@ -141,7 +142,7 @@ class Storage:
                 return []
         try:
             return os.listdir(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
 
     def has_event_files(self, path: str) -> bool:

@@ -365,15 +365,15 @@ def _mark_resume(writer: SummaryWriter, resume: tuple[int, int]) -> None:
     iterations, epoch = resume
     core = writer.writer
     keep: list[bytes] = []
-    if core is not None and not core.storage.remote:
-        keep = _iteration_events(core.logdir, epoch, iterations)
+    if core is not None:
+        keep = _iteration_events(core.storage, core.logdir, epoch, iterations)
     checkpoint_log.mark_resume(writer, epoch)
     if core is not None:
         for data in keep:
             core.event("", data)
 
 
-def _iteration_events(run_dir: str, lo: int, hi: int) -> list[bytes]:
+def _iteration_events(storage: Any, run_dir: str, lo: int, hi: int) -> list[bytes]:
     """Serialized events of ``run_dir`` holding only iteration-axis values at steps in
     ``[lo, hi]`` (the last copy of each (tag, step) wins, as a reader would see it)."""
     from tblog.core.proto import event_pb2
@@ -381,11 +381,10 @@ def _iteration_events(run_dir: str, lo: int, hi: int) -> list[bytes]:
     from tblog.core.records import DataLossError
 
     latest: dict[tuple[str, int], bytes] = {}
-    for name in sorted(os.listdir(run_dir)):
+    for name in sorted(storage.listdir(run_dir)):
         if "tfevents" not in name:
             continue
-        with open(os.path.join(run_dir, name), "rb") as f:
-            data = f.read()
+        data = storage.read_bytes(storage.join(run_dir, name)) or b""
         try:
             for event in parse_events(data, source=name):
                 if not (lo <= event.step <= hi) or not event.HasField("summary"):
