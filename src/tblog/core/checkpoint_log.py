@@ -128,9 +128,7 @@ def stale_tags(
     return {run: tags for run, (tags, _) in _scan_runs(storage, storage.root, step).items()}
 
 
-def _scan_runs(
-    storage: Storage, logdir: str, step: int
-) -> dict[str, tuple[dict[str, str], bool]]:
+def _scan_runs(storage: Storage, logdir: str, step: int) -> dict[str, tuple[dict[str, str], bool]]:
     """``{run: (stale tags, whether its files hold a SessionLog START)}``."""
     out: dict[str, tuple[dict[str, str], bool]] = {}
     for run, run_dir in _run_dirs(storage, logdir):

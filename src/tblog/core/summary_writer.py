@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -162,6 +163,39 @@ class SummaryWriter(MediaMethods):
         for key, value in tag_scalar_dict.items():
             run = prefix + self._tag(key)
             self._put((SCALAR, run, main, _prepare_scalar(value), step, wall))
+
+    def _add_metrics(self, metrics: Mapping[str, Any], global_step: Any) -> None:
+        """``add_scalar(key, value, global_step)`` for each item of ``metrics`` at one wall
+        time (``add_scalars`` for a dict value): the loggers' hot path. Raises
+        ``ValueError`` naming the metric whose value is not a number, a one-element
+        tensor or a dict of them (the metrics before it are logged)."""
+        w = self._writer
+        if w is None:
+            return
+        if w._error is not None or w._closed:
+            w.check()
+        step = global_step if type(global_step) is int else to_step(global_step)
+        wall = _time()
+        tags = self._tags
+        q = w._queue
+        for key, value in metrics.items():
+            try:
+                if type(value) is not float:
+                    if isinstance(value, dict):
+                        self.add_scalars(key, value, step, wall)
+                        continue
+                    value = _prepare_scalar(value)
+                tag = tags.get(key) if type(key) is str else None
+                if tag is None:
+                    tag = self._tag(key)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"metric {key!r}: cannot log {value!r:.80}; expected a number, a"
+                    " one-element tensor or a dict of them"
+                ) from exc
+            q.append((SCALAR, "", tag, value, step, wall))
+            if len(q) >= w._wake_at:
+                w._kick()
 
     def add_tensor(
         self, tag: str, tensor: Any, global_step: Any = None, walltime: float | None = None

@@ -183,17 +183,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         if self._prefix:
             metrics = self._fabric_add_prefix(metrics)
         exp = self._experiment if self._experiment is not None else self.experiment
-        for key, value in metrics.items():
-            try:
-                if isinstance(value, dict):
-                    exp.add_scalars(key, value, step)
-                else:
-                    exp.add_scalar(key, value, step)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"metric {key!r}: cannot log {value!r:.80}; expected a number, a one-element"
-                    " tensor or a dict of them"
-                ) from exc
+        exp._add_metrics(metrics, step)
 
     def _fabric_add_prefix(self, metrics: Mapping[str, Any]) -> Mapping[str, Any]:
         return _compat.fabric_utils._add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)  # type: ignore[no-any-return]
