@@ -184,3 +184,21 @@ def test_plain_cpu_tensors_are_not_read_on_the_caller(tmp_path, monkeypatch, nat
     monkeypatch.undo()
     assert [name for name, thread in calls if thread == threading.get_ident()] == []
     assert _values(tmp_path, "x") == [(0, 3.5), (1, 7.0), (2, -2.0), (3, 0.25)]
+
+
+def test_tensor_without_storage_is_cloned_not_read_by_address():
+    """A plain CPU tensor that has no storage (a vmap wrapper) cannot be snapshotted by
+    address: it takes the clone path instead of raising."""
+    from torch.func import vmap
+
+    from tblog.integrations.torch import _scalar
+
+    snapshots = []
+
+    def per_example(x):
+        total = x.sum()
+        snapshots.append(_scalar.defer_scalar(total))
+        return total
+
+    vmap(per_example)(torch.randn(3, 4))
+    assert [type(s) for s in snapshots] == [_scalar.DeferredScalar]

@@ -4,8 +4,9 @@
 copied into pinned host memory with ``non_blocking=True`` and a CUDA event is recorded
 behind the copy; a plain CPU tensor's element bytes are copied (a snapshot, like a clone,
 at a tenth of its cost: the caller may change the tensor in place afterwards); other
-tensors (subclasses, other devices, negative-bit views) are cloned. The value becomes a Python float in
-``tblog_resolve``, which the writer thread calls.
+tensors (subclasses, other devices, negative-bit views, tensors without storage) are
+cloned. The value becomes a Python float in ``tblog_resolve``, which the writer thread
+calls.
 """
 
 from __future__ import annotations
@@ -115,7 +116,12 @@ def defer_scalar(t: torch.Tensor) -> Any:
         # bytes are not its value.
         code = _CODES.get(t.dtype)
         if code is not None and t.layout is _STRIDED and not t.is_neg():
-            return _snapshot(t.data_ptr(), code)
+            try:
+                address = t.data_ptr()
+            except RuntimeError:  # no storage (a functorch wrapper, ...): clone it below
+                address = 0
+            if address:
+                return _snapshot(address, code)
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"scalar_value must be a torch.Tensor, got {type(t).__name__}")
     _check_scalar(t)
