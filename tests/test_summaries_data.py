@@ -96,8 +96,18 @@ def test_histogram_empty_is_an_empty_histogram_and_nonfinite_raises(tmp_path):
     assert "bad" not in acc.Tags()["tensors"]
 
 
-def test_buckets_pb_equals_histogram_pb_for_device_counts():
-    v = RNG.normal(size=1000).astype(np.float32)
+@pytest.mark.parametrize(
+    "v",
+    [
+        RNG.normal(size=1000).astype(np.float32),
+        np.array([3.5], dtype=np.float32),  # one value: one bucket
+        np.full(9, -2.0),  # all in one bucket, on a negative edge's side
+        histogram.tensorflow_edges()[700:720].copy(),  # values on edges
+        np.array([0.0, -0.0, 1e-13, -1e-13]),  # around zero's bucket
+    ],
+    ids=["normal", "single", "constant", "on-edges", "zero"],
+)
+def test_buckets_pb_equals_histogram_pb_for_device_counts(v):
     flat = v.astype(np.float64)
     edges = histogram.tensorflow_edges()
     counts, _ = np.histogram(flat, edges)  # what a device computes

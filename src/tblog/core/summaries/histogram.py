@@ -62,6 +62,9 @@ def histogram_from_buckets_pb(
     )
 
 
+_METADATA = histogram_metadata()
+
+
 @functools.lru_cache(maxsize=1)
 def _tensorflow_edges() -> np.ndarray:
     limits = []
@@ -173,6 +176,26 @@ def buckets_pb(
     return histogram_from_buckets_pb(tag, left, right_edges, cnt[first : last + 1])
 
 
+def _counted_pb(
+    tag: str, edges: np.ndarray, counts: np.ndarray, vmin: float, vmax: float
+) -> summary_pb2.Summary:
+    """:func:`buckets_pb` (no ``max_bins``) for counts this module computed itself, so known
+    valid: the same Summary, without the checks and copies (small histograms are logged
+    often, e.g. every layer at every step)."""
+    nonzero = np.flatnonzero(counts)
+    if nonzero.size == 0:
+        empty = np.zeros(0)
+        return histogram_from_buckets_pb(tag, empty, empty, empty)
+    first, last = int(nonzero[0]), int(nonzero[-1]) + 1
+    rows = np.empty((last - first, 3))
+    rows[:, 0] = edges[first:last]
+    rows[:, 1] = edges[first + 1 : last + 1]
+    rows[:, 2] = counts[first:last]
+    rows[0, 0] = vmin
+    rows[-1, 1] = vmax
+    return summary_value(tag, tensor_proto(rows), _METADATA)
+
+
 def _check_bins(bins: Any) -> Any:
     if isinstance(bins, str):
         if bins != "tensorflow" and bins not in _BIN_RULES:
@@ -214,6 +237,8 @@ def histogram_pb(
         counts, vmin, vmax = edge_counts(arr, edges)
         if not (math.isfinite(vmin) and math.isfinite(vmax)):
             raise ValueError("values must be finite; got NaN or infinity")
+        if max_bins is None:
+            return _counted_pb(tag, edges, counts, vmin, vmax)
         return buckets_pb(tag, edges, counts, vmin, vmax, arr.size, max_bins=max_bins)
     flat = _finite_values(values)
     if flat.size == 0:
