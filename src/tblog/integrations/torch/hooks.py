@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from tblog.core.summaries.histogram import tensorflow_edges
-from tblog.integrations.torch._histogram import reduce_on_device
+from tblog.integrations.torch._histogram import reduce_on_device, reduce_on_host
 
 LOG_KINDS = {
     "gradients": ("gradients",),
@@ -143,7 +143,9 @@ class _Watch:
     def _reduce(self, cur: _Pending, tag: str, t: torch.Tensor, with_norm: bool) -> None:
         if t.numel() == 0 or t.is_complex():
             return
-        packed = reduce_on_device(t, self.edges, "tensorflow")
+        packed = reduce_on_host(t, self.edges)  # CPU floats: the numpy path, much faster
+        if packed is None:
+            packed = reduce_on_device(t, self.edges, "tensorflow")
         if with_norm:
             norm = torch.linalg.vector_norm(
                 t.detach().to(torch.float64 if t.dtype == torch.float64 else torch.float32)
