@@ -207,8 +207,9 @@ def test_large_cpu_tensors_match_the_numpy_path(tmp_path, dtype):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_host_reduction_equals_device_reduction(dtype):
-    """watch()'s CPU shortcut packs what the torch-ops reduction packs: min, max, sum, sum
-    of squares, the non-finite flag and every bucket count."""
+    """watch()'s CPU shortcut packs what the torch-ops reduction packs: min, max, the
+    non-finite flag and every bucket count (sum and sum of squares, which no output uses,
+    are left 0), and watch() writes the same histograms either way."""
     from tblog.integrations.torch import _histogram
 
     edges = tensorflow_edges()
@@ -218,8 +219,10 @@ def test_host_reduction_equals_device_reduction(dtype):
         host = _histogram.reduce_on_host(t, edges).numpy()
         device = _histogram.reduce_on_device(t, edges, "tensorflow").numpy()
         np.testing.assert_array_equal(host[[0, 1, 4]], device[[0, 1, 4]])
-        np.testing.assert_allclose(host[2:4], device[2:4], rtol=1e-9)
         np.testing.assert_array_equal(host[5:], device[5:])
+        a = _histogram.summary_from_packed("h", edges, host, t.numel(), None)
+        b = _histogram.summary_from_packed("h", edges, device, t.numel(), None)
+        assert a.SerializeToString() == b.SerializeToString()
     bad = x.clone()
     bad[3, 3] = float("nan")
     assert _histogram.reduce_on_host(bad, edges)[4] == 1
