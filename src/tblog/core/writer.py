@@ -143,8 +143,9 @@ class EventWriter:
     def put(self, item: tuple[Any, ...]) -> None:
         """Queue one item (see the kinds above); waits only when the queue is full.
 
-        ``SummaryWriter.add_scalar`` inlines this body (``_error``/``_closed`` check,
-        ``_queue.append``, ``_kick`` at ``_wake_at``): keep the two in step.
+        ``SummaryWriter.add_scalar`` and ``SummaryWriter._add_metrics`` inline this body
+        (``_error``/``_closed`` check, ``_queue.append``, ``_kick`` at ``_wake_at``): keep
+        the three in step.
         """
         if self._error is not None or self._closed:
             self.check()
@@ -297,13 +298,13 @@ class EventWriter:
     def _scalars(self, items: list[tuple[Any, ...]], touched: set[str]) -> None:
         """Encode consecutive SCALAR items with each run's batch encoder."""
         done = self._done
-        try:
-            if len(items) < _SMALL_RUN:
-                raise _EncodeEach
-            groups = self._scalar_arrays(items)
-        except BaseException:
-            # A short run; or an unresolvable value, odd step, unusable run: find the
-            # failing item.
+        groups = None
+        if len(items) >= _SMALL_RUN:
+            try:
+                groups = self._scalar_arrays(items)
+            except BaseException:
+                pass  # unresolvable value, odd step, unusable run: one by one finds it
+        if groups is None:
             for item in items:
                 self._done += 1
                 self._item(item, touched)
@@ -460,10 +461,6 @@ class EventWriter:
                     r.file.close()
                 except BaseException as exc:  # noqa: BLE001
                     self._error = exc
-
-
-class _EncodeEach(Exception):
-    """Internal: take the one-item-at-a-time path for a run of scalars."""
 
 
 def _resolve_scalar(value: Any) -> float:

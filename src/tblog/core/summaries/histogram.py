@@ -164,24 +164,19 @@ def buckets_pb(
             if lim.size != cnt.size + 1:
                 raise ValueError("max_bins needs all len(counts) + 1 edges")
             lim, cnt = _subsample(lim, cnt, int(max_bins))
-    right = lim[1:] if lim.size == cnt.size + 1 else lim
-    nonzero = np.flatnonzero(cnt)
-    if nonzero.size == 0:
-        empty = np.zeros(0)
-        return histogram_from_buckets_pb(tag, empty, empty, empty)
-    first, last = int(nonzero[0]), int(nonzero[-1])
-    inner = right[first:last]
-    left = np.concatenate([[float(vmin)], inner])
-    right_edges = np.concatenate([inner, [float(vmax)]])
-    return histogram_from_buckets_pb(tag, left, right_edges, cnt[first : last + 1])
+    if lim.size == cnt.size:  # right edges only: the first left edge becomes vmin anyway
+        lim = np.concatenate([[float(vmin)], lim])
+    return _counted_pb(tag, lim, cnt, float(vmin), float(vmax))
 
 
 def _counted_pb(
     tag: str, edges: np.ndarray, counts: np.ndarray, vmin: float, vmax: float
 ) -> summary_pb2.Summary:
-    """:func:`buckets_pb` (no ``max_bins``) for counts this module computed itself, so known
-    valid: the same Summary, without the checks and copies (small histograms are logged
-    often, e.g. every layer at every step)."""
+    """The Summary :func:`buckets_pb` encodes, from k + 1 edges and k counts known to be
+    valid (:func:`histogram_pb` calls it directly for the counts it computed: no checks or
+    copies, since small histograms are logged often, e.g. every layer at every step).
+    Empty outer buckets are dropped; the first left edge becomes ``vmin`` and the last
+    right edge ``vmax``, as TensorBoard's loader shows torch's histograms."""
     nonzero = np.flatnonzero(counts)
     if nonzero.size == 0:
         empty = np.zeros(0)
