@@ -13,7 +13,7 @@ import pytest
 from tb import accumulator, array
 
 import tblog
-from tblog.core import records
+from tblog.core.format import records
 
 
 def _readable(path) -> int:
@@ -190,7 +190,7 @@ def test_unwritable_log_dir_fails_in_the_constructor(tmp_path):
     code = textwrap.dedent(
         """
         import os, sys
-        import tblog, tblog.core.summary_writer, tblog.core.events
+        import tblog, tblog.core.api.summary_writer, tblog.core.format.events
         os.setgid(65534); os.setuid(65534)  # nobody: root would bypass permissions
         try:
             tblog.SummaryWriter(os.path.join(sys.argv[1], "run"))

@@ -138,8 +138,8 @@ def test_export_restart_and_truncated_tail(tmp_path):
 
 def test_fast_path_on_awkward_scalars_matches_tensorboard(tmp_path):
     """Random tags (1-300 bytes, non-ASCII), steps (negative, huge) and values (NaN, inf)
-    interleaved with non-scalar events: ``tblog.cli.scan`` reads what TensorBoard reads."""
-    from tblog.cli.scan import load
+    interleaved with non-scalar events: ``tblog.core.read.scan`` reads what TensorBoard reads."""
+    from tblog.core.read.scan import load
 
     rng = np.random.default_rng(1)
     alphabet = [*"abcxyz/_-.0123456789", "é", "ß", "日", "本"]
@@ -186,7 +186,7 @@ def test_fast_path_on_awkward_scalars_matches_tensorboard(tmp_path):
 def test_export_after_mark_resume_matches_tensorboard(tmp_path):
     """A run resumed with ``mark_resume`` (placeholders + START): the stale points and the
     placeholders are gone, as under TensorBoard's Python loader."""
-    from tblog.core.checkpoint_log import mark_resume
+    from tblog.core.api.checkpoint_log import mark_resume
 
     run = tmp_path / "logs" / "run"
     w = tblog.SummaryWriter(str(run))
@@ -208,7 +208,7 @@ def test_export_after_mark_resume_matches_tensorboard(tmp_path):
         if plugin == "scalars"
     }
     assert [s for s, _ in _rows_by_series(frame)[("run", "lr")]] == list(range(6))
-    from tblog.cli.scan import load
+    from tblog.core.read.scan import load
 
     assert load(str(tmp_path / "logs"))["run"]["w"].steps.tolist() == want[("run", "w")][1]
 
@@ -216,7 +216,7 @@ def test_export_after_mark_resume_matches_tensorboard(tmp_path):
 def test_live_file_cut_mid_record_reads_like_tensorboard(tmp_path):
     """A file whose last record is still being written (cut at any byte) keeps every
     complete record, on the fast path, as TensorBoard does."""
-    from tblog.cli.scan import load, record_starts
+    from tblog.core.read.scan import load, record_starts
 
     src = tmp_path / "src"
     w = tblog.SummaryWriter(str(src))
@@ -282,7 +282,7 @@ def test_ls_matches_tensorboard(logdir, capsys, monkeypatch):
 def test_ls_many_runs(tmp_path, capsys, monkeypatch):
     """20 runs x 20k points through the fast path; a sample of runs checked against
     TensorBoard (the 100 x 100k case is measured by hand, see the report)."""
-    from tblog.cli.scan import load
+    from tblog.core.read.scan import load
 
     root = tmp_path / "many"
     for r in range(20):
@@ -312,7 +312,7 @@ def test_ls_many_runs(tmp_path, capsys, monkeypatch):
 def test_ls_progress_on_long_loads(logdir, capsys, monkeypatch):
     """Past ``PROGRESS_BYTES`` a progress bar runs (on stderr) and the table is unchanged."""
     import tblog.cli.commands as cli_main
-    from tblog.cli.scan import load
+    from tblog.core.read.scan import load
 
     calls: list[tuple[int, int]] = []
     load(str(logdir), progress=lambda done, total: calls.append((done, total)), workers=1)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from tblog.core import events
+from tblog.core.format import events
 from tblog.core.proto import event_pb2
 from tblog.core.summaries import scalar
 

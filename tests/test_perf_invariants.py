@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tblog
-from tblog.core import events, records
+from tblog.core.format import events, records
 from tblog.core.proto import event_pb2
 from tblog.core.summaries import scalar
-from tblog.core.writer import EventWriter
+from tblog.core.write.writer import EventWriter
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 FLOATS = st.floats(allow_nan=True, allow_infinity=True, width=64)
@@ -116,7 +116,7 @@ def test_batch_encoder_large_batch_many_tags_equals_protobuf():
 
 
 def test_crc_shift_tables_match_bytewise_crc():
-    from tblog.core import crc32c
+    from tblog.core.format import crc32c
 
     rng = np.random.default_rng(3)
     for length in (1, 9, 57, 300):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tblog.core import crc32c, records
+from tblog.core.format import crc32c, records
 
 
 def test_crc32c_check_values():

@@ -19,7 +19,7 @@ from tb import accumulator, array
 from tensorboard.backend.event_processing import event_file_loader
 
 import tblog
-from tblog.core import records
+from tblog.core.format import records
 
 
 def _run_child(code: str, *args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
@@ -241,7 +241,7 @@ for w in writers:
 def test_exit_never_hangs_on_stalled_storage(tmp_path):
     code = """
 import sys, time, tblog
-from tblog.core import storage
+from tblog.core.write import storage
 w = tblog.SummaryWriter(sys.argv[1])
 w.add_scalar("x", 1.0, 0)
 w.flush()

@@ -17,7 +17,7 @@ import pytest
 from tb import accumulator, array
 
 import tblog
-from tblog.core import records
+from tblog.core.format import records
 
 
 def test_memory_logdir_roundtrip_and_incremental_flushes(tmp_path):
@@ -164,7 +164,7 @@ def _resume_workload(logdir: str) -> None:
     sub-runs by the writers' host and pid, which both share)."""
     import numpy as np
 
-    from tblog.core import checkpoint_log
+    from tblog.core.api import checkpoint_log
 
     w = tblog.SummaryWriter(logdir)
     for i in range(100):

@@ -18,9 +18,9 @@ from tensorboard.backend.event_processing import io_wrapper
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as tb_masked_crc
 
 import tblog
-from tblog.core import crc32c
-from tblog.core.records import iter_records
-from tblog.core.writer import WriterClosedError
+from tblog.core.format import crc32c
+from tblog.core.format.records import iter_records
+from tblog.core.write.writer import WriterClosedError
 
 STAMP = r"[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}"
 
@@ -147,11 +147,11 @@ def test_memory_logdir_readable_by_tblog_and_tensorboard(tmp_path):
         w.flush()
         w.add_histogram("h", np.arange(10.0), 7)
     ours = sorted(
-        (run, v.tag, e.step, tblog.core.reader.scalar_value(v))
+        (run, v.tag, e.step, tblog.core.read.reader.scalar_value(v))
         for run, e in tblog.read(url)
         if e.WhichOneof("what") == "summary"
         for v in e.summary.value
-        if tblog.core.reader.scalar_value(v) is not None
+        if tblog.core.read.reader.scalar_value(v) is not None
     )
     assert tblog.runs(url) == [".", "m_x"]
     # TensorBoard cannot open memory://, so copy the tree out and read it there.
@@ -194,7 +194,7 @@ def test_pure_python_crc_writes_the_same_records(tmp_path, monkeypatch):
         assert int.from_bytes(data[pos + 8 : pos + 12], "little") == tb_masked_crc(header)
         assert int.from_bytes(data[end - 4 : end], "little") == tb_masked_crc(payload)
         # and what the C implementation (if installed) frames
-        assert data[pos:end] == tblog.core.records.frame(payload)
+        assert data[pos:end] == tblog.core.format.records.frame(payload)
         pos = end
         count += 1
     assert pos == len(data) and count >= 23

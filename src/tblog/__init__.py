@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "SummaryWriter": ("tblog.core.summary_writer", "SummaryWriter"),
-    "EventWriter": ("tblog.core.writer", "EventWriter"),
-    "read": ("tblog.core.reader", "read"),
-    "runs": ("tblog.core.reader", "runs"),
-    "scalars": ("tblog.core.reader", "scalars"),
-    "DataLossError": ("tblog.core.records", "DataLossError"),
+    "SummaryWriter": ("tblog.core.api.summary_writer", "SummaryWriter"),
+    "EventWriter": ("tblog.core.write.writer", "EventWriter"),
+    "read": ("tblog.core.read.reader", "read"),
+    "runs": ("tblog.core.read.reader", "runs"),
+    "scalars": ("tblog.core.read.reader", "scalars"),
+    "DataLossError": ("tblog.core.format.records", "DataLossError"),
     "TBCallback": ("tblog.integrations.keras", "TBCallback"),
     "TBLogger": ("tblog.integrations.lightning", "TBLogger"),
-    "CheckpointManager": ("tblog.core.checkpoint", "CheckpointManager"),
+    "CheckpointManager": ("tblog.core.api.checkpoint", "CheckpointManager"),
 }
 
 __all__ = [
@@ -35,10 +35,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from tblog.core.reader import read, runs, scalars
-    from tblog.core.records import DataLossError
-    from tblog.core.summary_writer import SummaryWriter
-    from tblog.core.writer import EventWriter
+    from tblog.core.api.summary_writer import SummaryWriter
+    from tblog.core.format.records import DataLossError
+    from tblog.core.read.reader import read, runs, scalars
+    from tblog.core.write.writer import EventWriter
 
 
 def __getattr__(name: str) -> Any:

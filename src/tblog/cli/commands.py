@@ -13,14 +13,14 @@ import signal
 import sys
 from typing import Any
 
-from tblog.cli.scan import Series, load
+from tblog.core.read.scan import Series, load
 
 # Show a progress bar when a load reads more than this many bytes.
 PROGRESS_BYTES = 64 << 20
 
 
 def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, dict[str, Series]]:
-    """:func:`tblog.cli.scan.load` with a rich progress bar on stderr for long loads."""
+    """:func:`tblog.core.read.scan.load` with a rich progress bar on stderr for long loads."""
     total = 0
     if not quiet and "://" not in logdir:
         for root, _, files in os.walk(logdir):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tblog.cli.scan import Series
+from tblog.core.read.scan import Series
 
 
 def smooth(values: np.ndarray, weight: float) -> np.ndarray:
@@ -45,7 +45,7 @@ def plot_scalars(
     """Write a PNG of ``width`` x ``height`` pixels to ``output``; returns the number of
     lines drawn (0: nothing matched, no file written).
 
-    ``data`` is ``{run: {tag: Series}}`` (from :func:`tblog.cli.scan.load`). Raises
+    ``data`` is ``{run: {tag: Series}}`` (from :func:`tblog.core.read.scan.load`). Raises
     ``ValueError`` on a non-positive size or a bad ``smoothing``.
     """
     if width <= 0 or height <= 0:

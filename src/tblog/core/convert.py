@@ -1,7 +1,8 @@
-"""The one place where framework tensors become numpy arrays or Python numbers.
+"""The one entry point where framework tensors become numpy arrays or Python numbers.
 
-Frameworks are recognised by the module of the value's type, so nothing here imports
-torch, TensorFlow or JAX: a value of theirs can only exist once the user imported them.
+Frameworks are recognised through :mod:`tblog.core.registry` by the module of the value's
+type, so nothing here imports (or names) torch, TensorFlow or JAX: a value of theirs can
+only exist once the user imported them, and its adapter does the conversion.
 """
 
 from __future__ import annotations
@@ -11,57 +12,36 @@ from typing import Any
 
 import numpy as np
 
+from tblog.core import registry
+
 
 def framework_of(value: Any) -> str | None:
-    """Return ``"torch"``, ``"tensorflow"``, ``"jax"`` or ``None`` for ``value``'s type."""
-    module = type(value).__module__ or ""
-    root = module.split(".", 1)[0]
-    if root == "torch":
-        return "torch"
-    if root in ("tensorflow", "tf_keras") or module.startswith("tensorflow"):
-        return "tensorflow"
-    if root in ("jax", "jaxlib"):
-        return "jax"
-    return None
-
-
-def _torch_to_numpy(t: Any) -> np.ndarray:
-    t = t.detach()
-    if getattr(t, "is_sparse", False):
-        t = t.to_dense()
-    if t.device.type != "cpu":
-        t = t.cpu()
-    name = str(t.dtype)
-    if name in ("torch.bfloat16", "torch.float16") or name.startswith("torch.float8"):
-        t = t.float()
-    if getattr(t, "is_conj", lambda: False)():
-        t = t.resolve_conj()
-    return np.asarray(t.numpy())
+    """The name of the registered framework adapter of ``value``'s type, or ``None``."""
+    adapter = registry.adapter_for(value)
+    return None if adapter is None else adapter.name
 
 
 def to_numpy(value: Any) -> np.ndarray:
     """Convert a number, sequence, numpy array or framework tensor to a numpy array.
 
-    torch tensors are detached and copied to the host; bfloat16/float16/float8 become
-    float32. TensorFlow and JAX tensors go through their ``numpy()``/``__array__``.
-    Raises ``TypeError`` for values that have no array form.
+    Framework tensors go through their adapter's ``to_numpy`` (:mod:`tblog.core.registry`):
+    torch tensors are detached and copied to the host, bfloat16/float16/float8 become
+    float32. Raises ``TypeError`` for values that have no array form.
     """
     if isinstance(value, np.ndarray):
-        return _widen(value)
-    framework = framework_of(value)
-    if framework == "torch":
-        return _torch_to_numpy(value)
-    if framework == "tensorflow" and hasattr(value, "numpy"):
-        return _widen(np.asarray(value.numpy()))
+        return widen(value)
     if isinstance(value, (str, bytes)):
         raise TypeError(f"expected a number or an array, got {type(value).__name__} {value!r:.40}")
+    adapter = registry.adapter_for(value)
+    if adapter is not None and adapter.to_numpy is not None:
+        return adapter.to_numpy(value)
     try:
-        return _widen(np.asarray(value))
+        return widen(np.asarray(value))
     except Exception as exc:  # pragma: no cover - numpy's own errors vary
         raise TypeError(f"cannot convert {type(value).__name__} to an array: {exc}") from exc
 
 
-def _widen(arr: np.ndarray) -> np.ndarray:
+def widen(arr: np.ndarray) -> np.ndarray:
     """bfloat16/float8 arrays (ml_dtypes, from TensorFlow or JAX) become float32."""
     name = arr.dtype.name
     if name == "bfloat16" or name.startswith("float8"):

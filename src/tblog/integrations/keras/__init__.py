@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tblog.core import registry
+
+registry.register("keras", ("keras",), "tblog.integrations.keras._adapter")
+
 if TYPE_CHECKING:
     from tblog.core.proto import graph_pb2
     from tblog.integrations.keras._callback import TBCallback

@@ -16,9 +16,9 @@ from typing import Any
 import keras  # type: ignore[import-untyped]
 import numpy as np
 
-from tblog.core import checkpoint_log
+from tblog.core.api import checkpoint_log
+from tblog.core.api.summary_writer import SummaryWriter
 from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
-from tblog.core.summary_writer import SummaryWriter
 from tblog.integrations.keras import _weights
 from tblog.integrations.keras._distribute import is_chief
 from tblog.integrations.keras._graph import model_graph_def
@@ -376,9 +376,9 @@ def _mark_resume(writer: SummaryWriter, resume: tuple[int, int]) -> None:
 def _iteration_events(storage: Any, run_dir: str, lo: int, hi: int) -> list[bytes]:
     """Serialized events of ``run_dir`` holding only iteration-axis values at steps in
     ``[lo, hi]`` (the last copy of each (tag, step) wins, as a reader would see it)."""
+    from tblog.core.format.records import DataLossError
     from tblog.core.proto import event_pb2
-    from tblog.core.reader import parse_events
-    from tblog.core.records import DataLossError
+    from tblog.core.read.reader import parse_events
 
     latest: dict[tuple[str, int], bytes] = {}
     for name in sorted(storage.listdir(run_dir)):

@@ -15,9 +15,9 @@ from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
 
-from tblog.core import checkpoint_log
+from tblog.core.api import checkpoint_log
+from tblog.core.api.summary_writer import SummaryWriter
 from tblog.core.convert import to_step
-from tblog.core.summary_writer import SummaryWriter
 from tblog.integrations.lightning import _compat, _layout, _trainer
 from tblog.integrations.lightning._compat import (
     PACKAGE,

@@ -6,6 +6,12 @@ restores of a ``tf.train.CheckpointManager`` in tblog writers.
 
 from __future__ import annotations
 
+from tblog.core import registry
+
+registry.register(
+    "tensorflow", ("tensorflow", "tf_keras"), "tblog.integrations.tensorflow._adapter"
+)
+
 __all__ = ["CheckpointHook"]
 
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tblog.core import checkpoint_log
+from tblog.core.api import checkpoint_log
 
 _NUMBER = re.compile(r"-(\d+)\Z")
 

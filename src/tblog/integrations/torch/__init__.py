@@ -1,13 +1,15 @@
 """PyTorch integration: tensors in without stalls, device histograms, graphs, module hooks.
 
-``tblog.SummaryWriter`` imports this module only once it sees a torch value, so
-``import tblog`` never imports torch. The names here are the contract with the core:
-``defer_scalar``, ``histogram_pb``, ``defer_histogram`` and ``graph_def``; ``watch``/``unwatch`` are for users.
+Importing this package does not import torch: it registers the adapter module
+(:mod:`tblog.integrations.torch._adapter`) with :mod:`tblog.core.registry`, which loads it
+once a torch value reaches the core. ``watch``/``unwatch`` are for users.
 """
 
 from __future__ import annotations
 
-from tblog.integrations.torch._scalar import DeferredScalar, defer_scalar
+from tblog.core import registry
+
+registry.register("torch", ("torch",), "tblog.integrations.torch._adapter")
 
 __all__ = [
     "DeferredScalar",
@@ -21,7 +23,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # Histograms, graphs and hooks load on first use.
+    # Everything loads on first use: this package is imported without torch.
+    if name in ("DeferredScalar", "defer_scalar", "to_numpy"):
+        from tblog.integrations.torch import _adapter, _scalar
+
+        return getattr(_adapter if name == "to_numpy" else _scalar, name)
     if name in ("histogram_pb", "defer_histogram"):
         from tblog.integrations.torch import _histogram
 

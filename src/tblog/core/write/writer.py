@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tblog.core import events, records, shutdown
 from tblog.core.convert import to_float
-from tblog.core.storage import EventFile, Storage
+from tblog.core.format import events, records
+from tblog.core.write import shutdown
+from tblog.core.write.storage import EventFile, Storage
 
 if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
     from tblog.core.proto import summary_pb2

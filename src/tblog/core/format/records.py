@@ -6,7 +6,7 @@ import struct
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from tblog.core.crc32c import masked_crc32c
+from tblog.core.format.crc32c import masked_crc32c
 
 _LEN = struct.Struct("<Q")
 _CRC = struct.Struct("<I")

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tblog.core import crc32c as _crc
-from tblog.core import records
+from tblog.core.format import crc32c as _crc
+from tblog.core.format import records
 
 if TYPE_CHECKING:
     from tblog.core.proto import summary_pb2

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
+from tblog.core.format.records import DataLossError, iter_records
 from tblog.core.proto import event_pb2
-from tblog.core.records import DataLossError, iter_records
-from tblog.core.storage import Storage
+from tblog.core.write.storage import Storage
 
 
 def _walk_runs(storage: Storage, root: str) -> Iterator[tuple[str, list[str]]]:

@@ -15,7 +15,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tblog.core.writer import EventWriter
+    from tblog.core.write.writer import EventWriter
 
 EXIT_TIMEOUT_S = 10.0
 

@@ -4,10 +4,11 @@ Checkpoints are files ``<directory>/<prefix>-<step><suffix>``; the directory lis
 the only state (no index file to get out of step with the files). A save writes a hidden
 temporary file in the same directory, syncs it and renames it into place, so a crash
 never leaves a half-written checkpoint under a checkpoint name. Saves and restores are
-recorded in the run of ``writer`` (:mod:`tblog.core.checkpoint_log`); a restore at step
+recorded in the run of ``writer`` (:mod:`tblog.core.api.checkpoint_log`); a restore at step
 N makes TensorBoard drop what the crashed process logged at or after N.
 
-State is saved with ``torch.save``/``torch.load`` by default (imported only when used);
+State is saved in the format of the framework adapter that saves checkpoints (torch's
+``torch.save``/``torch.load`` when torch is installed; :func:`tblog.core.registry.checkpoint_adapter`);
 ``save_fn(state, path)`` and ``load_fn(path) -> state`` plug in anything else.
 """
 
@@ -19,8 +20,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tblog.core import checkpoint_log
-from tblog.core.shutdown import flush_all
+from tblog.core import registry
+from tblog.core.api import checkpoint_log
+from tblog.core.write.shutdown import flush_all
 
 SaveFn = Callable[[Any, str], None]
 LoadFn = Callable[[str], Any]
@@ -72,7 +74,10 @@ class CheckpointManager:
         self._save_fn = save_fn
         self._load_fn = load_fn
         self.prefix = prefix
-        self.suffix = (".pt" if save_fn is None else ".ckpt") if suffix is None else suffix
+        self._adapter = None if save_fn is not None else registry.checkpoint_adapter()
+        if suffix is None:
+            suffix = ".ckpt" if self._adapter is None else self._adapter.checkpoint_suffix
+        self.suffix = suffix
         self._pattern = re.compile(re.escape(prefix) + r"-(\d+)" + re.escape(self.suffix) + r"\Z")
         self._restored_step: int | None = None
         os.makedirs(self.directory, exist_ok=True)
@@ -173,9 +178,7 @@ class CheckpointManager:
         if self._save_fn is not None:
             self._save_fn(state, path)
             return
-        from tblog.integrations.torch import checkpoint as torch_checkpoint
-
-        torch_checkpoint.save(state, path)
+        self._format().save_checkpoint(state, path)  # type: ignore[misc]
 
     def _prune(self) -> None:
         if self.max_to_keep is None:
@@ -228,12 +231,17 @@ class CheckpointManager:
                 checkpoint_log.mark_resume(writer, step)
         return step, state
 
+    def _format(self) -> registry.Adapter:
+        if self._adapter is None:
+            raise RuntimeError(
+                "no installed framework saves checkpoints (torch does): pass save_fn and load_fn"
+            )
+        return self._adapter
+
     def _load(self, path: str) -> Any:
         if self._load_fn is not None:
             return self._load_fn(path)
-        from tblog.integrations.torch import checkpoint as torch_checkpoint
-
-        return torch_checkpoint.load(path)
+        return self._format().load_checkpoint(path)  # type: ignore[misc]
 
     def _remove_stale_temporaries(self) -> None:
         """Delete temporaries left by crashed processes (never a live process's)."""

@@ -37,10 +37,10 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tblog.core import events, records
+from tblog.core.format import events, records
 from tblog.core.proto import event_pb2, summary_pb2, tensor_pb2
-from tblog.core.reader import parse_events
-from tblog.core.storage import Storage
+from tblog.core.read.reader import parse_events
+from tblog.core.write.storage import Storage
 
 SCALAR_TAG = "checkpoint/step"
 SAVED_TAG = "checkpoint/saved"

@@ -1,28 +1,26 @@
 """``tblog.SummaryWriter``: the API of ``torch.utils.tensorboard.SummaryWriter`` on our core.
 
 Every ``add_*`` turns its input into a Summary with the pure functions of
-``tblog.core.summaries`` and queues it on the :class:`~tblog.core.writer.EventWriter`;
+``tblog.core.summaries`` and queues it on the :class:`~tblog.core.write.writer.EventWriter`;
 nothing here touches the disk. Framework tensors are accepted without importing their
 framework (``tblog.core.convert``); ``add_graph`` dispatches to the model's integration.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import socket
-import sys
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tblog.core import convert
+from tblog.core import convert, registry
+from tblog.core.api.summary_writer_media import MediaMethods
 from tblog.core.convert import to_step
-from tblog.core.summary_writer_media import MediaMethods
 from tblog.core.tags import clean_tag
-from tblog.core.writer import SCALAR, EventWriter
+from tblog.core.write.writer import SCALAR, EventWriter
 
 _time = time.time
 
@@ -228,16 +226,20 @@ class SummaryWriter(MediaMethods):
         from tblog.core.summaries import histogram
 
         tag = self._tag(tag)
-        if _is_torch_tensor(values):
-            torch_integration = _integration("torch")
-            deferred = torch_integration.defer_histogram(tag, values, bins=bins, max_bins=max_bins)
+        adapter = registry.adapter_for(values)
+        if adapter is not None and adapter.histogram_pb is not None:
+            deferred = (
+                adapter.defer_histogram(tag, values, bins, max_bins)
+                if adapter.defer_histogram is not None
+                else None
+            )
             if deferred is not None:
                 # CUDA: the writer thread completes the summary once the copy has landed.
                 summary, fill = deferred
                 self._writer.call(fill)
                 self._summary(summary, global_step, walltime)
                 return
-            summary = torch_integration.histogram_pb(tag, values, bins=bins, max_bins=max_bins)
+            summary = adapter.histogram_pb(tag, values, bins, max_bins)
         else:
             summary = histogram.histogram_pb(
                 tag, convert.to_numpy(values), bins=bins, max_bins=max_bins
@@ -320,11 +322,11 @@ class SummaryWriter(MediaMethods):
         """Log a model's graph (the Graphs dashboard); torch models trace ``input_to_model``."""
         if self._writer is None:
             return
-        framework = convert.framework_of(model) or _framework_of_model(model)
-        if framework is None:
+        adapter = _graph_adapter(model)
+        if adapter is None or adapter.graph_def is None:
             raise TypeError(f"add_graph cannot trace a {type(model).__name__}")
-        graph_def, run_metadata = _integration(framework).graph_def(
-            model, input_to_model, verbose=verbose, use_strict_trace=use_strict_trace
+        graph_def, run_metadata = adapter.graph_def(
+            model, input_to_model, verbose, use_strict_trace
         )
         self.add_graph_def(graph_def, run_metadata=run_metadata)
 
@@ -332,7 +334,7 @@ class SummaryWriter(MediaMethods):
         """Log a GraphDef proto (or its bytes) and optional RunMetadata for the Graphs dashboard."""
         if self._writer is None:
             return
-        from tblog.core import events
+        from tblog.core.format import events
 
         data = graph_def if isinstance(graph_def, bytes) else graph_def.SerializeToString()
         wall = _time()
@@ -405,48 +407,29 @@ def _prepare_scalar(value: Any) -> Any:
         return snapshot(value)
     if vt is int:
         return float(value)
-    if _is_torch_tensor(value):
-        # read on the writer thread: a CUDA value is never synchronised on the caller's
-        defer = _integration("torch").defer_scalar
-        _SNAPSHOTS[sys.modules["torch"].Tensor] = defer
-        return defer(value)
+    adapter = registry.adapter_for(value)
+    if adapter is not None and adapter.defer_scalar is not None:
+        # read on the writer thread: a device value is never synchronised on the caller's
+        _SNAPSHOTS[vt] = adapter.defer_scalar
+        return adapter.defer_scalar(value)
     return convert.to_float(value)
-
-
-def _is_torch_tensor(value: Any) -> bool:
-    """True for ``torch.Tensor`` and its subclasses (defined anywhere); never imports torch."""
-    torch = sys.modules.get("torch")
-    tensor_type = getattr(torch, "Tensor", None)
-    return tensor_type is not None and isinstance(value, tensor_type)
 
 
 def _noop(item: Any) -> None:
     return None
 
 
-def _integration(framework: str) -> Any:
-    return importlib.import_module(f"tblog.integrations.{framework}")
-
-
-def _framework_of_model(model: Any) -> str | None:
-    for klass in type(model).__mro__:
-        root = (klass.__module__ or "").split(".", 1)[0]
-        if root in ("torch", "keras", "tensorflow"):
-            return root
-    return None
+def _graph_adapter(model: Any) -> registry.Adapter | None:
+    """The adapter that builds graphs for ``model`` (by its type's MRO)."""
+    adapter = registry.adapter_for(model)
+    return adapter if adapter is not None and adapter.graph_def is not None else None
 
 
 def _global_rank() -> int:
-    """Global rank from torch.distributed (if already imported and initialised) or env."""
-    import sys
-
-    dist = sys.modules.get("torch.distributed")
-    if dist is not None:
-        try:
-            if dist.is_available() and dist.is_initialized():
-                return int(dist.get_rank())
-        except Exception:  # noqa: BLE001 - fall back to the environment
-            pass
+    """Global rank from a loaded framework (torch.distributed, if initialised) or the environment."""
+    rank = registry.global_rank()
+    if rank is not None:
+        return rank
     for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "JSM_NAMESPACE_RANK"):
         value = os.environ.get(var)
         if value is not None and value.isdigit():

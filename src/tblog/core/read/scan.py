@@ -1,6 +1,6 @@
 """Fast loading of a log dir for the CLI: every series' steps, wall times and scalar values.
 
-Scalar events written by tblog's fast encoder (``tblog.core.events.ScalarEncoder``) are
+Scalar events written by tblog's fast encoder (``tblog.core.format.events.ScalarEncoder``) are
 decoded with numpy, a whole file at a time, without building protobuf messages:
 
 1. record starts are found by their framing (a length whose masked CRC-32C matches the
@@ -10,7 +10,7 @@ decoded with numpy, a whole file at a time, without building protobuf messages:
    protobuf, as :func:`tblog.read` does.
 
 When a file does not chain (corruption, foreign framing) it is read record by record with
-:func:`tblog.core.records.iter_records`. Data CRCs are not checked on the fast path.
+:func:`tblog.core.format.records.iter_records`. Data CRCs are not checked on the fast path.
 Restarts follow TensorBoard: a ``SessionLog START`` at step ``s`` (other than a run's first)
 drops the points read before it whose step is ``>= s``.
 """
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tblog.core.format.records import iter_records
 from tblog.core.proto import event_pb2
-from tblog.core.reader import _walk_runs, scalar_value
-from tblog.core.records import iter_records
-from tblog.core.storage import Storage
+from tblog.core.read.reader import _walk_runs, scalar_value
+from tblog.core.write.storage import Storage
 
 
 def _crc_table() -> np.ndarray:

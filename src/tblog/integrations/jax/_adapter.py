@@ -1,0 +1,19 @@
+"""The JAX adapter of :mod:`tblog.core.registry`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tblog.core import registry
+
+
+def to_numpy(value: Any) -> Any:
+    """A host numpy array of a JAX array (bfloat16/float8 as float32)."""
+    import numpy as np
+
+    from tblog.core.convert import widen
+
+    return widen(np.asarray(value))
+
+
+ADAPTER = registry.Adapter(name="jax", to_numpy=to_numpy)
