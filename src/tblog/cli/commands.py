@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from tblog.core.read.scan import Series, load
+from tblog.core.write.storage import open_storage
 
 # Show a progress bar when a load reads more than this many bytes.
 PROGRESS_BYTES = 64 << 20
@@ -22,9 +23,9 @@ PROGRESS_BYTES = 64 << 20
 def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, dict[str, Series]]:
     """:func:`tblog.core.read.scan.load` with a rich progress bar on stderr for long loads."""
     total = 0
-    if not quiet and "://" not in logdir:
-        for root, _, files in os.walk(logdir):
-            total += sum(os.path.getsize(os.path.join(root, f)) for f in files if "tfevents" in f)
+    if not quiet:
+        storage = open_storage(logdir)
+        total = sum(storage.size(p) for _, paths in storage.walk_event_files() for p in paths)
     if total < PROGRESS_BYTES:
         return load(logdir, tag)
     from rich.console import Console

@@ -40,7 +40,7 @@ from typing import Any
 from tblog.core.format import events, records
 from tblog.core.proto import event_pb2, summary_pb2, tensor_pb2
 from tblog.core.read.reader import parse_events
-from tblog.core.write.storage import Storage
+from tblog.core.write.storage import Storage, is_event_file, open_storage
 
 SCALAR_TAG = "checkpoint/step"
 SAVED_TAG = "checkpoint/saved"
@@ -124,7 +124,7 @@ def stale_tags(
     sub-directory's name; see ``_run_dirs``). ``kind`` is ``"scalar"``, ``"blob"`` or
     ``"tensor"``. A corrupt record ends the scan of its file.
     """
-    storage = Storage(logdir, storage_options)
+    storage = open_storage(logdir, storage_options)
     return {run: tags for run, (tags, _) in _scan_runs(storage, storage.root, step).items()}
 
 
@@ -136,8 +136,8 @@ def _scan_runs(storage: Storage, logdir: str, step: int) -> dict[str, tuple[dict
         stale: dict[str, str] = {}
         has_start = False
         for name in sorted(storage.listdir(run_dir)):
-            if "tfevents" in name:
-                data = storage.read_bytes(storage.join(run_dir, name)) or b""
+            if is_event_file(name):
+                data = storage.read(storage.join(run_dir, name)) or b""
                 has_start |= _scan_events(data, name, step, kinds, stale)
         out[run] = (stale, has_start)
     return out
@@ -161,7 +161,7 @@ def _run_dirs(storage: Storage, logdir: str) -> Iterable[tuple[str, str]]:
     yield "", logdir
     ours = _writer_ids(names)
     for name in sorted(names):
-        if not ours or "tfevents" in name:
+        if not ours or is_event_file(name):
             continue
         sub = storage.join(logdir, name)
         inside = storage.listdir(sub)

@@ -8,7 +8,6 @@ these in and provides ``_writer``, ``_tag``, ``_summary`` and the scalar methods
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from tblog.core import convert
@@ -300,10 +299,10 @@ class MediaMethods:
         def write_files() -> None:
             for rel, data in files.items():
                 path = storage.join(writer.logdir, *rel.split("/"))
-                storage.makedirs(path.rsplit("/" if storage.remote else os.sep, 1)[0])
+                storage.makedirs(storage.dirname(path))
                 storage.write_bytes(path, data)
             config_path = storage.join(writer.logdir, "projector_config.pbtxt")
-            old = storage.read_bytes(config_path) or b""
+            old = storage.read(config_path) or b""
             storage.write_bytes(config_path, old + entry.encode("utf-8"))
 
         writer.call(write_files)

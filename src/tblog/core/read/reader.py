@@ -6,7 +6,6 @@ write; this reader only has to agree with it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,35 +14,13 @@ from google.protobuf.message import DecodeError
 
 from tblog.core.format.records import DataLossError, iter_records
 from tblog.core.proto import event_pb2
-from tblog.core.write.storage import Storage
-
-
-def _walk_runs(storage: Storage, root: str) -> Iterator[tuple[str, list[str]]]:
-    """Yield ``(run_name, [event file paths in name order])`` for every run under ``root``."""
-    if storage.remote:
-        fs = storage.fs
-        base = fs._strip_protocol(root).rstrip("/")
-        found: dict[str, list[str]] = {}
-        for path in sorted(fs.find(base)):
-            if "tfevents" in path.rsplit("/", 1)[-1]:
-                parent, _ = path.rsplit("/", 1)
-                rel = parent[len(base) :].strip("/") or "."
-                found.setdefault(rel, []).append(path)
-        for run in sorted(found):
-            yield run, sorted(found[run])
-        return
-    for dirpath, dirnames, filenames in sorted(os.walk(root, followlinks=True)):
-        dirnames.sort()
-        files = sorted(f for f in filenames if "tfevents" in f)
-        if files:
-            rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
-            yield rel, [os.path.join(dirpath, f) for f in files]
+from tblog.core.write.storage import open_storage
 
 
 def runs(logdir: str, storage_options: dict[str, Any] | None = None) -> list[str]:
     """Names of the runs under ``logdir`` (``"."`` for event files directly in it)."""
-    storage = Storage(logdir, storage_options)
-    return [run for run, _ in _walk_runs(storage, storage.root)]
+    storage = open_storage(logdir, storage_options)
+    return [run for run, _ in storage.walk_event_files()]
 
 
 def read(
@@ -54,10 +31,10 @@ def read(
     Files are read in name order within a run; a truncated final record is skipped.
     Raises ``tblog.DataLossError`` on a corrupt record (and on nothing else for bad data).
     """
-    storage = Storage(logdir, storage_options)
-    for run, paths in _walk_runs(storage, storage.root):
+    storage = open_storage(logdir, storage_options)
+    for run, paths in storage.walk_event_files():
         for path in paths:
-            data = storage.read_bytes(path) if not storage.remote else storage.fs.cat_file(path)
+            data = storage.read(path)
             if data is None:
                 continue
             for event in parse_events(data, check_crc=check_crc, source=path):

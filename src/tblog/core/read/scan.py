@@ -29,8 +29,8 @@ import numpy as np
 
 from tblog.core.format.records import iter_records
 from tblog.core.proto import event_pb2
-from tblog.core.read.reader import _walk_runs, scalar_value
-from tblog.core.write.storage import Storage
+from tblog.core.read.reader import scalar_value
+from tblog.core.write.storage import open_storage
 
 
 def _crc_table() -> np.ndarray:
@@ -379,11 +379,11 @@ def load(
             raise ValueError(
                 f"tag must be a valid regular expression, got {tag!r}: {exc}"
             ) from None
-    storage = Storage(logdir)
-    if not storage.remote and not os.path.isdir(storage.root):
+    storage = open_storage(logdir)
+    if not storage.isdir(storage.root):
         raise FileNotFoundError(f"logdir {logdir!r} is not a directory")
-    layout = list(_walk_runs(storage, storage.root))
-    sizes = {p: _size(storage, p) for _, paths in layout for p in paths}
+    layout = list(storage.walk_event_files())
+    sizes = {p: storage.size(p) for _, paths in layout for p in paths}
     total = sum(sizes.values())
     done = 0
 
@@ -392,7 +392,7 @@ def load(
     def files(paths: list[str]) -> Iterable[bytes]:
         nonlocal done
         for path in paths:
-            data = storage.fs.cat_file(path) if storage.remote else storage.read_bytes(path)
+            data = storage.read(path)
             yield data or b""
             with lock:
                 done += sizes[path]
@@ -412,12 +412,3 @@ def load(
         for (run, _), series in zip(layout, loaded, strict=True)
         if series or pattern is None
     }
-
-
-def _size(storage: Storage, path: str) -> int:
-    try:
-        if storage.remote:
-            return int(storage.fs.size(path) or 0)
-        return os.path.getsize(path)
-    except OSError:
-        return 0

@@ -1,4 +1,8 @@
-"""Where event files live: the local file system or any fsspec URL.
+"""Where event files live: one :class:`Storage` protocol, a local and an fsspec implementation.
+
+Every path operation of the library goes through a ``Storage`` made by :func:`open_storage`,
+so no caller branches on local versus remote, and :func:`is_event_file` is the one test of
+what an event file is.
 
 Local event files are appended to with unbuffered writes, so what the writer thread has
 written is in the OS after each write. Stores that cannot append (S3, GCS, ``memory://``)
@@ -10,12 +14,20 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Iterator
 from typing import Any, Protocol
+
+EVENT_FILE_MARK = "tfevents"
 
 
 def is_url(path: str) -> bool:
     """True for ``scheme://`` paths other than ``file://``."""
     return "://" in path and not path.startswith("file://")
+
+
+def is_event_file(name: str) -> bool:
+    """True when the base name of ``name`` is an event file's (TensorBoard's own test)."""
+    return EVENT_FILE_MARK in name.rsplit("/", 1)[-1].rsplit(os.sep, 1)[-1]
 
 
 class EventFile(Protocol):
@@ -28,6 +40,52 @@ class EventFile(Protocol):
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Storage(Protocol):
+    """File operations under one log dir root (``root``: normalised path or URL).
+
+    ``remote`` is True for stores whose clients stop working early at interpreter exit
+    (see :mod:`tblog.core.write.shutdown`); callers never branch on it for file operations.
+    """
+
+    root: str
+    remote: bool
+
+    def join(self, *parts: str) -> str: ...
+
+    def dirname(self, path: str) -> str: ...
+
+    def makedirs(self, path: str) -> None: ...
+
+    def listdir(self, path: str) -> list[str]:
+        """Base names in ``path`` (empty when it does not exist or is not a directory)."""
+        ...
+
+    def isdir(self, path: str) -> bool: ...
+
+    def size(self, path: str) -> int:
+        """Size in bytes (0 when it cannot be read)."""
+        ...
+
+    def read(self, path: str) -> bytes | None:
+        """The whole file, or ``None`` when it does not exist."""
+        ...
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Replace ``path`` with ``data`` (atomically where the store allows it)."""
+        ...
+
+    def open_append(self, path: str) -> EventFile: ...
+
+    def event_files(self, path: str) -> list[str]:
+        """Base names of the event files directly in ``path``, in name order."""
+        ...
+
+    def walk_event_files(self, root: str | None = None) -> Iterator[tuple[str, list[str]]]:
+        """``(run, [event file paths in name order])`` for every run under ``root`` (default:
+        the storage root), runs in name order; ``"."`` names ``root`` itself."""
+        ...
 
 
 class LocalEventFile:
@@ -62,9 +120,6 @@ class LocalEventFile:
     def flush(self) -> None:
         self._f.flush()
 
-    def fsync(self) -> None:
-        os.fsync(self._f.fileno())
-
     def close(self) -> None:
         self._f.close()
 
@@ -97,83 +152,145 @@ class SegmentedEventFile:
         self.flush()
 
 
-class Storage:
-    """File operations for one log dir root: local paths or an fsspec URL.
+class LocalStorage:
+    """:class:`Storage` on the local file system."""
 
-    ``storage_options`` go to fsspec (e.g. ``{"endpoint_url": ...}`` for ``s3://``); they
-    can also come from fsspec's own configuration (``FSSPEC_S3_ENDPOINT_URL``, ...).
-    """
+    remote = False
 
-    def __init__(self, root: str, storage_options: dict[str, Any] | None = None) -> None:
-        root = os.fspath(root)
-        if root.startswith("file://"):
-            root = root[len("file://") :]
-        self.remote = is_url(root)
-        self.fs: Any = None
-        if self.remote:
-            import fsspec
-
-            self.fs, _ = fsspec.core.url_to_fs(root, **(storage_options or {}))
-            self.root = root.rstrip("/")
-        else:
-            self.root = os.path.expanduser(root)
+    def __init__(self, root: str) -> None:
+        self.root = os.path.expanduser(root)
 
     def join(self, *parts: str) -> str:
-        parts = tuple(p for p in parts if p)
-        if self.remote:
-            return posixpath.join(*parts)
-        return os.path.join(*parts)
+        return os.path.join(*(p for p in parts if p))
+
+    def dirname(self, path: str) -> str:
+        return os.path.dirname(path)
 
     def makedirs(self, path: str) -> None:
-        if self.remote:
-            self.fs.makedirs(path, exist_ok=True)
-            return
         if os.path.exists(path) and not os.path.isdir(path):
             raise NotADirectoryError(f"log dir {path!r} exists and is not a directory")
         os.makedirs(path, exist_ok=True)
 
     def listdir(self, path: str) -> list[str]:
-        """Base names in ``path`` (empty when it does not exist or is a local file; for a
-        remote file, fsspec lists the file itself)."""
-        if self.remote:
-            try:
-                return [posixpath.basename(p.rstrip("/")) for p in self.fs.ls(path, detail=False)]
-            except FileNotFoundError:
-                return []
         try:
             return os.listdir(path)
         except (FileNotFoundError, NotADirectoryError):
             return []
 
-    def has_event_files(self, path: str) -> bool:
-        return any("tfevents" in name for name in self.listdir(path))
+    def isdir(self, path: str) -> bool:
+        return os.path.isdir(path)
 
-    def open_event_file(self, path: str) -> EventFile:
-        if self.remote:
-            return SegmentedEventFile(self.fs, self._strip(path))
-        return LocalEventFile(path)
-
-    def write_bytes(self, path: str, data: bytes) -> None:
-        if self.remote:
-            with self.fs.open(self._strip(path), "wb") as f:
-                f.write(data)
-            return
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-
-    def read_bytes(self, path: str) -> bytes | None:
+    def size(self, path: str) -> int:
         try:
-            if self.remote:
-                with self.fs.open(self._strip(path), "rb") as f:
-                    data: bytes = f.read()
-                    return data
+            return os.path.getsize(path)
+        except OSError:
+            return 0
+
+    def read(self, path: str) -> bytes | None:
+        try:
             with open(path, "rb") as f:
                 return f.read()
         except FileNotFoundError:
             return None
 
-    def _strip(self, path: str) -> str:
-        # fsspec file systems accept both URLs and protocol-less paths.
-        return path
+    def write_bytes(self, path: str, data: bytes) -> None:
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    def open_append(self, path: str) -> EventFile:
+        return LocalEventFile(path)
+
+    def event_files(self, path: str) -> list[str]:
+        return sorted(n for n in self.listdir(path) if is_event_file(n))
+
+    def walk_event_files(self, root: str | None = None) -> Iterator[tuple[str, list[str]]]:
+        top = self.root if root is None else root
+        for dirpath, dirnames, filenames in sorted(os.walk(top, followlinks=True)):
+            dirnames.sort()
+            files = sorted(f for f in filenames if is_event_file(f))
+            if files:
+                rel = os.path.relpath(dirpath, top).replace(os.sep, "/")
+                yield rel, [os.path.join(dirpath, f) for f in files]
+
+
+class FsspecStorage:
+    """:class:`Storage` on an fsspec URL (``s3://``, ``gs://``, ``memory://``, ...)."""
+
+    remote = True
+
+    def __init__(self, root: str, storage_options: dict[str, Any] | None = None) -> None:
+        import fsspec
+
+        self.fs: Any
+        self.fs, _ = fsspec.core.url_to_fs(root, **(storage_options or {}))
+        self.root = root.rstrip("/")
+
+    def join(self, *parts: str) -> str:
+        return posixpath.join(*(p for p in parts if p))
+
+    def dirname(self, path: str) -> str:
+        return path.rstrip("/").rsplit("/", 1)[0]
+
+    def makedirs(self, path: str) -> None:
+        self.fs.makedirs(path, exist_ok=True)
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return [posixpath.basename(p.rstrip("/")) for p in self.fs.ls(path, detail=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def isdir(self, path: str) -> bool:
+        return bool(self.fs.isdir(path))
+
+    def size(self, path: str) -> int:
+        try:
+            return int(self.fs.size(path) or 0)
+        except OSError:
+            return 0
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            data: bytes = self.fs.cat_file(path)
+            return data
+        except FileNotFoundError:
+            return None
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        with self.fs.open(path, "wb") as f:
+            f.write(data)
+
+    def open_append(self, path: str) -> EventFile:
+        return SegmentedEventFile(self.fs, path)
+
+    def event_files(self, path: str) -> list[str]:
+        return sorted(n for n in self.listdir(path) if is_event_file(n))
+
+    def walk_event_files(self, root: str | None = None) -> Iterator[tuple[str, list[str]]]:
+        base = self.fs._strip_protocol(self.root if root is None else root).rstrip("/")
+        found: dict[str, list[str]] = {}
+        for path in sorted(self.fs.find(base)):
+            if is_event_file(path):
+                parent = path.rsplit("/", 1)[0]
+                rel = parent[len(base) :].strip("/") or "."
+                found.setdefault(rel, []).append(path)
+        for run in sorted(found):
+            yield run, sorted(found[run])
+
+
+def open_storage(
+    root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> Storage:
+    """The :class:`Storage` of ``root``: an fsspec URL, or a local path (``file://`` too).
+
+    ``storage_options`` go to fsspec (e.g. ``{"endpoint_url": ...}`` for ``s3://``); they
+    can also come from fsspec's own configuration (``FSSPEC_S3_ENDPOINT_URL``, ...).
+    """
+    path = os.fspath(root)
+    if path.startswith("file://"):
+        path = path[len("file://") :]
+    if is_url(path):
+        return FsspecStorage(path, storage_options)
+    return LocalStorage(path)

@@ -24,7 +24,7 @@ import numpy as np
 from tblog.core.convert import to_float
 from tblog.core.format import events, records
 from tblog.core.write import shutdown
-from tblog.core.write.storage import EventFile, Storage
+from tblog.core.write.storage import EventFile, open_storage
 
 if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
     from tblog.core.proto import summary_pb2
@@ -102,7 +102,7 @@ class EventWriter:
     ) -> None:
         if flush_secs <= 0:
             raise ValueError(f"flush_secs must be positive, got {flush_secs}")
-        self.storage = Storage(logdir, storage_options)
+        self.storage = open_storage(logdir, storage_options)
         self.logdir = self.storage.root
         self.storage.makedirs(self.logdir)
         self._suffix = filename_suffix
@@ -411,7 +411,7 @@ class EventWriter:
     def _open_run(self, run: str) -> _Run:
         path = self.run_dir(run)
         self.storage.makedirs(path)
-        existing = [n for n in self.storage.listdir(path) if "tfevents" in n]
+        existing = self.storage.event_files(path)
         fresh = not existing
         # TensorBoard reads a run's files in name order. A file opened in the same second
         # as an existing one (a resume right after a crash, a second writer) takes the
@@ -419,7 +419,7 @@ class EventWriter:
         now = time.time()
         name_secs = max([int(now), *(s + 1 for s in map(_name_secs, existing) if s >= int(now))])
         r = _Run(path)
-        r.file = self.storage.open_event_file(
+        r.file = self.storage.open_append(
             self.storage.join(path, event_file_name(self._suffix, now=name_secs))
         )
         first = [records.frame(events.file_version_event(now))]
