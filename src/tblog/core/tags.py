@@ -34,3 +34,26 @@ def clean_tag(tag: Any, name: str = "tag") -> str:
             stacklevel=3,
         )
     return cleaned
+
+
+def check_run_name(run: Any, name: str = "run_name") -> str:
+    """Return ``run`` (a run directory relative to the log dir, ``/``-separated) or raise.
+
+    Raises ``TypeError`` for a non-``str`` and ``ValueError`` for a name that could leave
+    the log dir or that no file system can hold: absolute (``/x``, ``\\x``, ``C:x``), with a
+    ``..`` component, or with a NUL or other control character. ``""`` is the log dir itself.
+    """
+    if not isinstance(run, str):
+        raise TypeError(f"{name} must be a str, got {type(run).__name__}: {run!r:.60}")
+    parts = run.replace("\\", "/").split("/")
+    if (
+        run.startswith(("/", "\\"))
+        or (len(run) > 1 and run[1] == ":")
+        or ".." in parts
+        or _INVALID.search(run)
+    ):
+        raise ValueError(
+            f"{name} {run!r} must be a relative path inside the log dir "
+            "(no leading '/', no '..', no control characters)"
+        )
+    return run
