@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import numpy as np
 
-    from tblog.core.proto import graph_pb2, summary_pb2
+    from tblog.core.proto import graph_pb2
 
 
 class Deferred(Protocol):
@@ -48,12 +48,12 @@ class HistogramPb(Protocol):
 
 
 class DeferHistogram(Protocol):
-    def __call__(self, tag: str, value: Any, bins: Any, max_bins: int | None) -> Any: ...
+    def __call__(self, tag: str, value: Any, bins: Any, max_bins: int | None, /) -> Any: ...
 
 
 class GraphDef(Protocol):
     def __call__(
-        self, model: Any, inputs: Any, verbose: bool, use_strict_trace: bool
+        self, model: Any, inputs: Any, verbose: bool, use_strict_trace: bool, /
     ) -> tuple[graph_pb2.GraphDef, Any]: ...
 
 
