@@ -42,9 +42,7 @@ class DeferScalar(Protocol):
 
 
 class HistogramPb(Protocol):
-    def __call__(
-        self, tag: str, value: Any, bins: Any, max_bins: int | None
-    ) -> summary_pb2.Summary: ...
+    def __call__(self, tag: str, value: Any, bins: Any, max_bins: int | None, /) -> Any: ...
 
 
 class DeferHistogram(Protocol):
