@@ -86,7 +86,10 @@ def assert_same_yaml(ref_dir: str, our_dir: str) -> None:
 
 
 def assert_same_scalars(ref_root: str, our_root: str) -> None:
-    ref, ours = tb.mux_scalars(ref_root), tb.mux_scalars(our_root)
+    """The same runs, scalar tags, steps and values; ours may add ``checkpoint/step`` (the
+    saves ``after_save_checkpoint`` records), TensorBoardLogger's has none."""
+    ref = tb.mux_scalars(ref_root)
+    ours = {k: v for k, v in tb.mux_scalars(our_root).items() if k[1] != "checkpoint/step"}
     assert set(ours) == set(ref)
     for key, series in ref.items():
         assert [s for s, _ in ours[key]] == [s for s, _ in series], key
@@ -335,6 +338,7 @@ def test_with_accumulated_gradients(tmp_path):
             return super().training_step(*args)
 
     def work(logger):
+        L.seed_everything(0)
         model = TestModel()
         trainer = L.Trainer(
             default_root_dir=tmp_path,
@@ -407,6 +411,162 @@ def test_missing_folder(tmp_path, caplog, Logger):
         warnings.simplefilter("error")
         assert logger.version == 0
     assert caplog.text == ""
+
+
+# ---------------------------------------------------------------------------- test_all.py
+# Lightning's ``tests_pytorch/loggers/test_all.py`` cases that cover TensorBoardLogger.
+
+
+class _FitTestModel(BoringModel):
+    def training_step(self, batch, batch_idx):
+        loss = self.step(batch)
+        self.log("train_some_val", loss)
+        return {"loss": loss}
+
+    def on_validation_epoch_end(self):
+        self.log_dict({"early_stop_on": torch.tensor(1), "val_loss": torch.tensor(0.5)})
+
+    def on_test_epoch_end(self):
+        self.log("test_loss", torch.tensor(2))
+
+
+def test_loggers_fit_test(tmp_path):
+    """A subclass recording ``log_metrics`` calls: the same calls, the same scalars."""
+    histories = {}
+    for key, base in (("ref", TensorBoardLogger), ("ours", tblog.TBLogger)):
+
+        class StoreHistoryLogger(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                self.history = []
+
+            def log_metrics(self, metrics, step):
+                super().log_metrics(metrics, step)
+                self.history.append((step, sorted(metrics.keys())))
+
+        logger = StoreHistoryLogger(save_dir=str(tmp_path / key))
+        trainer = L.Trainer(
+            max_epochs=1,
+            logger=logger,
+            limit_train_batches=1,
+            limit_val_batches=1,
+            log_every_n_steps=1,
+            default_root_dir=tmp_path / key,
+            **BORING,
+        )
+        L.seed_everything(0)
+        trainer.fit(_FitTestModel())
+        trainer.test(verbose=False)
+        histories[key] = logger.history
+    assert (
+        histories["ours"]
+        == histories["ref"]
+        == [
+            (0, ["epoch", "train_some_val"]),
+            (0, ["early_stop_on", "epoch", "val_loss"]),
+            (1, ["epoch", "test_loss"]),
+        ]
+    )
+    assert_same_scalars(str(tmp_path / "ref"), str(tmp_path / "ours"))
+
+
+def test_loggers_pickle(tmp_path):
+    """The logger and a Trainer holding it pickle after the experiment is open; the copy logs."""
+    import pickle
+
+    logger = tblog.TBLogger(save_dir=str(tmp_path))
+    _ = logger.experiment
+    logger.log_metrics({"a": 1})
+    logger.save()
+    pickle.dumps(logger)
+    trainer = L.Trainer(max_epochs=1, logger=logger, **BORING)
+    trainer2 = pickle.loads(pickle.dumps(trainer))
+    trainer2.logger.log_metrics({"acc": 1.0})
+    assert trainer2.logger.name == logger.name
+    assert trainer2.logger.save_dir == logger.save_dir
+    trainer2.logger.finalize("success")
+    logger.finalize("success")
+    assert trainer2.logger.log_dir == logger.log_dir
+    assert tb.scalar_series(logger.log_dir, "acc") == [(0, 1.0)]
+    assert tb.scalar_series(logger.log_dir, "a") == [(0, 1.0)]
+
+
+@pytest.mark.parametrize("tuner_method", ["lr_find", "scale_batch_size"])
+def test_logger_reset_correctly(tmp_path, tuner_method):
+    """The tuners leave the Trainer's and the module's logger as they were."""
+    from lightning.pytorch.tuner.tuning import Tuner
+
+    class CustomModel(BoringModel):
+        def __init__(self, lr=0.1, batch_size=1):
+            super().__init__()
+            self.save_hyperparameters()
+
+    model = CustomModel()
+    logger1 = tblog.TBLogger(str(tmp_path))
+    trainer = L.Trainer(default_root_dir=tmp_path, max_epochs=1, logger=logger1, **BORING)
+    getattr(Tuner(trainer), tuner_method)(model)
+    assert trainer.logger is logger1
+    assert model.logger is logger1
+
+
+class _LazyInitExperimentCheck(L.Callback):
+    def setup(self, trainer, pl_module, stage=None):
+        assert trainer.logger._experiment
+
+
+@BOTH
+def test_logger_initialization(tmp_path, Logger):
+    """The experiment exists by ``setup`` (Lightning's test also runs two ``ddp_spawn``
+    processes; tests/test_lightning_ddp.py covers ranks)."""
+    trainer = L.Trainer(
+        logger=Logger(str(tmp_path)),
+        default_root_dir=tmp_path,
+        max_steps=1,
+        callbacks=[_LazyInitExperimentCheck()],
+        **BORING,
+    )
+    trainer.fit(BoringModel())
+
+
+def test_logger_with_prefix(tmp_path):
+    def work(logger):
+        logger.log_metrics({"test": 1.0}, step=0)
+        logger.finalize("success")
+
+    loggers = both_loggers(tmp_path, work, prefix="tmp")
+    assert_same_scalars(loggers["ref"].save_dir, loggers["ours"].save_dir)
+    assert tb.scalar_series(loggers["ours"].log_dir, "tmp-test") == [(0, 1.0)]
+
+
+@BOTH
+def test_logger_default_name(tmp_path, Logger):
+    assert Logger(save_dir=str(tmp_path)).name == "lightning_logs"
+
+
+# ---------------------------------------------------------------------------- test_remote_paths.py
+# Lightning's remote-path cases (its Windows variants patch ``os`` inside Lightning's own
+# modules, which TBLogger does not use; the POSIX paths are checked here).
+
+
+@pytest.mark.parametrize("name", ["experiment", ""])
+@BOTH
+def test_remote_logger_paths(Logger, name):
+    logger = Logger("memory://logs", name=name, version=7)
+    assert logger.log_dir == f"memory://logs/{name + '/' if name else ''}version_7"
+
+
+@BOTH
+def test_remote_tensorboard_subdirectory(Logger):
+    logger = Logger("memory://logs", name="experiment", version="run", sub_dir="group/nested")
+    assert logger.log_dir == "memory://logs/experiment/run/group/nested"
+
+
+@BOTH
+def test_remote_logger_version(tmp_path, Logger):
+    root = f"memory://{tmp_path.name}/{Logger.__module__}"
+    logger = Logger(root, name="experiment")
+    logger._fs.makedirs(f"{root}/experiment/version_3", exist_ok=True)
+    assert logger.version == 4
 
 
 # ============================================================================ hyperparameters
@@ -584,11 +744,7 @@ def test_subclass_overriding_a_path_property(tmp_path, prop, checkpoints):
         ref_trainer.log_dir, ref_dir
     )
     assert tree(our_dir) == tree(ref_dir)
-    ref_scalars = tb.mux_scalars(ref_dir)
-    ours_scalars = {k: v for k, v in tb.mux_scalars(our_dir).items() if k[1] != "checkpoint/step"}
-    assert set(ours_scalars) == set(ref_scalars)
-    for key, series in ref_scalars.items():
-        assert [s for s, _ in ours_scalars[key]] == [s for s, _ in series], key
+    assert_same_scalars(ref_dir, our_dir)
     assert session(ours.log_dir) == session(ref.log_dir)
     if prop in ("name", "version", "sub_dir", "root_dir", "log_dir"):
         default = os.path.join(our_dir, "lightning_logs", "version_0")

@@ -100,7 +100,10 @@ def session_value(value: Any) -> float | str:
     if kind is str:
         return value  # type: ignore[no-any-return]
     if kind is _tensor_type() and value.ndim <= 1 and value.numel() > 0:
-        return float(value.detach().reshape(-1)[0].item())
+        try:
+            return float(value.detach().reshape(-1)[0].item())
+        except (TypeError, ValueError, RuntimeError):  # complex, quantized, ...
+            return str(value)
     return str(value)
 
 

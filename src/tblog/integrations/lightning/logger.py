@@ -83,10 +83,12 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self._name = name or ""
         self._version = version
         self._sub_dir = None if sub_dir is None else os.fspath(sub_dir)
+        self._fs = _compat.cloud_io.get_filesystem(self._root_dir)  # as TensorBoardLogger's
         self._log_graph = bool(log_graph)
         self._default_hp_metric = default_hp_metric
         self._prefix = prefix
         self._writer_kwargs = writer_kwargs
+        self._kwargs = writer_kwargs  # TensorBoardLogger's name for them
         self._experiment: SummaryWriter | None = None
         self._continuing = False  # the run directory held event files when opened
         self._hparams_saved = False
