@@ -751,6 +751,35 @@ def test_subclass_overriding_a_path_property(tmp_path, prop, checkpoints):
         assert ours.log_dir != default
 
 
+def test_subclass_overriding_the_version_and_sanitize_hooks(tmp_path):
+    """``_get_next_version`` and ``_sanitize_params``, TensorBoardLogger's hooks for choosing
+    the version and the recorded hyperparameter values, are honoured when overridden."""
+    runs = {}
+    for key, base in (("ref", TensorBoardLogger), ("ours", tblog.TBLogger)):
+
+        class Custom(base):  # type: ignore[misc, valid-type]
+            def _get_next_version(self):
+                return 41 + len(os.listdir(self.root_dir)) if os.path.isdir(self.root_dir) else 41
+
+            @staticmethod
+            def _sanitize_params(params, _base=base):
+                params = _base._sanitize_params(params)
+                return {k: "<hidden>" if k.endswith("secret") else v for k, v in params.items()}
+
+        save_dir = str(tmp_path / key)
+        for _ in range(2):
+            logger = Custom(save_dir)
+            logger.log_hyperparams({"lr": 0.1, "api/secret": "s3cr3t", "n": 2})
+            logger.finalize("success")
+        runs[key] = (save_dir, logger)
+    (ref_dir, ref), (our_dir, ours) = runs["ref"], runs["ours"]
+    assert ours.version == ref.version == 42
+    assert tree(our_dir) == tree(ref_dir)
+    assert session(ours.log_dir) == session(ref.log_dir)
+    assert session(ours.log_dir)["api/secret"] == ("string_value", "<hidden>")
+    assert_same_scalars(ref_dir, our_dir)
+
+
 # ============================================================================ graph warnings
 class WrappedTensor(torch.Tensor):
     """A tensor subclass defined outside torch: traceable, as for TensorBoardLogger."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import sys
 from argparse import Namespace
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -107,8 +107,12 @@ def session_value(value: Any) -> float | str:
     return str(value)
 
 
-def session_values(params: Mapping[Any, Any]) -> dict[str, float | str]:
-    """``{flattened key: number or string}`` for the hparams plugin's session.
+def session_values(
+    params: Mapping[Any, Any],
+    sanitize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, float | str]:
+    """``{flattened key: number or string}`` for the hparams plugin's session; ``sanitize``
+    (a logger's ``_sanitize_params``) maps the flattened values first.
 
     Raises ``ValueError`` naming ``params`` when an OmegaConf value cannot be resolved
     (a missing ``???`` value, a broken interpolation)."""
@@ -120,4 +124,6 @@ def session_values(params: Mapping[Any, Any]) -> dict[str, float | str]:
         flat = flatten(params)
     except errors as exc:
         raise ValueError(f"params: cannot resolve the OmegaConf config: {exc}") from exc
-    return {key: session_value(value) for key, value in flat.items()}
+    if sanitize is not None:
+        flat = sanitize(flat)
+    return {str(key): session_value(value) for key, value in flat.items()}

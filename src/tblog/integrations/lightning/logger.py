@@ -108,8 +108,13 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     def version(self) -> int | str:
         """The run's version; claimed on first access (see the class docstring)."""
         if self._version is None:
-            self._version = self._resolve_version()
+            self._version = self._get_next_version()
         return self._version
+
+    def _get_next_version(self) -> int | str:
+        """The version a logger made with ``version=None`` takes (``TensorBoardLogger``'s
+        hook of the same name, which subclasses override to choose their own)."""
+        return self._resolve_version()
 
     @property
     def save_dir(self) -> str:
@@ -201,7 +206,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         ``metrics`` (a dict, or one number for ``hp_metric``) are logged as scalars at ``step``.
         """
         params = _hparams.as_mapping(params)
-        flat = _hparams.session_values(params)
+        flat = _hparams.session_values(params, self._sanitize_params)
         self.hparams = _hparams.merged(self.hparams, params)
         exp = self._experiment if self._experiment is not None else self.experiment
         if metrics is None:
@@ -221,6 +226,12 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         summaries = hparams.hparams_pb(flat, dict.fromkeys(metrics, 0.0))
         if exp.writer is not None:
             exp.writer.summary("", summaries[1], to_step(step), time.time())
+
+    @staticmethod
+    def _sanitize_params(params: dict[str, Any]) -> dict[str, Any]:
+        """Flattened hyperparameters -> the values recorded (numbers and strings); as
+        ``TensorBoardLogger._sanitize_params``, a hook subclasses may override."""
+        return {key: _hparams.session_value(value) for key, value in params.items()}
 
     @rank_zero_only
     def log_graph(self, model: Any, input_array: Any = None) -> None:
