@@ -28,26 +28,14 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import OmegaConf
-from tensorboard.plugins.hparams import metadata as hp_metadata
 from test_lightning import session_groups, tree
+from test_lightning import session_hparams as session
 from test_lightning_support import Digits, fit
 
 import tblog
 
 BOTH = pytest.mark.parametrize("Logger", [TensorBoardLogger, tblog.TBLogger], ids=["ref", "ours"])
 BORING = {"enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu"}
-
-
-def session(run_dir: str) -> dict[str, tuple[str, object]]:
-    """``{hparam: (kind, value)}`` of the run's session as TensorBoard's hparams plugin reads it."""
-    acc = tb.accumulator(run_dir)
-    content = acc.SummaryMetadata(hp_metadata.SESSION_START_INFO_TAG).plugin_data.content
-    info = hp_metadata.parse_session_start_info_plugin_data(content)
-    out = {}
-    for key, value in info.hparams.items():
-        kind = value.WhichOneof("kind")
-        out[key] = (kind, getattr(value, kind))
-    return out
 
 
 def both_loggers(tmp_path, work, **kwargs: Any) -> dict[str, Any]:
