@@ -35,14 +35,16 @@ def tree(root: str) -> set[str]:
     return out
 
 
-def session_hparams(run_dir: str) -> dict[str, object]:
+def session_hparams(run_dir: str) -> dict[str, tuple[str, object]]:
+    """``{hparam: (kind, value)}``: the kind matters (a bool_value and a number_value 1.0
+    compare equal in Python but are different columns in the HPARAMS tab)."""
     acc = tb.accumulator(run_dir)
     content = acc.SummaryMetadata(hp_metadata.SESSION_START_INFO_TAG).plugin_data.content
     info = hp_metadata.parse_session_start_info_plugin_data(content)
-    out: dict[str, object] = {}
+    out: dict[str, tuple[str, object]] = {}
     for key, value in info.hparams.items():
         kind = value.WhichOneof("kind")
-        out[key] = getattr(value, kind)
+        out[key] = (kind, getattr(value, kind))
     return out
 
 
@@ -154,10 +156,10 @@ def test_logger_api_without_trainer_matches(tmp_path):
         session_hparams(our_log)
         == session_hparams(ref_log)
         == {
-            "lr": 0.1,
-            "net/width": 8.0,
-            "net/act": "relu",
-            "flag": True,
+            "lr": ("number_value", 0.1),
+            "net/width": ("number_value", 8.0),
+            "net/act": ("string_value", "relu"),
+            "flag": ("number_value", 1.0),  # torch records bools as numbers
         }
     )
 

@@ -66,6 +66,15 @@ def next_version(root_dir: str) -> int:
     return max(versions) + 1 if versions else 0
 
 
+def make_dirs(path: str) -> None:
+    """Create ``path`` and its parents if missing (local path or fsspec URL)."""
+    if is_remote(path):
+        fs, root = _filesystem(path)
+        fs.makedirs(root, exist_ok=True)
+    else:
+        os.makedirs(path, exist_ok=True)
+
+
 def claim_version(root_dir: str) -> int:
     """Create ``<root_dir>/version_<N>`` for the lowest free ``N`` above the existing ones.
 

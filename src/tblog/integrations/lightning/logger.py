@@ -7,7 +7,6 @@ A Trainer from either package accepts it (Trainers duck-type their loggers).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import time
@@ -18,7 +17,7 @@ from typing import Any
 from tblog.core.api import checkpoint_log
 from tblog.core.api.summary_writer import SummaryWriter
 from tblog.core.convert import to_step
-from tblog.integrations.lightning import _compat, _layout, _trainer
+from tblog.integrations.lightning import _compat, _graph, _hparams, _layout, _trainer
 from tblog.integrations.lightning._compat import (
     PACKAGE,
     rank_zero_experiment,
@@ -27,21 +26,6 @@ from tblog.integrations.lightning._compat import (
 )
 
 _WRITER_KWARGS = frozenset(inspect.signature(SummaryWriter).parameters) - {"log_dir"}
-
-
-def _hparam_value(value: Any) -> bool | int | float | str:
-    """A value the hparams plugin stores: numbers, bools and strings; others as ``str``."""
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            scalar = item()
-        except (TypeError, ValueError, RuntimeError):
-            return str(value)
-        if isinstance(scalar, (bool, int, float, str)):
-            return scalar
-    return str(value)
 
 
 class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
@@ -95,14 +79,16 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             raise TypeError(
                 f"unexpected writer keyword(s) {unknown}; SummaryWriter takes {sorted(_WRITER_KWARGS)}"
             )
-        self._save_dir = os.fspath(save_dir)
+        self._root_dir = os.fspath(save_dir)  # TensorBoardLogger's attribute name
         self._name = name or ""
         self._version = version
         self._sub_dir = None if sub_dir is None else os.fspath(sub_dir)
+        self._fs = _compat.cloud_io.get_filesystem(self._root_dir)  # as TensorBoardLogger's
         self._log_graph = bool(log_graph)
         self._default_hp_metric = default_hp_metric
         self._prefix = prefix
         self._writer_kwargs = writer_kwargs
+        self._kwargs = writer_kwargs  # TensorBoardLogger's name for them
         self._experiment: SummaryWriter | None = None
         self._continuing = False  # the run directory held event files when opened
         self._hparams_saved = False
@@ -110,6 +96,9 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self.hparams: dict[str, Any] | Namespace = {}
 
     # ------------------------------------------------------------------ layout
+    # Every path is built from the properties, never from the attributes behind them, so a
+    # subclass overriding ``name``, ``version``, ``save_dir``, ``root_dir``, ``sub_dir`` or
+    # ``log_dir`` moves the run as it moves ``TensorBoardLogger``'s.
     @property
     def name(self) -> str:
         """The experiment name (sub-directory of ``save_dir``)."""
@@ -119,18 +108,29 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     def version(self) -> int | str:
         """The run's version; claimed on first access (see the class docstring)."""
         if self._version is None:
-            self._version = self._resolve_version()
+            self._version = self._get_next_version()
         return self._version
+
+    def _get_next_version(self) -> int | str:
+        """The version a logger made with ``version=None`` takes (``TensorBoardLogger``'s
+        hook of the same name, which subclasses override to choose their own)."""
+        return self._resolve_version()
 
     @property
     def save_dir(self) -> str:
         """The ``save_dir`` given to the constructor."""
-        return self._save_dir
+        return self._root_dir
+
+    @property
+    def _save_dir(self) -> str:
+        return self._root_dir
 
     @property
     def root_dir(self) -> str:
-        """``<save_dir>/<name>``: the parent of every version directory."""
-        return os.path.join(self._save_dir, self._name)
+        """``<save_dir>/<name>``: the parent of every version directory (the constructor's
+        ``save_dir``: a subclass overriding the ``save_dir`` property moves checkpoints, not
+        logs, as with ``TensorBoardLogger``)."""
+        return os.path.join(self._root_dir, self.name)
 
     @property
     def sub_dir(self) -> str | None:
@@ -141,8 +141,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         """``<save_dir>/<name>/version_<N>[/<sub_dir>]`` (a string version is used as is)."""
         version = self.version if isinstance(self.version, str) else f"version_{self.version}"
         log_dir = os.path.join(self.root_dir, version)
-        if isinstance(self._sub_dir, str):
-            log_dir = os.path.join(log_dir, self._sub_dir)
+        if isinstance(self.sub_dir, str):
+            log_dir = os.path.join(log_dir, self.sub_dir)
         return os.path.expanduser(os.path.expandvars(log_dir))
 
     def _resolve_version(self) -> int | str:
@@ -171,6 +171,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             package = _trainer.trainer_package(run.trainer) or PACKAGE
             _compat.register_as_tensorboard_logger(TBLogger, package)
         log_dir = self.log_dir
+        if self.root_dir:  # made even when a subclass puts log_dir elsewhere, as Lightning does
+            _layout.make_dirs(self.root_dir)
         self._continuing = _layout.has_event_files(log_dir)
         return SummaryWriter(log_dir=log_dir, rank_zero_only=False, **self._writer_kwargs)
 
@@ -191,23 +193,22 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     @rank_zero_only
     def log_hyperparams(
         self,
-        params: dict[str, Any] | Namespace,
+        params: Mapping[str, Any] | Namespace | Any,
         metrics: dict[str, Any] | float | None = None,
         step: int | None = None,
     ) -> None:
-        """Record hyperparameters (a dict or Namespace; nested dicts are flattened with ``/``).
+        """Record hyperparameters: a mapping (``dict``, OmegaConf ``DictConfig``), a
+        ``Namespace`` or a dataclass; nested keys are flattened with ``/`` as Lightning does
+        (:mod:`tblog.integrations.lightning._hparams`). Raises ``TypeError`` for other types.
 
         They go into the run directory as the hparams plugin's session, so the HPARAMS tab
-        lists the run with every scalar it logs as a metric. ``metrics`` (a dict, or one
-        number for ``hp_metric``) are logged as scalars at ``step``.
+        lists the run with every scalar it logs as a metric, and into ``hparams.yaml``.
+        ``metrics`` (a dict, or one number for ``hp_metric``) are logged as scalars at ``step``.
         """
-        params = _compat.fabric_utils._convert_params(params)
-        if not isinstance(params, dict):
-            raise TypeError(f"params must be a dict or Namespace, got {type(params).__name__}")
-        self._store_hparams(params)
+        params = _hparams.as_mapping(params)
+        flat = _hparams.session_values(params, self._sanitize_params)
+        self.hparams = _hparams.merged(self.hparams, params)
         exp = self._experiment if self._experiment is not None else self.experiment
-        flat = _compat.fabric_utils._sanitize_params(_compat.fabric_utils._flatten_dict(params))
-        flat = {str(k): _hparam_value(v) for k, v in flat.items()}
         if metrics is None:
             metrics = {"hp_metric": -1} if self._default_hp_metric and not self._continuing else {}
         elif not isinstance(metrics, dict):
@@ -226,17 +227,11 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         if exp.writer is not None:
             exp.writer.summary("", summaries[1], to_step(step), time.time())
 
-    def _store_hparams(self, params: dict[str, Any]) -> None:
-        omegaconf = importlib.import_module(PACKAGE + ".utilities.imports")._OMEGACONF_AVAILABLE
-        if omegaconf:
-            from omegaconf import Container, OmegaConf  # type: ignore[import-not-found]
-
-            if isinstance(params, Container):
-                self.hparams = OmegaConf.merge(self.hparams, params)
-                return
-        if isinstance(self.hparams, Namespace):
-            self.hparams = vars(self.hparams)
-        self.hparams.update(params)
+    @staticmethod
+    def _sanitize_params(params: dict[str, Any]) -> dict[str, Any]:
+        """Flattened hyperparameters -> the values recorded (numbers and strings); as
+        ``TensorBoardLogger._sanitize_params``, a hook subclasses may override."""
+        return {key: _hparams.session_value(value) for key, value in params.items()}
 
     @rank_zero_only
     def log_graph(self, model: Any, input_array: Any = None) -> None:
@@ -250,21 +245,9 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         input_array = (
             getattr(model, "example_input_array", None) if input_array is None else input_array
         )
-        if input_array is None:
-            rank_zero_warn(
-                "Could not log computational graph to TensorBoard: The `model.example_input_array`"
-                " attribute is not set or `input_array` was not given."
-            )
-            return
-        if (
-            not isinstance(input_array, tuple)
-            and type(input_array).__module__.split(".")[0] != "torch"
-        ):
-            rank_zero_warn(
-                "Could not log computational graph to TensorBoard: `input_array` has type"
-                f" {type(input_array)}; give a tensor or a tuple of the positional arguments of"
-                " the model's `forward()`."
-            )
+        problem = _graph.untraceable(input_array)
+        if problem is not None:
+            rank_zero_warn(problem)
             return
         before = getattr(model, "_on_before_batch_transfer", None)
         transfer = getattr(model, "_apply_batch_transfer_handler", None)

@@ -1,0 +1,129 @@
+"""Hyperparameters as ``TensorBoardLogger.log_hyperparams`` takes and records them.
+
+``params`` may be a mapping (a ``dict``, an OmegaConf ``DictConfig``, any ``Mapping``), an
+``argparse.Namespace``, a dataclass instance or ``None``. What goes to TensorBoard is the
+flattened, sanitized view Lightning builds (facts from Lightning 2.6's
+``lightning.fabric.utilities.logger`` and torch's ``summary.hparams``):
+
+- keys are ``str(key)`` joined with ``/`` through nested mutable mappings (``DictConfig``
+  included, its interpolations resolved on access), dataclasses and ``Namespace`` values,
+  and through ``list`` values whose items are all mutable mappings (``<key>/<index>/...``);
+- numpy scalars become Python numbers; a value whose type is exactly ``bool``, ``int``,
+  ``float`` or ``str`` is kept; a ``torch.Tensor`` with at most one dimension is recorded as
+  the number of its first element; everything else (lists, ``ListConfig``, classes, arrays,
+  ``None``, ...) is recorded as its ``str``;
+- booleans are numbers (``1.0``/``0.0``), as torch's writer records them.
+
+OmegaConf is never imported here: a value is an OmegaConf container only if ``omegaconf``
+is already loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+import numpy as np
+
+_EXPECTED = "a Mapping (dict, OmegaConf DictConfig), an argparse.Namespace or a dataclass instance"
+
+
+def _omegaconf() -> Any:
+    return sys.modules.get("omegaconf")
+
+
+def _is_container(value: Any) -> bool:
+    omegaconf = _omegaconf()
+    return omegaconf is not None and isinstance(value, omegaconf.Container)
+
+
+def as_mapping(params: Any) -> Mapping[Any, Any]:
+    """``params`` as a mapping (``None``: empty). Raises ``TypeError`` naming ``params``
+    for anything else (an OmegaConf ``ListConfig`` included: it has no keys)."""
+    if params is None:
+        return {}
+    if isinstance(params, Namespace):
+        return vars(params)
+    if is_dataclass(params) and not isinstance(params, type):
+        return asdict(params)
+    if isinstance(params, Mapping):
+        return params
+    raise TypeError(f"params must be {_EXPECTED}, got {type(params).__name__}")
+
+
+def merged(stored: Any, params: Mapping[Any, Any]) -> Any:
+    """``stored`` (the logger's ``hparams``, written to ``hparams.yaml``) updated with
+    ``params``: OmegaConf containers are merged with ``OmegaConf.merge`` (the result is a
+    ``DictConfig``), other mappings update ``stored`` in place."""
+    if _is_container(params):
+        return _omegaconf().OmegaConf.merge(stored, params)
+    if isinstance(stored, Namespace):
+        stored = vars(stored)
+    stored.update(params)
+    return stored
+
+
+def flatten(params: Mapping[Any, Any], parent: str = "") -> dict[str, Any]:
+    """Nested keys joined with ``/`` (see the module docstring for what is descended into)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{parent}/{key}" if parent else str(key)
+        if is_dataclass(value) and not isinstance(value, type):
+            value = asdict(value)
+        elif isinstance(value, Namespace):
+            value = vars(value)
+        if isinstance(value, MutableMapping):
+            out.update(flatten(value, name))
+        elif isinstance(value, list) and all(isinstance(item, MutableMapping) for item in value):
+            for index, item in enumerate(value):
+                out.update(flatten(item, f"{name}/{index}"))
+        else:
+            out[name] = value
+    return out
+
+
+def _tensor_type() -> type | None:
+    torch = sys.modules.get("torch")
+    return getattr(torch, "Tensor", None)
+
+
+def session_value(value: Any) -> float | str:
+    """The number or string TensorBoard shows for one flattened hyperparameter."""
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        value = value.item()
+    kind = type(value)
+    if kind is bool or kind is int or kind is float:
+        return float(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is _tensor_type() and value.ndim <= 1 and value.numel() > 0:
+        try:
+            return float(value.detach().reshape(-1)[0].item())
+        except (TypeError, ValueError, RuntimeError):  # complex, quantized, ...
+            return str(value)
+    return str(value)
+
+
+def session_values(
+    params: Mapping[Any, Any],
+    sanitize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, float | str]:
+    """``{flattened key: number or string}`` for the hparams plugin's session; ``sanitize``
+    (a logger's ``_sanitize_params``) maps the flattened values first.
+
+    Raises ``ValueError`` naming ``params`` when an OmegaConf value cannot be resolved
+    (a missing ``???`` value, a broken interpolation)."""
+    omegaconf = _omegaconf()
+    errors: tuple[type[BaseException], ...] = (
+        (omegaconf.errors.OmegaConfBaseException,) if omegaconf is not None else ()
+    )
+    try:
+        flat = flatten(params)
+    except errors as exc:
+        raise ValueError(f"params: cannot resolve the OmegaConf config: {exc}") from exc
+    if sanitize is not None:
+        flat = sanitize(flat)
+    return {str(key): session_value(value) for key, value in flat.items()}
