@@ -26,8 +26,10 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["KERAS_BACKEND"] = args.backend
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    print(f"loading keras ({backend} backend) and scikit-learn ...", flush=True)
+    print(f"loading keras ({backend} backend) ...", flush=True)
     import keras
+
+    print("loading scikit-learn's digits ...", flush=True)
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

@@ -38,17 +38,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the newest version")
     args = parser.parse_args(argv)
 
-    print("loading lightning, torch and scikit-learn ...", flush=True)
+    print("loading lightning and torch ...", flush=True)
     import lightning.pytorch as L
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
     from torch import nn
     from torch.nn import functional as F
     from torch.utils.data import DataLoader, TensorDataset
 
     import tblog
+
+    print("loading scikit-learn's digits ...", flush=True)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
 
     class DigitsClassifier(L.LightningModule):
         def __init__(self, lr: float, hidden: int) -> None:

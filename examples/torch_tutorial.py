@@ -4,6 +4,8 @@ Written against ``torch.utils.tensorboard``'s API; ``--writer tblog`` changes on
 import. Logs what the tutorial logs: an image grid, the model graph, an embedding with
 label images, the training loss, a predictions-vs-actuals figure and one PR curve per
 class. Run: ``python examples/torch_tutorial.py --writer tblog --logdir runs/digits``.
+It trains with Adam where the tutorial uses SGD: on 1,400 small images SGD sits on a plateau
+for the first epoch.
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--writer", choices=("torch", "tblog"), default="tblog")
     parser.add_argument("--logdir", default="runs/digits_experiment_1")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(x_train)} training digits; building the CNN and its optimizer", flush=True)
     net = Net()
     criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
     writer = SummaryWriter(args.logdir)
     print(f"logging to {args.logdir} with the {args.writer} SummaryWriter", flush=True)
 
