@@ -44,16 +44,14 @@ def _load_demo():
 
 
 demo = _load_demo()
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_HAVE_PROC = os.path.exists("/proc/self/stat")  # elsewhere: wall-clock seconds stand in
+_TICK = os.sysconf("SC_CLK_TCK") if _HAVE_PROC else 100
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a live process, from /proc (None where unreadable)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return None
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live (or not yet reaped) process, from /proc."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)
 
 
@@ -89,29 +87,29 @@ def run_example(script: str, args: list[str], cwd: str, timeout: float = 900) ->
     watchdog = threading.Timer(timeout, proc.kill)
     watchdog.start()
     try:
-        last_cpu = 0.0
         for raw in proc.stdout:
             wall = time.monotonic() - start
-            cpu = _cpu_seconds(proc.pid)
-            last_cpu = last_cpu if cpu is None else cpu
-            run.lines.append((wall, last_cpu, raw.decode(errors="replace").rstrip()))
+            cpu = _cpu_seconds(proc.pid) if _HAVE_PROC else wall
+            run.lines.append((wall, cpu, raw.decode(errors="replace").rstrip()))
         _, status, usage = os.wait4(proc.pid, 0)
     finally:
         watchdog.cancel()
         proc.stdout.close()
     proc.returncode = run.code = os.waitstatus_to_exitcode(status)
-    run.lines.append((time.monotonic() - start, usage.ru_utime + usage.ru_stime, "<exit>"))
+    wall = time.monotonic() - start
+    run.lines.append((wall, usage.ru_utime + usage.ru_stime if _HAVE_PROC else wall, "<exit>"))
     return run
 
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
-    """``{script: [Run, ...]}`` after every demo entry (but SKIP) ran in one directory."""
+    """``(directory, {script: [Run, ...]})`` after every demo entry (but SKIP) ran in
+    that one directory, in the demo's order."""
     cwd = tmp_path_factory.mktemp("first_run")
     runs: dict[str, list[Run]] = {}
-    for _name, _needs, script, args, expect_kill in demo.DEMOS:
-        if script in SKIP:
-            continue
+    for _name, needs, script, args, expect_kill in demo.DEMOS:
+        if script in SKIP or any(importlib.util.find_spec(m) is None for m in needs):
+            continue  # as the demo skips what is not installed
         run = run_example(script, args, str(cwd))
         runs.setdefault(script, []).append(run)
         want = -9 if expect_kill else 0
@@ -171,7 +169,8 @@ CURVES = [
 )
 def test_loss_curves_fall(first_run, script, run_dir, tag, steps):
     cwd, runs = first_run
-    assert script in runs
+    if script not in runs:
+        pytest.skip(f"the demo skips {script} here: its framework is not installed")
     series = tb.scalar_series(str(cwd / run_dir), tag)
     if steps is not None:
         assert [s for s, _ in series] == steps
