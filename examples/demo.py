@@ -4,7 +4,8 @@
     python examples/demo.py --only torch keras
 
 Each example is a stand-alone script in this folder; this runs them one after another
-(each in its own process, as a user would) and then says how to open TensorBoard.
+(each in its own process, as a user would), says how long each took (wall clock and CPU
+time: the machine may be shared) and then how to open TensorBoard.
 """
 
 from __future__ import annotations
@@ -61,7 +62,31 @@ DEMOS: list[tuple[str, tuple[str, ...], str, list[str], bool]] = [
 ]
 
 
-def main() -> int:
+def command(script: str, script_args: list[str]) -> list[str]:
+    """The command line that runs one example."""
+    return [sys.executable, os.path.join(HERE, script), *script_args]
+
+
+def child_env() -> dict[str, str]:
+    """The environment the examples run in: TensorFlow's C++ log quieted."""
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[int, float]:
+    """Run ``cmd`` to its end; return its exit code (negative: killed by that signal) and
+    the CPU seconds it used (user + system, its own children included)."""
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -70,15 +95,16 @@ def main() -> int:
         nargs="*",
         help="demo names to run (numpy torch keras lightning torch-checkpoint tensorflow)",
     )
-    args = parser.parse_args()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = parser.parse_args(argv)
+    env = child_env()
     failed = []
+    total_start, total_cpu = time.monotonic(), 0.0
     for name, needs, script, script_args, expect_kill in DEMOS:
         if args.only and name not in args.only:
             continue
         missing = [m for m in needs if importlib.util.find_spec(m) is None]
         if missing:
-            print(f"-- {name}: skipped ({', '.join(missing)} not installed)")
+            print(f"-- {name}: skipped ({', '.join(missing)} not installed)", flush=True)
             continue
         note = (
             " (stops itself with SIGKILL at step 80; the next run resumes it)"
@@ -87,13 +113,15 @@ def main() -> int:
         )
         print(f"-- {name}: examples/{script} {' '.join(script_args)}{note}", flush=True)
         start = time.monotonic()
-        code = subprocess.call([sys.executable, os.path.join(HERE, script), *script_args], env=env)
+        code, cpu = run(command(script, script_args), env)
+        total_cpu += cpu
         if code != 0 and not (expect_kill and code == -9):
             failed.append(name)
-            print(f"   {name} failed with exit code {code}")
+            print(f"   {name} failed with exit code {code}", flush=True)
         else:
-            print(f"   done in {time.monotonic() - start:.1f} s")
+            print(f"   done in {time.monotonic() - start:.1f} s ({cpu:.1f} s CPU)", flush=True)
     print()
+    print(f"All of it took {time.monotonic() - total_start:.1f} s ({total_cpu:.1f} s CPU).")
     print("Everything was logged under ./runs. Open it in TensorBoard with either of:")
     print("    tensorboard --logdir runs")
     print("    tblog board runs        # also prints the ssh -L line for a remote machine")

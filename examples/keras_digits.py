@@ -25,7 +25,11 @@ def main(argv: list[str] | None = None) -> None:
             raise RuntimeError("--backend must be chosen before keras is imported")
         os.environ["KERAS_BACKEND"] = args.backend
 
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    print(f"loading keras ({backend} backend) ...", flush=True)
     import keras
+
+    print("loading scikit-learn's digits ...", flush=True)
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -37,6 +41,15 @@ def main(argv: list[str] | None = None) -> None:
         images, digits.target, test_size=0.2, random_state=0
     )
 
+    print(f"{len(x_train)} training digits, {len(x_test)} validation digits", flush=True)
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(1)  # a model this small trains fastest on one thread
+    # Keras imports TensorFlow here (to seed it too) whenever it is installed, whatever the
+    # backend: a few more seconds.
+    print("seeding Python, NumPy, the backend (and TensorFlow if installed) ...", flush=True)
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [
@@ -50,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
     callback = tblog.TBCallback(log_dir=args.logdir, histogram_freq=1)
+    print(f"training for {args.epochs} epochs, logging to {args.logdir}", flush=True)
     model.fit(
         x_train,
         y_train,
@@ -59,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         verbose=2,
     )
     print(
-        f"backend={keras.backend.backend()}: logs in {args.logdir} (tensorboard --logdir {args.logdir})"
+        f"backend={keras.backend.backend()}: logs in {args.logdir} (tensorboard --logdir {args.logdir})",
+        flush=True,
     )
 
 

@@ -38,16 +38,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the newest version")
     args = parser.parse_args(argv)
 
+    print("loading lightning and torch ...", flush=True)
     import lightning.pytorch as L
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
     from torch import nn
     from torch.nn import functional as F
     from torch.utils.data import DataLoader, TensorDataset
 
     import tblog
+
+    print("loading scikit-learn's digits ...", flush=True)
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
 
     class DigitsClassifier(L.LightningModule):
         def __init__(self, lr: float, hidden: int) -> None:
@@ -91,6 +94,16 @@ def main(argv: list[str] | None = None) -> None:
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, momentum=0.9)
 
+    class PrintEpochs(L.Callback):
+        """One line per epoch, in place of the progress bar (which is silent in a pipe)."""
+
+        def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+            shown = ("train/loss_epoch", "val/loss", "val/acc")
+            metrics = trainer.callback_metrics
+            text = ", ".join(f"{k} {float(metrics[k]):.3f}" for k in shown if k in metrics)
+            print(f"epoch {trainer.current_epoch}: {text}", flush=True)
+
+    torch.set_num_threads(1)  # a model this small trains fastest on one thread
     digits = load_digits()
     images = torch.tensor(digits.images / 16.0, dtype=torch.float32)
     x_train, x_val, y_train, y_val = train_test_split(
@@ -110,15 +123,17 @@ def main(argv: list[str] | None = None) -> None:
     trainer = L.Trainer(
         max_epochs=args.epochs,
         logger=logger,
-        callbacks=[checkpoint],
+        callbacks=[checkpoint, PrintEpochs()],
         log_every_n_steps=5,
         enable_model_summary=False,
+        enable_progress_bar=False,
         accelerator="cpu",
         devices=1,
     )
+    print(f"training for {args.epochs} epochs on {len(x_train)} digits", flush=True)
     trainer.fit(DigitsClassifier(args.lr, args.hidden), train, val, ckpt_path=ckpt_path)
     print(f"logged to {logger.log_dir}; best checkpoint {checkpoint.best_model_path}")
-    print(f"view with: tensorboard --logdir {args.save_dir}")
+    print(f"view with: tensorboard --logdir {args.save_dir}", flush=True)
 
 
 if __name__ == "__main__":

@@ -83,11 +83,12 @@ def main(argv: Sequence[str] | None = None) -> float:
     parser.add_argument("--logdir", default="runs/quickstart", help="run directory to write")
     parser.add_argument("--steps", type=int, default=500, help="training steps")
     parser.add_argument("--log-every", type=int, default=10, help="steps between histograms/images")
+    parser.add_argument("--print-every", type=int, default=100, help="steps between progress lines")
     parser.add_argument("--lr", type=float, default=2.0, help="learning rate")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.log_every < 1:
-        parser.error("--steps and --log-every must be positive")
+    if args.steps < 1 or args.log_every < 1 or args.print_every < 1:
+        parser.error("--steps, --log-every and --print-every must be positive")
 
     rng = np.random.default_rng(args.seed)
     x, y = make_data(256, rng)
@@ -105,8 +106,11 @@ def main(argv: Sequence[str] | None = None) -> float:
             loss, accuracy = train_step(params, x, y, args.lr)
             writer.add_scalar("loss", loss, step)
             writer.add_scalar("accuracy", accuracy, step)
+            if step % args.print_every == 0:
+                print(f"step {step}: loss {loss:.4f}, accuracy {accuracy:.3f}", flush=True)
     print(
-        f"{args.steps} steps, final loss {loss:.4f}; view with: tensorboard --logdir {args.logdir}"
+        f"{args.steps} steps, final loss {loss:.4f}; view with: tensorboard --logdir {args.logdir}",
+        flush=True,
     )
     return loss
 

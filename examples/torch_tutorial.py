@@ -4,20 +4,24 @@ Written against ``torch.utils.tensorboard``'s API; ``--writer tblog`` changes on
 import. Logs what the tutorial logs: an image grid, the model graph, an embedding with
 label images, the training loss, a predictions-vs-actuals figure and one PR curve per
 class. Run: ``python examples/torch_tutorial.py --writer tblog --logdir runs/digits``.
+It trains with Adam where the tutorial uses SGD: on 1,400 small images SGD sits on a plateau
+for the first epoch.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import matplotlib
+print("loading torch, scikit-learn and matplotlib ...", flush=True)  # seconds on a busy machine
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import torch
-import torch.nn.functional as F
-from sklearn.datasets import load_digits
-from torch import nn
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from torch import nn  # noqa: E402
 
 CLASSES = tuple(str(d) for d in range(10))
 
@@ -85,8 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--writer", choices=("torch", "tblog"), default="tblog")
     parser.add_argument("--logdir", default="runs/digits_experiment_1")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate")
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -97,17 +102,21 @@ def main(argv: list[str] | None = None) -> None:
     else:
         from tblog import SummaryWriter
 
+    torch.set_num_threads(1)  # a model this small trains fastest on one thread
     torch.manual_seed(args.seed)
     x_train, y_train, x_test, y_test = load_data()
+    print(f"{len(x_train)} training digits; building the CNN and its optimizer", flush=True)
     net = Net()
     criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
     writer = SummaryWriter(args.logdir)
+    print(f"logging to {args.logdir} with the {args.writer} SummaryWriter", flush=True)
 
     # 1. A grid of training images, and 2. the model graph.
     images = x_train[:16]
     writer.add_image("digit_images", make_grid(images))
     writer.add_graph(net, images)
+    print("logged an image grid and the model graph", flush=True)
 
     # 3. An embedding of 100 random images, labelled, with their thumbnails.
     perm = torch.randperm(len(x_train))[:100]
@@ -115,11 +124,12 @@ def main(argv: list[str] | None = None) -> None:
     writer.add_embedding(
         features, metadata=[CLASSES[i] for i in y_train[perm]], label_img=x_train[perm]
     )
+    print("logged an embedding of 100 digits", flush=True)
 
     # 4. Training: running loss as a scalar, predictions as a figure.
     running_loss = 0.0
     step = 0
-    for _epoch in range(args.epochs):
+    for epoch in range(args.epochs):
         order = torch.randperm(len(x_train))
         for start in range(0, len(x_train), args.batch_size):
             idx = order[start : start + args.batch_size]
@@ -135,6 +145,10 @@ def main(argv: list[str] | None = None) -> None:
                 writer.add_figure(
                     "predictions vs. actuals", plot_classes_preds(net, inputs, labels), step
                 )
+                print(
+                    f"epoch {epoch} step {step}: training loss {running_loss / args.log_every:.3f}",
+                    flush=True,
+                )
                 running_loss = 0.0
 
     # 5. One precision-recall curve per class on the test set.
@@ -143,6 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     for k, name in enumerate(CLASSES):
         writer.add_pr_curve(name, y_test == k, probs[:, k], global_step=0)
     writer.close()
+    accuracy = (probs.argmax(1) == y_test).float().mean().item()
+    print(
+        f"test accuracy {accuracy:.3f}; logged PR curves; "
+        f"view with: tensorboard --logdir {args.logdir}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
