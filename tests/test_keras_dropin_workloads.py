@@ -1,6 +1,7 @@
 """Keras' own uses of ``keras.callbacks.TensorBoard``, run unchanged against the anchor and
 against ``tblog.TBCallback`` for ``test_keras_dropin.py``:
-``python tests/test_keras_dropin_workloads.py <out dir>`` with ``KERAS_BACKEND`` set.
+``python tests/test_keras_dropin_workloads.py <out dir> [case...]`` with ``KERAS_BACKEND``
+set.
 
 Each case is written once, against a ``TensorBoard`` name, as the code in Keras' test file
 (``keras/src/callbacks/tensorboard_test.py``), Keras' docstring of the callback and its
@@ -214,6 +215,76 @@ def docstring_basic(keras: Any, TensorBoard: Any, logdir: str, record: dict[str,
         os.chdir(Path(logdir).parent.parent / "cwd")
 
 
+def nested_histograms(keras: Any, TensorBoard: Any, logdir: str, record: dict[str, Any]) -> None:
+    """Issue #13 item 8 on a subclassed model holding a Sequential and a layer of layers:
+    ``<model>/<layer>/<weight>`` tags."""
+
+    class Block(keras.layers.Layer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = keras.layers.Dense(3)
+            self.norm = keras.layers.LayerNormalization()
+
+        def call(self, x: Any) -> Any:
+            return self.norm(self.fc(x)) + x
+
+    class Net(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = keras.Sequential([keras.layers.Dense(3), keras.layers.Dense(3)])
+            self.block = Block()
+            self.head = keras.layers.Dense(1)
+
+        def call(self, x: Any) -> Any:
+            return self.head(self.block(self.enc(x)))
+
+    keras.utils.set_random_seed(0)
+    model = Net()
+    model.compile("sgd", "mse")
+    x, y = np.ones((8, 4)), np.zeros((8, 1))
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[TensorBoard(logdir, histogram_freq=1)])
+
+
+def docstring_subclassed(keras: Any, TensorBoard: Any, logdir: str, record: dict[str, Any]) -> None:
+    """The docstring's custom batch-level summaries in a subclassed Model (tensorflow)."""
+    import tensorflow as tf
+
+    class MyModel(keras.Model):
+        def build(self, _: Any) -> None:
+            self.dense = keras.layers.Dense(10)
+
+        def call(self, x: Any) -> Any:
+            outputs = self.dense(x)
+            tf.summary.histogram("outputs", outputs)
+            return outputs
+
+    keras.utils.set_random_seed(0)
+    model = MyModel()
+    model.compile("sgd", "mse")
+    x_train, y_train = np.ones((8, 10)), np.ones((8, 10))
+    tb_callback = TensorBoard(logdir, update_freq=1)
+    model.fit(x_train, y_train, callbacks=[tb_callback])
+
+
+def docstring_functional(keras: Any, TensorBoard: Any, logdir: str, record: dict[str, Any]) -> None:
+    """The docstring's custom batch-level summaries in a Functional model (tensorflow)."""
+    import tensorflow as tf
+
+    def my_summary(x: Any) -> Any:
+        tf.summary.histogram("x", x)
+        return x
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((10,))
+    x = keras.layers.Dense(10)(inputs)
+    outputs = keras.layers.Lambda(my_summary)(x)
+    model = keras.Model(inputs, outputs)
+    model.compile("sgd", "mse")
+    x_train, y_train = np.ones((8, 10)), np.ones((8, 10))
+    tb_callback = TensorBoard(logdir, update_freq=1)
+    model.fit(x_train, y_train, callbacks=[tb_callback])
+
+
 CASES: dict[str, Callable[..., None]] = {
     f.__name__: f
     for f in (
@@ -231,6 +302,9 @@ CASES: dict[str, Callable[..., None]] = {
         profile_range,
         non_blocking,
         docstring_basic,
+        nested_histograms,
+        docstring_subclassed,
+        docstring_functional,
     )
 }
 # Where Keras' own test runs each case (the anchor's limits, not ours).
@@ -238,7 +312,12 @@ ONLY = {
     "auto_trace": ("tensorflow", "jax"),
     "profile_range": ("tensorflow",),
     "non_blocking": ("tensorflow", "jax"),
+    "docstring_subclassed": ("tensorflow",),
+    "docstring_functional": ("tensorflow",),
 }
+# Tags the cases' own tf.summary calls write (issue #13 item 5: tf.summary's default writer
+# during fit, not this callback's).
+TF_SUMMARY_TAGS = {"docstring_subclassed": "outputs", "docstring_functional": "x"}
 
 
 def _impls(keras: Any) -> dict[str, Any]:
@@ -251,14 +330,14 @@ def _impls(keras: Any) -> dict[str, Any]:
     }
 
 
-def main(out: Path) -> None:
+def main(out: Path, only: list[str]) -> None:
     import keras
 
     backend = keras.backend.backend()
     (out / "cwd").mkdir(parents=True, exist_ok=True)
     os.chdir(out / "cwd")
     for name, case in CASES.items():
-        if backend not in ONLY.get(name, (backend,)):
+        if backend not in ONLY.get(name, (backend,)) or (only and name not in only):
             continue
         for impl, TensorBoard in _impls(keras).items():
             logdir = out / name / impl
@@ -280,4 +359,4 @@ def main(out: Path) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent.parent / "src"))
-    main(Path(sys.argv[1]).resolve())
+    main(Path(sys.argv[1]).resolve(), sys.argv[2:])

@@ -92,6 +92,9 @@ class Profiler:
             from tensorflow.python.eager import context  # type: ignore[import-untyped]
 
             context.context().enable_graph_collection()
+            # Drop graphs collected before now (tf.summary.trace_export writes its summary
+            # while still collecting, and trace_off does not clear what that collected).
+            context.context().export_run_metadata()
         try:
             self._keras_backend().tensorboard.start_trace(logdir)
             self._started = True
