@@ -67,6 +67,43 @@ def batch_metrics(keras: Any, TensorBoard: Any, logdir: str, record: dict[str, A
     model.fit(x, y, batch_size=2, epochs=2, validation_data=(x, y), callbacks=[tb_cbk])
 
 
+def learning_rate_schedules(
+    keras: Any, TensorBoard: Any, logdir: str, record: dict[str, Any]
+) -> None:
+    model = _model(keras, compile_model=False)
+    opt = keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(0.01, 1))
+    model.compile(opt, "mse")
+    x, y = _xy()
+    model.fit(x, y, batch_size=2, epochs=2, callbacks=[TensorBoard(logdir)])
+
+
+def custom_summary(keras: Any, TensorBoard: Any, logdir: str, record: dict[str, Any]) -> None:
+    """Keras' test_custom_summary: a layer writing its own summary with tf.summary.write."""
+    import tensorflow.summary as summary
+    from tensorflow.compat.v1 import SummaryMetadata
+
+    def scalar_v2_mock(name: str, data: Any, step: Any = None) -> None:
+        metadata = SummaryMetadata()
+        metadata.plugin_data.plugin_name = "scalars"
+        with summary.experimental.summary_scope(name, "scalar_summary", values=[data, step]) as (
+            tag,
+            _,
+        ):
+            tensor = keras.ops.convert_to_tensor(data, dtype="float32")
+            summary.write(tag=tag, tensor=tensor, step=step, metadata=metadata)
+
+    class LayerWithSummary(keras.layers.Layer):
+        def call(self, x: Any) -> Any:
+            scalar_v2_mock("custom_summary", keras.ops.sum(x))
+            return x
+
+    model = keras.Sequential([keras.layers.Input((5,)), LayerWithSummary()])
+    model.compile("sgd", "mse", jit_compile=False)  # summary ops not compatible with XLA
+    tb_cbk = TensorBoard(logdir, update_freq=1)
+    x, y = np.ones((10, 5)), np.ones((10, 5))
+    model.fit(x, y, batch_size=2, validation_data=(x, y), callbacks=[tb_cbk])
+
+
 def global_step(keras: Any, TensorBoard: Any, logdir: str, record: dict[str, Any]) -> None:
     model = _model(keras, compile_model=False)
     opt = keras.optimizers.SGD(keras.optimizers.schedules.CosineDecay(0.01, 1))
@@ -291,6 +328,7 @@ CASES: dict[str, Callable[..., None]] = {
         basic,
         across_invocations,
         batch_metrics,
+        learning_rate_schedules,
         global_step,
         weight_histograms,
         weight_images,
@@ -305,6 +343,7 @@ CASES: dict[str, Callable[..., None]] = {
         nested_histograms,
         docstring_subclassed,
         docstring_functional,
+        custom_summary,
     )
 }
 # Where Keras' own test runs each case (the anchor's limits, not ours).
@@ -314,10 +353,15 @@ ONLY = {
     "non_blocking": ("tensorflow", "jax"),
     "docstring_subclassed": ("tensorflow",),
     "docstring_functional": ("tensorflow",),
+    "custom_summary": ("tensorflow",),
 }
 # Tags the cases' own tf.summary calls write (issue #13 item 5: tf.summary's default writer
 # during fit, not this callback's).
-TF_SUMMARY_TAGS = {"docstring_subclassed": "outputs", "docstring_functional": "x"}
+TF_SUMMARY_TAGS = {
+    "docstring_subclassed": "outputs",
+    "docstring_functional": "x",
+    "custom_summary": "custom_summary",
+}
 
 
 def _impls(keras: Any) -> dict[str, Any]:
