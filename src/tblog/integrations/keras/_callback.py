@@ -19,9 +19,10 @@ import numpy as np
 from tblog.core.api import checkpoint_log
 from tblog.core.api.summary_writer import SummaryWriter
 from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
-from tblog.integrations.keras import _weights
+from tblog.integrations.keras import _projector, _weights
 from tblog.integrations.keras._distribute import is_chief
 from tblog.integrations.keras._graph import model_graph_def
+from tblog.integrations.keras._profile import Profiler
 from tblog.integrations.keras.checkpoint import RESUME_ATTR
 
 
@@ -63,7 +64,10 @@ def _check_profile_batch(value: Any) -> tuple[int, int]:
 
 
 def _model_json_summary(model: Any) -> Any:
-    """The ``keras`` tag ``keras.callbacks.TensorBoard`` writes (plugin graph_keras_model)."""
+    """The ``keras`` tag ``keras.callbacks.TensorBoard`` writes (plugin graph_keras_model),
+    for Functional and Sequential models only, as Keras."""
+    if type(model).__name__ not in ("Functional", "Sequential"):
+        return None
     try:
         config = model.to_json()
     except Exception:  # noqa: BLE001 - a model that cannot serialize just has no config
@@ -77,12 +81,15 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     Arguments have Keras' names and meaning. ``histogram_freq``: weight histograms every
     so many epochs (computed on the backend, only bucket counts reach the host).
-    ``write_graph``: a layer graph (Graphs dashboard) and the model config.
+    ``write_graph``: a layer graph (Graphs dashboard) and, for Functional and Sequential
+    models, the model config (``keras`` tag); ``False`` writes neither.
     ``write_images``: weights as images. ``update_freq``: ``"epoch"``, ``"batch"`` or N
     (``batch_<metric>`` every N batches). ``profile_batch``: batch or ``(start, stop)`` to
-    profile with the backend's profiler (TensorFlow and JAX). ``embeddings_freq``: write
+    profile with the backend's profiler (TensorFlow, and JAX on Python 3.12+), plus the
+    ``batch_<stop>`` run-metadata graph Keras writes. ``embeddings_freq``: write
     ``Embedding`` layers for the Projector every so many epochs; ``embeddings_metadata``:
-    a label file (or ``{layer name: file}``), one label per row.
+    a label file (or ``{layer name: file}``), one label per row, relative to ``log_dir``
+    as in Keras; a missing file is a warning (the embedding is written without labels).
     ``keras_tag_names``: weight tags as Keras writes them (``<weight path>/histogram``)
     instead of the tag scheme shared with the torch hooks (``parameters/<module>/<param>``).
     Only the chief writes under ``tf.distribute`` multi-worker training.
@@ -113,10 +120,7 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self.write_steps_per_second = bool(write_steps_per_second)
         self.update_freq = _check_update_freq(update_freq)
         self._start_batch, self._stop_batch = _check_profile_batch(profile_batch)
-        if self._stop_batch and keras.backend.backend() not in ("tensorflow", "jax"):
-            raise ValueError(
-                f"profile_batch needs the tensorflow or jax backend, not {keras.backend.backend()}"
-            )
+        self._profiler = Profiler(keras.backend.backend(), self._start_batch, self._stop_batch)
         self.embeddings_freq = _check_freq("embeddings_freq", embeddings_freq)
         if embeddings_metadata is not None and not isinstance(embeddings_metadata, (str, dict)):
             raise TypeError(
@@ -130,10 +134,11 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._resume_step: tuple[int, int] | None = None
         self._global_train_batch: int | None = 0
         self._graph_written = False
+        self._graphed_model: Any = None  # one graph per model and log dir, across fits
         self._epoch_start_time = 0.0
         self._epoch_start_iterations = 0
         self._batch_start_time = 0.0
-        self._profiling = False
+        self._metadata = _projector.Metadata(self.log_dir, None)
         self._weights: list[tuple[str, Any]] | None = None
 
     # ------------------------------------------------------------------ writers
@@ -166,29 +171,25 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         super().set_model(model)
         self._enabled = is_chief(keras.backend.backend())
         self._weights = None
-        self._graph_written = not self.write_graph
+        if model is not self._graphed_model:
+            self._graph_written = not self.write_graph
 
     # ------------------------------------------------------------------ train
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         # Batch steps continue from the optimizer's iterations (read at the first batch, once
         # a checkpoint callback may have restored them); a fresh model starts at 1 as Keras.
         self._global_train_batch = None
-        if self.embeddings_freq and isinstance(self.embeddings_metadata, dict):
-            names = {
-                layer.name
-                for layer in self.model._flatten_layers(include_self=False)
-                if isinstance(layer, keras.layers.Embedding)
-            }
-            unknown = sorted(set(self.embeddings_metadata) - names)
-            if unknown:
-                raise ValueError(
-                    f"embeddings_metadata names layers that are no Embedding of the model: {unknown}"
-                )
-        if self._enabled and self.model.built:
+        self._metadata = _projector.Metadata(self.log_dir, self.embeddings_metadata)
+        if self.embeddings_freq:
+            _projector.check_metadata_names(self.embeddings_metadata, self.model)
+            if self._enabled:
+                layers = _projector.embedding_layers(self.model)
+                self._metadata.check([layer.name for layer in layers])
+        if self._enabled and self.model.built and not self._graph_written:
             self._write_graph()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self._profiling:
+        if self._profiler.tracing:
             self._stop_profiler()
         self._close_writers()
         self._resume_step = None  # a restore marks the writers of its own fit only
@@ -206,8 +207,11 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._global_train_batch += 1
         if self.write_steps_per_second:
             self._batch_start_time = time.time()
-        if self._enabled and self._stop_batch and self._global_train_batch == self._start_batch:
-            self._start_profiler()
+        if self._enabled and self._profiler.enabled:
+            if self._global_train_batch == self._start_batch:
+                self._profiler.start(os.path.join(self.log_dir, "train"))
+            if self._profiler.tracing:
+                self._profiler.batch_begin(batch)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if not self._enabled:
@@ -223,8 +227,10 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             if isinstance(logs, dict):
                 for name, value in logs.items():
                     writer.add_scalar(f"batch_{name}", value, step)
-        if self._profiling and step >= self._stop_batch:
-            self._stop_profiler()
+        if self._profiler.tracing:
+            self._profiler.batch_end()
+            if step >= self._stop_batch:
+                self._stop_profiler()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not self._enabled:
@@ -285,10 +291,11 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def _named_weights(self) -> list[tuple[str, Any]]:
         if self._weights is None:
-            named = list(_weights.named_weights(self.model, keras_names=self.keras_tag_names))
             if self.keras_tag_names:
+                named = _weights.keras_named_weights(self.model)
                 self._weights = [(f"{name}/histogram", var) for name, var in named]
             else:
+                named = list(_weights.named_weights(self.model))
                 self._weights = [(f"parameters/{name}", var) for name, var in named]
         return self._weights
 
@@ -318,35 +325,24 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
                 writer.add_images(image_tag, img, epoch, dataformats="NHWC")
 
     def _log_embeddings(self, epoch: int) -> None:
-        metadata_files = self.embeddings_metadata
-        for layer in self.model._flatten_layers(include_self=False):
-            if not isinstance(layer, keras.layers.Embedding):
-                continue
+        for layer in _projector.embedding_layers(self.model):
             table = keras.ops.convert_to_numpy(layer.embeddings)
-            labels, header = _read_metadata(metadata_files, layer.name, table.shape[0])
+            labels, header = self._metadata.labels(layer.name, table.shape[0])
             self._writer("train").add_embedding(
                 table, metadata=labels, global_step=epoch, tag=layer.name, metadata_header=header
             )
 
     def _write_graph(self) -> None:
         self._graph_written = True
+        self._graphed_model = self.model
         writer = self._writer("train")
         writer.add_graph_def(model_graph_def(self.model))
         summary = _model_json_summary(self.model)
         if summary is not None and writer.writer is not None:
             writer.writer.summary("", summary, 0, time.time())
 
-    def _start_profiler(self) -> None:
-        from keras.src import backend as keras_backend  # type: ignore[import-untyped]
-
-        keras_backend.tensorboard.start_trace(os.path.join(self.log_dir, "train"))
-        self._profiling = True
-
     def _stop_profiler(self) -> None:
-        from keras.src import backend as keras_backend
-
-        self._profiling = False
-        keras_backend.tensorboard.stop_trace(save=True)
+        self._profiler.stop(self._writer("train") if self._enabled else None, self.model)
 
 
 _ITERATION_TAGS = ("batch_", "evaluation_")
@@ -397,22 +393,3 @@ def _iteration_events(storage: Any, run_dir: str, lo: int, hi: int) -> list[byte
         except DataLossError:  # a damaged file keeps what came before the damage
             continue
     return [latest[key] for key in sorted(latest, key=lambda k: (k[1], k[0]))]
-
-
-def _read_metadata(
-    source: str | dict[str, str] | None, layer: str, rows: int
-) -> tuple[list[Any] | None, list[str] | None]:
-    """Labels for an embedding table from a Keras ``embeddings_metadata`` file: one label
-    per row, or a tab-separated header line followed by one row per embedding."""
-    path = source.get(layer) if isinstance(source, dict) else source
-    if path is None:
-        return None, None
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
-    if len(lines) == rows + 1 and "\t" in lines[0]:
-        return [line.split("\t") for line in lines[1:]], lines[0].split("\t")
-    if len(lines) != rows:
-        raise ValueError(
-            f"embeddings_metadata file {path!r} has {len(lines)} rows, layer {layer!r} has {rows}"
-        )
-    return lines, None

@@ -91,6 +91,20 @@ def named_weights(model: Any, keras_names: bool = False) -> Iterator[tuple[str, 
     yield from walk(model, "")
 
 
+def keras_named_weights(model: Any) -> list[tuple[str, Any]]:
+    """``[(name, variable)]`` as ``keras.callbacks.TensorBoard`` names and orders them: the
+    weights of each of ``model.layers`` (nested ones included), named by ``variable.path``
+    with ``:`` replaced by ``_``. A variable shared by two layers is listed once."""
+    seen: set[int] = set()
+    out = []
+    for layer in model.layers:
+        for var in layer.weights:
+            if id(var) not in seen:
+                seen.add(id(var))
+                out.append((var.path.replace(":", "_"), var))
+    return out
+
+
 def weight_summaries(
     named: list[tuple[str, Any]], norms: bool = False
 ) -> list[tuple[str, summary_pb2.Summary | None, float | None]]:
@@ -171,10 +185,9 @@ def _bucket_summary(
 
 def weight_image(value: np.ndarray, channels_last: bool = True) -> np.ndarray | None:
     """A weight as ``[N, H, W, 1]`` uint8 images (min-max scaled), laid out as
-    ``keras.callbacks.TensorBoard`` does; ``None`` for shapes it cannot show (rank > 3)."""
+    ``keras.callbacks.TensorBoard`` does; ``None`` for shapes it cannot show (a single
+    value, rank > 3)."""
     w = np.squeeze(np.asarray(value, dtype=np.float32))
-    if w.ndim == 0:
-        w = w.reshape(1)
     if w.ndim == 1:
         img = w.reshape(1, w.shape[0], 1, 1)
     elif w.ndim == 2:
