@@ -113,7 +113,7 @@ def test_tf1_images_audio_keep_their_samples(views):
     ours = _view(views / "tblog")
     tags = sorted(k[2] for k in ours if k[0] == "images")
     assert tags == ["inputs/image/0", "inputs/image/1"]
-    (step, data), *_ = ours[("images", ".", "inputs/image/0")]
+    (_, data), *_ = ours[("images", ".", "inputs/image/0")]
     assert data[:2] == [b"3", b"1"]  # width, height
     assert data[2].startswith(b"\x89PNG")
     (_, sound), *_ = ours[("audio", ".", "sound/audio/0")]
@@ -192,7 +192,7 @@ def test_bad_input_names_the_argument(tmp_path):
         fw.add_summary(123)
     with pytest.raises(ValueError, match="summary is not a serialized Summary"):
         fw.add_summary(b"\xff\xff\xff")
-    with pytest.raises(TypeError, match="event must be an? Event"):
+    with pytest.raises(TypeError, match=r"event must be an? Event"):
         fw.add_event({"step": 1})
     with pytest.raises(TypeError, match="session_log"):
         fw.add_session_log("START")
