@@ -367,8 +367,12 @@ class FileWriterMethods:
     @property
     def all_writers(self) -> dict[str, SummaryWriterFileWriter]:
         """torch's ``{log dir: FileWriter}`` of this writer's run and each
-        ``add_scalars`` run (``<log_dir>/<main_tag>_<key>``) written so far."""
-        runs = [] if self._writer is None else [run for run in list(self._writer._runs) if run]
+        ``add_scalars`` run (``<log_dir>/<main_tag>_<key>``) written so far (waits for
+        what is queued, like ``flush``)."""
+        w = self._writer
+        if w is not None and not w.closed:
+            w.flush()  # runs are opened on the writer thread: let it catch up
+        runs = [] if w is None else [run for run in list(w._runs) if run]
         out = {self.log_dir: self.file_writer}
         for run in runs:
             out[f"{self.log_dir}/{run}"] = SummaryWriterFileWriter(self, run)

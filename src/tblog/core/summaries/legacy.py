@@ -58,8 +58,9 @@ def proto_bytes(value: Any, kinds: tuple[str, ...], name: str, what: str) -> byt
         item = np.asarray(numpy())
         if item.shape == () and isinstance(item.item(), bytes):
             return bytes(item.item())
+    article = "an" if what[0] in "AEIOU" else "a"
     raise TypeError(
-        f"{name} must be a {what} protocol buffer (tblog's, TensorFlow's or"
+        f"{name} must be {article} {what} protocol buffer (tblog's, TensorFlow's or"
         f" tensorboard.compat.proto's) or its serialized bytes, got {type(value).__name__}"
     )
 
