@@ -238,6 +238,22 @@ def test_add_summary_and_add_event_take_protos_of_every_origin(tmp_path):
     assert tb.mux_scalars(tmp_path / "direct") == {(".", "s"): [(1, 1.0)], (".", "e"): [(2, 2.0)]}
 
 
+def test_file_writer_add_graph_takes_torchs_graph_profile(tmp_path):
+    """What torch's own ``add_graph`` does: ``_get_file_writer().add_graph(graph(...))``."""
+    from torch.utils.tensorboard._pytorch_graph import graph
+
+    model, x = nn.Sequential(nn.Linear(3, 2), nn.ReLU()), torch.ones(1, 3)
+    for name, cls in WRITERS.items():
+        w = cls(str(tmp_path / name))
+        w._get_file_writer().add_graph(graph(model, x))
+        w.close()
+    accs = [tb.accumulator(str(tmp_path / name)) for name in WRITERS]
+    nodes = [{(n.name, n.op) for n in acc.Graph().node} for acc in accs]
+    assert nodes[0] == nodes[1] and any("Linear[0]" in n for n, _ in nodes[0])
+    tagged = [list(acc.PluginTagToContent("graph_tagged_run_metadata")) for acc in accs]
+    assert tagged[0] == tagged[1] == ["step1"]
+
+
 # ---------------------------------------------------------------- the PyTorch tutorial
 class Net(nn.Module):
     """The tutorial's network (Fashion-MNIST, 28x28 gray images)."""

@@ -320,6 +320,12 @@ class ReopeningEventWriter(EventWriter):
             return
         super().check()
 
+    def flush(self, timeout: float | None = None) -> None:
+        """As :meth:`EventWriter.flush`; a no-op once closed (flushing does not reopen)."""
+        if self._closed and self._error is None:
+            return
+        super().flush(timeout)
+
     def reopen(self) -> None:
         """Reopen a closed writer in place (no-op on an open one)."""
         with _reopen_lock:
