@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tblog.core import convert, registry
+from tblog.core.api.file_writer import FileWriterMethods, ReopeningEventWriter, graph_bytes
 from tblog.core.api.summary_writer_media import MediaMethods
 from tblog.core.convert import to_step
 from tblog.core.tags import clean_tag
@@ -31,7 +32,7 @@ def default_logdir(comment: str = "") -> str:
     return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class SummaryWriter(MediaMethods):
+class SummaryWriter(MediaMethods, FileWriterMethods):
     """Writes TensorBoard event files for a log dir; a drop-in for torch's SummaryWriter.
 
     ``log_dir`` may be a local path or any fsspec URL (``memory://``, ``s3://``, ...).
@@ -62,7 +63,8 @@ class SummaryWriter(MediaMethods):
         self._enabled = not rank_zero_only or _global_rank() == 0
         self._writer: EventWriter | None = None
         if self._enabled:
-            self._writer = EventWriter(
+            # reopens itself when used after close(), as torch's writer does
+            self._writer = ReopeningEventWriter(
                 self.log_dir,
                 max_queue=max_queue,
                 flush_secs=flush_secs,
@@ -322,11 +324,8 @@ class SummaryWriter(MediaMethods):
         """Log a model's graph (the Graphs dashboard); torch models trace ``input_to_model``."""
         if self._writer is None:
             return
-        adapter = _graph_adapter(model)
-        if adapter is None or adapter.graph_def is None:
-            raise TypeError(f"add_graph cannot trace a {type(model).__name__}")
-        graph_def, run_metadata = adapter.graph_def(
-            model, input_to_model, verbose, use_strict_trace
+        graph_def, run_metadata = graph_bytes(
+            model, input_to_model, verbose, use_strict_trace, name="model"
         )
         self.add_graph_def(graph_def, run_metadata=run_metadata)
 
@@ -369,12 +368,14 @@ class SummaryWriter(MediaMethods):
         self._writer.restart(to_step(step))
 
     def flush(self) -> None:
-        """Return once everything logged so far is written to the log dir."""
-        if self._writer is not None:
+        """Return once everything logged so far is written to the log dir (a no-op once
+        closed)."""
+        if self._writer is not None and not self._writer.closed:
             self._writer.flush()
 
     def close(self) -> None:
-        """Flush and close the event files. Idempotent."""
+        """Flush and close the event files. Idempotent; the next ``add_*`` reopens (new
+        event files in the same runs), as torch's writer does."""
         if self._writer is not None:
             self._writer.close()
 
@@ -417,12 +418,6 @@ def _prepare_scalar(value: Any) -> Any:
 
 def _noop(item: Any) -> None:
     return None
-
-
-def _graph_adapter(model: Any) -> registry.Adapter | None:
-    """The adapter that builds graphs for ``model`` (by its type's MRO)."""
-    adapter = registry.adapter_for(model)
-    return adapter if adapter is not None and adapter.graph_def is not None else None
 
 
 def _global_rank() -> int:

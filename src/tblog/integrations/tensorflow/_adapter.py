@@ -16,4 +16,11 @@ def to_numpy(value: Any) -> Any:
     return widen(np.asarray(value.numpy() if hasattr(value, "numpy") else value))
 
 
-ADAPTER = registry.Adapter(name="tensorflow", to_numpy=to_numpy)
+def graph_def(model: Any, inputs: Any, verbose: bool, use_strict_trace: bool) -> Any:
+    """``(GraphDef, None)`` of a tf.Graph, Session, GraphDef, tf.function or ConcreteFunction."""
+    from tblog.integrations.tensorflow._graph import graph_def as build
+
+    return build(model, inputs, verbose, use_strict_trace)
+
+
+ADAPTER = registry.Adapter(name="tensorflow", to_numpy=to_numpy, graph_def=graph_def)
