@@ -64,6 +64,11 @@ class Storage(Protocol):
 
     def isdir(self, path: str) -> bool: ...
 
+    def make_new_dir(self, path: str) -> bool:
+        """Create the directory ``path`` (parents must exist); False when it already
+        exists. Atomic where the store has directories (two callers never both get True)."""
+        ...
+
     def size(self, path: str) -> int:
         """Size in bytes (0 when it cannot be read)."""
         ...
@@ -180,6 +185,13 @@ class LocalStorage:
     def isdir(self, path: str) -> bool:
         return os.path.isdir(path)
 
+    def make_new_dir(self, path: str) -> bool:
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            return False
+        return True
+
     def size(self, path: str) -> int:
         try:
             return os.path.getsize(path)
@@ -244,6 +256,13 @@ class FsspecStorage:
 
     def isdir(self, path: str) -> bool:
         return bool(self.fs.isdir(path))
+
+    def make_new_dir(self, path: str) -> bool:
+        # Object stores have no atomic mkdir: listing and creating is the best they allow.
+        if self.fs.exists(path):
+            return False
+        self.fs.makedirs(path, exist_ok=True)
+        return True
 
     def size(self, path: str) -> int:
         try:

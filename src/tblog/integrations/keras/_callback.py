@@ -377,10 +377,8 @@ def _iteration_events(storage: Any, run_dir: str, lo: int, hi: int) -> list[byte
     from tblog.core.read.reader import parse_events
 
     latest: dict[tuple[str, int], bytes] = {}
-    for name in sorted(storage.listdir(run_dir)):
-        if "tfevents" not in name:
-            continue
-        data = storage.read_bytes(storage.join(run_dir, name)) or b""
+    for name in storage.event_files(run_dir):
+        data = storage.read(storage.join(run_dir, name)) or b""
         try:
             for event in parse_events(data, source=name):
                 if not (lo <= event.step <= hi) or not event.HasField("summary"):

@@ -14,7 +14,7 @@ import os
 import warnings
 from typing import Any
 
-from tblog.core.write.storage import Storage, is_url
+from tblog.core.write.storage import is_url, open_storage
 
 
 def embedding_layers(model: Any) -> list[Any]:
@@ -48,7 +48,7 @@ def resolve(log_dir: str, path: str) -> str:
     path = os.path.expanduser(path)
     if os.path.isabs(path):
         return path
-    return Storage(log_dir).join(log_dir, path)
+    return open_storage(log_dir).join(log_dir, path)
 
 
 class Metadata:
@@ -73,7 +73,7 @@ class Metadata:
         """Warn now (at the start of training) about metadata files that do not exist."""
         for layer in layers:
             path = self.path(layer)
-            if path is not None and Storage(path).read_bytes(path) is None:
+            if path is not None and open_storage(path).read(path) is None:
                 self._missing(layer, path)
 
     def _missing(self, layer: str, path: str) -> None:
@@ -91,7 +91,7 @@ class Metadata:
         path = self.path(layer)
         if path is None:
             return None, None
-        data = Storage(path).read_bytes(path)
+        data = open_storage(path).read(path)
         if data is None:
             self._missing(layer, path)
             return None, None

@@ -12,20 +12,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from tblog.core.write.storage import is_url, open_storage
+
 VERSION_PREFIX = "version_"
-EVENT_FILE_MARKER = "tfevents"
 
 
 def is_remote(path: str) -> bool:
     """True for fsspec URLs other than ``file://``."""
-    return "://" in path and not path.startswith("file://")
-
-
-def _filesystem(path: str) -> tuple[Any, str]:
-    import fsspec
-
-    fs, root = fsspec.core.url_to_fs(path)
-    return fs, root
+    return is_url(path)
 
 
 def _version_number(name: str) -> int | None:
@@ -37,26 +31,12 @@ def _version_number(name: str) -> int | None:
 
 def existing_versions(root_dir: str) -> list[int]:
     """Numbers of the ``version_<N>`` directories directly under ``root_dir``."""
-    found: list[int] = []
-    if is_remote(root_dir):
-        fs, root = _filesystem(root_dir)
-        try:
-            entries = fs.listdir(root, detail=True)
-        except (OSError, FileNotFoundError):
-            return []
-        for entry in entries:
-            n = _version_number(os.path.basename(str(entry["name"]).rstrip("/")))
-            if n is not None and entry.get("type") == "directory":
-                found.append(n)
-        return found
-    try:
-        with os.scandir(root_dir) as it:
-            for entry in it:
-                n = _version_number(entry.name)
-                if n is not None and entry.is_dir():
-                    found.append(n)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+    storage = open_storage(root_dir)
+    found = []
+    for name in storage.listdir(root_dir):
+        n = _version_number(name)
+        if n is not None and storage.isdir(storage.join(root_dir, name)):
+            found.append(n)
     return found
 
 
@@ -68,33 +48,21 @@ def next_version(root_dir: str) -> int:
 
 def make_dirs(path: str) -> None:
     """Create ``path`` and its parents if missing (local path or fsspec URL)."""
-    if is_remote(path):
-        fs, root = _filesystem(path)
-        fs.makedirs(root, exist_ok=True)
-    else:
-        os.makedirs(path, exist_ok=True)
+    open_storage(path).makedirs(path)
 
 
 def claim_version(root_dir: str) -> int:
     """Create ``<root_dir>/version_<N>`` for the lowest free ``N`` above the existing ones.
 
-    Safe when several processes or threads claim at once: each gets its own directory.
-    Raises ``OSError`` when ``root_dir`` cannot be created.
+    Safe when several processes or threads claim at once on a local disk: each gets its
+    own directory. Raises ``OSError`` when ``root_dir`` cannot be created.
     """
-    if is_remote(root_dir):
-        fs, root = _filesystem(root_dir)
-        n = next_version(root_dir)
-        fs.makedirs(f"{root.rstrip('/')}/{VERSION_PREFIX}{n}", exist_ok=True)
-        return n
-    os.makedirs(root_dir, exist_ok=True)
+    storage = open_storage(root_dir)
+    storage.makedirs(root_dir)
     n = next_version(root_dir)
-    while True:
-        try:
-            os.mkdir(os.path.join(root_dir, f"{VERSION_PREFIX}{n}"))
-        except FileExistsError:
-            n += 1
-            continue
-        return n
+    while not storage.make_new_dir(storage.join(root_dir, f"{VERSION_PREFIX}{n}")):
+        n += 1
+    return n
 
 
 def version_of_checkpoint(root_dir: str, ckpt_path: Any) -> int | str | None:
@@ -125,15 +93,4 @@ def version_of_checkpoint(root_dir: str, ckpt_path: Any) -> int | str | None:
 
 def has_event_files(log_dir: str) -> bool:
     """True when ``log_dir`` already holds an event file (the run is being continued)."""
-    if is_remote(log_dir):
-        fs, root = _filesystem(log_dir)
-        try:
-            names = [os.path.basename(str(p)) for p in fs.ls(root, detail=False)]
-        except (OSError, FileNotFoundError):
-            return False
-    else:
-        try:
-            names = os.listdir(log_dir)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-    return any(EVENT_FILE_MARKER in name for name in names)
+    return bool(open_storage(log_dir).event_files(log_dir))
