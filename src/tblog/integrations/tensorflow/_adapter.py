@@ -16,4 +16,12 @@ def to_numpy(value: Any) -> Any:
     return widen(np.asarray(value.numpy() if hasattr(value, "numpy") else value))
 
 
-ADAPTER = registry.Adapter(name="tensorflow", to_numpy=to_numpy)
+def name_scope() -> str:
+    """The current ``tf.name_scope`` (``""`` outside any), for ``tblog.summary`` tags."""
+    import tensorflow as tf
+
+    scope: str = tf.get_current_name_scope()
+    return scope
+
+
+ADAPTER = registry.Adapter(name="tensorflow", to_numpy=to_numpy, name_scope=name_scope)
