@@ -179,21 +179,41 @@ def _emit(target: tuple[SummaryFileWriter, int], summary: Any) -> None:
 
 def scalar(name: str, data: Any, step: Any = None, description: str | None = None) -> bool:
     """Write a scalar (a number or one-element tensor) as a float32 scalars-plugin point."""
-    w = _state.writer
+    st = _state
+    w = st.writer
     if w is None:
         return False
-    tag = _tag(name, "scalar_summary")
-    target = _target(step)
-    if target is None:
+    if st.is_recording is not None and not _recording():
         return False
-    writer, istep = target
-    if description:
+    if type(name) is str and name:
+        scope = _name_scope()
+        tag = f"{scope}/{name}" if scope else name
+    else:
+        tag = _tag(name, "scalar_summary")
+    if step is None:
+        step = st.step
+    if step is None or type(w) is not SummaryFileWriter or description:
+        target = _target(step)  # raises for a missing step; None for a no-op writer
+        if target is None:
+            return False
         from tblog.core.summaries import scalar as scalar_summary
 
-        _emit(target, scalar_summary.scalar_pb(tag, data, description))
+        _emit(target, scalar_summary.scalar_pb(tag, data, description or ""))
         return True
-    value = data if type(data) is float else _prepare_scalar(data)
-    writer._events.put((SCALAR, writer._run, tag, value, istep, _time()))
+    if w._closed:
+        w._check_open()
+    if type(step) is not int:
+        step = to_step(step)
+    if type(data) is not float:
+        data = _prepare_scalar(data)
+    # The hot path: EventWriter.put inlined (keep in step with it).
+    ev = w._events
+    if ev._error is not None or ev._closed:
+        ev.check()
+    q = ev._queue
+    q.append((SCALAR, w._run, tag, data, step, _time()))
+    if len(q) >= ev._wake_at:
+        ev._kick()
     return True
 
 

@@ -16,12 +16,32 @@ def to_numpy(value: Any) -> Any:
     return widen(np.asarray(value.numpy() if hasattr(value, "numpy") else value))
 
 
+def scalar_now(value: Any) -> float:
+    """A scalar tensor or variable as a float, read now (an eager value is on the host or
+    copied by ``float``); shape-[1] tensors and errors go through ``convert.to_float``."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        from tblog.core.convert import to_float
+
+        return to_float(value)
+
+
+_current_name_scope: Any = None
+
+
 def name_scope() -> str:
     """The current ``tf.name_scope`` (``""`` outside any), for ``tblog.summary`` tags."""
-    import tensorflow as tf
+    global _current_name_scope
+    get = _current_name_scope
+    if get is None:
+        import tensorflow as tf
 
-    scope: str = tf.get_current_name_scope()
+        get = _current_name_scope = tf.get_current_name_scope
+    scope: str = get()
     return scope
 
 
-ADAPTER = registry.Adapter(name="tensorflow", to_numpy=to_numpy, name_scope=name_scope)
+ADAPTER = registry.Adapter(
+    name="tensorflow", to_numpy=to_numpy, defer_scalar=scalar_now, name_scope=name_scope
+)
