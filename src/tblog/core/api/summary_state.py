@@ -126,6 +126,13 @@ class SummaryFileWriter(SummaryWriter):
 
     @property
     def event_writer(self) -> EventWriter:
+        """The :class:`EventWriter` this writer queues on."""
+        return self._events
+
+    @property
+    def writer(self) -> EventWriter:
+        """Same as :attr:`event_writer` (the name ``tblog.SummaryWriter`` and the
+        checkpoint hooks use)."""
         return self._events
 
     def _check_open(self) -> None:
@@ -168,16 +175,17 @@ class SummaryFileWriter(SummaryWriter):
         self._events.restart(step)
 
     def add_scalar(self, tag: str, value: Any, global_step: Any = None) -> None:
+        """``tblog.SummaryWriter.add_scalar`` (for the checkpoint hooks)."""
         self._events.put(
             (SCALAR, self._run, tag, _prepare_scalar(value), to_step(global_step), _time())
         )
 
     def add_text(self, tag: str, text: Any, global_step: Any = None) -> None:
+        """``tblog.SummaryWriter.add_text``: Markdown under ``<tag>/text_summary``."""
         from tblog.core.summaries import text as text_summary
 
-        self._events.summary(
-            self._run, text_summary.text_pb(tag, text), to_step(global_step), _time()
-        )
+        summary = text_summary.text_pb(tag + "/text_summary", text)
+        self._events.summary(self._run, summary, to_step(global_step), _time())
 
     def __repr__(self) -> str:
         return f"<tblog.summary writer {self.logdir!r}>"
