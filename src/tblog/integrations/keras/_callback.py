@@ -22,6 +22,7 @@ from tblog.core.summaries._common import metadata, string_tensor_proto, summary_
 from tblog.integrations.keras import _weights
 from tblog.integrations.keras._distribute import is_chief
 from tblog.integrations.keras._graph import model_graph_def
+from tblog.integrations.keras._tf_writers import SummaryDefaults
 from tblog.integrations.keras.checkpoint import RESUME_ATTR
 
 
@@ -135,6 +136,8 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._batch_start_time = 0.0
         self._profiling = False
         self._weights: list[tuple[str, Any]] | None = None
+        # default tf.summary / tblog.summary writers during fit/evaluate, as Keras' callback
+        self._summaries = SummaryDefaults(self._writer, self.update_freq)
 
     # ------------------------------------------------------------------ writers
     def _writer(self, run: str) -> SummaryWriter:
@@ -186,8 +189,11 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
                 )
         if self._enabled and self.model.built:
             self._write_graph()
+        if self._enabled:
+            self._summaries.push("train", 0)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._summaries.close()
         if self._profiling:
             self._stop_profiler()
         self._close_writers()
@@ -204,6 +210,8 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             if self._enabled:
                 self._apply_resume()
         self._global_train_batch += 1
+        if self._enabled:
+            self._summaries.repush("train", self._global_train_batch)
         if self.write_steps_per_second:
             self._batch_start_time = time.time()
         if self._enabled and self._stop_batch and self._global_train_batch == self._start_batch:
@@ -234,9 +242,20 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self._log_weights(epoch)
         if self.embeddings_freq and epoch % self.embeddings_freq == 0:
             self._log_embeddings(epoch)
+        self._summaries.forward()
 
     # ------------------------------------------------------------------ test
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self._enabled:
+            self._summaries.test_begin()
+
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._enabled:
+            self._summaries.test_batch_begin()
+
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._enabled:
+            self._summaries.test_end()
         if not self._enabled or not logs:
             return
         optimizer = getattr(self.model, "optimizer", None)
