@@ -303,3 +303,28 @@ def test_import_loads_no_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_tf_graph_matches_tf_summary(tmp_path):
+    from tb import accumulator
+
+    @tf.function
+    def f(x):
+        return tf.nn.relu(x) * 2.0
+
+    graph = f.get_concrete_function(tf.TensorSpec([2], tf.float32)).graph
+
+    def workload(summary, logdir):
+        w = summary.create_file_writer(logdir)
+        with w.as_default():
+            ok = bool(summary.graph(graph))
+        w.close()
+        return ok
+
+    _, _, results = run_both(workload, tmp_path)
+    assert results == [True, True]
+    nodes = [
+        sorted((n.name, n.op) for n in accumulator(str(tmp_path / d)).Graph().node)
+        for d in ("tf", "tblog")
+    ]
+    assert nodes[0] == nodes[1] and ("x", "Placeholder") in nodes[0]

@@ -46,18 +46,24 @@ def _workload(callback_kind: str, api_name: str, out: str) -> None:
     rng = np.random.default_rng(0)
     x, y = rng.random((8 * BATCHES, 3), dtype=np.float32), rng.random((8 * BATCHES, 2))
     vx, vy = x[: 8 * VAL_BATCHES], y[: 8 * VAL_BATCHES]
-    if callback_kind == "keras":
-        callback = keras.callbacks.TensorBoard(out, update_freq=1, write_graph=False)
-    else:
-        import tblog
+    import tblog
 
-        callback = tblog.TBCallback(out, update_freq=1, write_graph=False)
+    if callback_kind == "keras":
+        callbacks = [keras.callbacks.TensorBoard(out, update_freq=1, write_graph=False)]
+    elif callback_kind == "both":  # ours first: Keras' pushes and pops must still pair
+        callbacks = [
+            tblog.TBCallback(os.path.join(out, "ours"), update_freq=1, write_graph=False),
+            keras.callbacks.TensorBoard(os.path.join(out, "keras"), update_freq=1),
+        ]
+    else:
+        callbacks = [tblog.TBCallback(out, update_freq=1, write_graph=False)]
     # outside fit there is no default writer: nothing is written
     assert not summary.scalar("outside", 1.0, step=0)
     model.fit(
-        x, y, batch_size=8, epochs=EPOCHS, validation_data=(vx, vy), callbacks=[callback], verbose=0
+        x, y, batch_size=8, epochs=EPOCHS, validation_data=(vx, vy), callbacks=callbacks, verbose=0
     )
-    assert not summary.scalar("outside", 1.0, step=0)
+    if callback_kind != "both":  # (then Keras' last pop restores our writer as the default)
+        assert not summary.scalar("outside", 1.0, step=0)
 
 
 if __name__ == "__main__":
@@ -127,3 +133,23 @@ def test_tblog_summary_in_a_layer_lands_in_the_runs(tmp_path, backend):
     assert _steps(anchor) and _steps(ours, scoped) == _steps(anchor, scoped)
     train = [s for (run, tag), s in _steps(ours, False).items() if tag == "probe/mean"]
     assert train[0] == list(range(1, BATCHES * EPOCHS + 1))
+
+
+def test_beside_keras_callback_tf_summary_lands_in_its_runs(tmp_path):
+    pytest.importorskip("tensorflow")
+    shown = _run("tensorflow", "both", "tf", tmp_path)
+    runs = {run for run, _ in shown}
+    assert runs == {"keras/train", "keras/validation"}  # Keras' writer is the default
+    assert len(_event_files(tmp_path / "ours" / "train")) == 1
+
+
+def test_default_tf_writer_reads_tensorflows_state(tmp_path):
+    """The one private TensorFlow name used (checked against TensorFlow 2.21)."""
+    tf = pytest.importorskip("tensorflow")
+    from tblog.integrations.keras._tf_writers import default_tf_writer
+
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    assert default_tf_writer() is None
+    with writer.as_default():
+        assert default_tf_writer() is writer
+    assert default_tf_writer() is None

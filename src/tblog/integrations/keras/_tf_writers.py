@@ -15,7 +15,10 @@ same for the callback's runs, with
   TensorBoard's Python loader reads a run's files in name order and never returns to an
   older one); :meth:`SummaryDefaults.forward` copies each new event, unchanged, into the
   callback's run file (at each epoch end, evaluation end and train end), so both loaders
-  see every point in one file.
+  see every point in one file. When another callback's writer is already the default
+  (``keras.callbacks.TensorBoard`` in the same ``fit``), tf.summary calls land in its run
+  and no TensorFlow writer is pushed over it: one default writer exists at a time, and
+  Keras' pops must find the writers it pushed.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class _TfRun:
         self.writer = tf.summary.create_file_writer(self.dir)
         self.offset = 0
         self.name: str | None = None
+        self.still_default = False  # another callback may restore it as the default later
 
     def new_events(self) -> list[bytes]:
         """Flush the writer; the events written since the last call (file_version left out)."""
@@ -66,6 +70,36 @@ class _TfRun:
     def close(self) -> None:
         self.writer.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def default_tf_writer() -> Any:
+    """The current default ``tf.summary`` writer of this thread, or ``None``.
+
+    TensorFlow has no public getter: this reads ``summary_ops_v2._summary_state.writer``
+    (checked against TensorFlow 2.21; ``test_tf_summary_keras.py`` tests it).
+    """
+    from tensorflow.python.ops import summary_ops_v2
+
+    return summary_ops_v2._summary_state.writer
+
+
+class _TfDefault:
+    """``tf_writer.as_default(step)`` that, on exit, restores the previous default only if
+    its writer is still the default (else another callback pushed over it and restores it
+    itself; the writer is then kept open, see :meth:`SummaryDefaults.close`)."""
+
+    def __init__(self, tf_run: _TfRun, step: int) -> None:
+        self._run = tf_run
+        self._context = tf_run.writer.as_default(step)
+
+    def __enter__(self) -> None:
+        self._context.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        if default_tf_writer() is self._run.writer:
+            self._context.__exit__(*exc)
+        else:
+            self._run.still_default = True
 
 
 class SummaryDefaults:
@@ -106,11 +140,16 @@ class SummaryDefaults:
                 ours = self._ours[run] = SummaryFileWriter.attach(core)
             contexts += [_DefaultContext(ours, step, flush=False), record_if(should_record)]
             tf = self._tf_module()
-            if tf is not None:
+            current = None if tf is None else default_tf_writer()
+            mine = {r.writer for r in self._tf.values()}
+            # Another callback's writer is the default (keras.callbacks.TensorBoard in the
+            # same fit): tf.summary calls already land in its run; pushing over it would
+            # break the pairing of its own pushes and pops.
+            if tf is not None and (current is None or current in mine):
                 tf_run = self._tf.get(run)
                 if tf_run is None:
                     tf_run = self._tf[run] = _TfRun(tf)
-                contexts += [tf_run.writer.as_default(step), tf.summary.record_if(should_record)]
+                contexts += [_TfDefault(tf_run, step), tf.summary.record_if(should_record)]
         for context in contexts:
             context.__enter__()
         self._stack.append(contexts)  # empty when nothing is written: pop stays paired
@@ -164,6 +203,7 @@ class SummaryDefaults:
             self.forward()
         finally:
             for tf_run in self._tf.values():
-                tf_run.close()
+                if not tf_run.still_default:
+                    tf_run.close()
             self._tf.clear()
             self._ours.clear()
