@@ -328,3 +328,16 @@ def test_tf_graph_matches_tf_summary(tmp_path):
         for d in ("tf", "tblog")
     ]
     assert nodes[0] == nodes[1] and ("x", "Placeholder") in nodes[0]
+
+
+def test_symbolic_tensor_error_says_what_to_do(tmp_path):
+    w = tb_summary.create_file_writer(str(tmp_path))
+
+    @tf.function
+    def step(x):
+        tb_summary.scalar("inside", x, step=0)
+        return x
+
+    with w.as_default(), pytest.raises(TypeError, match="symbolic TensorFlow tensor"):
+        step(tf.constant(1.0))
+    w.close()

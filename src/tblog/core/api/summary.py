@@ -319,3 +319,10 @@ def graph(graph_data: Any) -> bool:
             )
     writer._events.event(writer._run, events.graph_event(data, _time()))
     return True
+
+
+# TensorFlow's autograph rewrites the Python functions a tf.function calls; these must run
+# as written (their checks are plain Python). It calls functions carrying this attribute
+# (what tf.autograph.experimental.do_not_convert sets) unconverted.
+for _op in (scalar, histogram, image, audio, text, write, graph):
+    _op.autograph_info__ = frozenset()

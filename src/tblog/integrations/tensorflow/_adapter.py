@@ -13,7 +13,15 @@ def to_numpy(value: Any) -> Any:
 
     from tblog.core.convert import widen
 
-    return widen(np.asarray(value.numpy() if hasattr(value, "numpy") else value))
+    try:
+        data = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    except NotImplementedError:  # a symbolic tensor: no value until the graph runs
+        raise TypeError(
+            f"{value!r:.80} is a symbolic TensorFlow tensor (inside a tf.function or a Keras "
+            "graph): tblog needs eager values. Log it outside the tf.function (return it), "
+            "or run eagerly (model.compile(run_eagerly=True)); tf.summary works inside."
+        ) from None
+    return widen(data)
 
 
 def scalar_now(value: Any) -> float:
@@ -21,7 +29,7 @@ def scalar_now(value: Any) -> float:
     copied by ``float``); shape-[1] tensors and errors go through ``convert.to_float``."""
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, NotImplementedError):
         from tblog.core.convert import to_float
 
         return to_float(value)
