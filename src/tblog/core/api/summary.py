@@ -325,4 +325,4 @@ def graph(graph_data: Any) -> bool:
 # as written (their checks are plain Python). It calls functions carrying this attribute
 # (what tf.autograph.experimental.do_not_convert sets) unconverted.
 for _op in (scalar, histogram, image, audio, text, write, graph):
-    _op.autograph_info__ = frozenset()
+    vars(_op)["autograph_info__"] = frozenset()
