@@ -277,6 +277,11 @@ def test_closed_writer_and_bad_input_raise_clearly(tmp_path):
         tb_summary.create_file_writer(str(tmp_path), flush_millis=0)
     with pytest.raises(ValueError, match="logdir"):
         tb_summary.create_file_writer("")
+    with pytest.raises(TypeError, match="logdir"):
+        tb_summary.create_file_writer(3)
+    w = tb_summary.create_file_writer(tf.constant(str(tmp_path / "from_tensor")))
+    assert w.logdir.endswith("from_tensor")
+    w.close()
 
 
 def test_graph_written_like_tf(tmp_path):

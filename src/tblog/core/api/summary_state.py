@@ -228,10 +228,15 @@ def create_file_writer(
     del name
     if logdir is None:
         return _NoopWriter()
+    if not isinstance(logdir, (str, bytes, os.PathLike)):  # a string tensor
+        try:
+            logdir = convert.to_numpy(logdir).reshape(()).item()
+        except (TypeError, ValueError):
+            raise TypeError(f"logdir must be a path, got {type(logdir).__name__}") from None
     if isinstance(logdir, bytes):
-        logdir = logdir.decode()
+        logdir = logdir.decode("utf-8")
     if not isinstance(logdir, (str, os.PathLike)):
-        logdir = str(convert.to_numpy(logdir).reshape(()).item(), "utf-8")
+        raise TypeError(f"logdir must be a path, got {type(logdir).__name__}")
     logdir = os.fspath(logdir)
     if not logdir:
         raise ValueError("logdir must be a non-empty string")
