@@ -3,6 +3,10 @@ loss terms, train and validation writers) checkpointed with ``tf.train.Checkpoin
 through tblog's hook: kill it at any time, run it again, and it resumes from the latest
 checkpoint while TensorBoard shows every curve, in both runs, continuing at that step.
 
+The logging is TensorFlow's own ``tf.summary`` code; the one-line swap is the import::
+
+    from tblog import summary            # was: summary = tf.summary
+
     python examples/tf_yolo_checkpoint.py --logdir runs/yolo --steps 120 --kill-at 80
     python examples/tf_yolo_checkpoint.py --logdir runs/yolo --steps 120   # resumes at 50
 
@@ -10,6 +14,7 @@ Every 50 steps ``manager.save(checkpoint_number=step)``; the hook records each s
 (``checkpoint/step`` scalar, ``checkpoint/saved`` text) in the train run, and on restart
 marks both runs so TensorBoard drops what the killed process logged after the checkpoint.
 ``--kill-at`` simulates a crash (SIGKILL, no cleanup) just before that step trains.
+``--tf-summary`` logs with ``tf.summary`` itself (no resume marks), for comparison.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ import argparse
 import math
 import os
 import signal
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import tensorflow as tf
 
-import tblog
+from tblog import summary  # the swap: TensorFlow's tutorial has `summary = tf.summary`
 from tblog.integrations.tensorflow import CheckpointHook
 
 GRID, CLASSES, IMAGE = 4, 3, 16
@@ -32,12 +38,17 @@ GRID, CLASSES, IMAGE = 4, 3, 16
 
 def batch(step: int, size: int = 16) -> tuple[tf.Tensor, tf.Tensor]:
     """Images [size, 16, 16, 3] and targets [size, 4, 4, 5 + CLASSES] (box, objectness,
-    one-hot class per grid cell), the same for a step in every run."""
+    one-hot class per grid cell), the same for a step in every run. Each 4x4-pixel cell is
+    one colour plus noise, and its targets are a fixed function of that colour, so the model
+    can learn them."""
     g = tf.random.Generator.from_seed(1000 + step)
-    images = g.uniform((size, IMAGE, IMAGE, 3))
-    boxes = g.uniform((size, GRID, GRID, 4))
-    obj = tf.cast(g.uniform((size, GRID, GRID, 1)) > 0.7, tf.float32)
-    cls = tf.one_hot(g.uniform((size, GRID, GRID), maxval=CLASSES, dtype=tf.int32), CLASSES)
+    colour = g.uniform((size, GRID, GRID, 3))
+    cell = IMAGE // GRID
+    pixels = tf.repeat(tf.repeat(colour, cell, axis=1), cell, axis=2)
+    images = pixels + g.normal((size, IMAGE, IMAGE, 3), stddev=0.05)
+    boxes = tf.concat([colour, tf.reduce_mean(colour, -1, keepdims=True)], -1)
+    obj = tf.cast(colour[..., :1] > 0.5, tf.float32)
+    cls = tf.one_hot(tf.argmax(colour, -1), CLASSES)
     return images, tf.concat([boxes, obj, cls], axis=-1)
 
 
@@ -62,24 +73,10 @@ def losses(pred: tf.Tensor, target: tf.Tensor) -> dict[str, tf.Tensor]:
     return {"box_loss": box, "conf_loss": conf, "prob_loss": prob, "total_loss": box + conf + prob}
 
 
-def learning_rate(step: int, total: int, warmup: int = 20, peak: float = 3e-3) -> float:
+def learning_rate(step: int, total: int, warmup: int = 20, peak: float = 1e-2) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
     return 1e-5 + 0.5 * (peak - 1e-5) * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
-
-
-class TfSummaryWriter:
-    """``tf.summary`` behind the two methods used here (to compare with tblog)."""
-
-    def __init__(self, logdir: str) -> None:
-        self.writer = tf.summary.create_file_writer(logdir)
-
-    def add_scalar(self, tag: str, value: object, step: int) -> None:
-        with self.writer.as_default():
-            tf.summary.scalar(tag, value, step=step)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--val-every", type=int, default=25)
     parser.add_argument("--kill-at", type=int, default=None)
-    parser.add_argument("--print-losses", action="store_true", help="print step and loss")
+    parser.add_argument("--print-losses", action="store_true", help="print every step's loss")
+    parser.add_argument("--progress-secs", type=float, default=2.0, help="progress line interval")
     parser.add_argument(
         "--tf-summary",
         action="store_true",
@@ -102,9 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     optimizer = tf.keras.optimizers.Adam(learning_rate=1e-3)
     global_steps = tf.Variable(0, trainable=False, dtype=tf.int64)
 
-    make_writer = TfSummaryWriter if args.tf_summary else tblog.SummaryWriter
-    train_writer = make_writer(os.path.join(args.logdir, "train"))
-    val_writer = make_writer(os.path.join(args.logdir, "validation"))
+    api = tf.summary if args.tf_summary else summary
+    train_writer = api.create_file_writer(os.path.join(args.logdir, "train"))
+    val_writer = api.create_file_writer(os.path.join(args.logdir, "validation"))
     ckpt = tf.train.Checkpoint(step=global_steps, optimizer=optimizer, model=model)
     manager = tf.train.CheckpointManager(
         ckpt, os.path.join(args.logdir, "checkpoints"), max_to_keep=3
@@ -127,23 +125,28 @@ def main(argv: list[str] | None = None) -> None:
         global_steps.assign_add(1)
         return terms
 
+    last_print = time.monotonic()
     for step in range(start, args.steps):
         hook.save(step)  # the state before step `step` trains; no-op off the interval
         if step == args.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
         lr = learning_rate(step, args.steps)
         terms = train_step(*batch(step), tf.constant(lr, tf.float32))
-        train_writer.add_scalar("lr", lr, step)
-        for name, value in terms.items():
-            train_writer.add_scalar(f"loss/{name}", value, step)
+        with train_writer.as_default(step=step):
+            api.scalar("lr", lr)
+            for name, value in terms.items():
+                api.scalar(f"loss/{name}", value)
         if args.print_losses:
             print(f"step {step} total_loss {float(terms['total_loss']):.9g}", flush=True)
+        elif step in (start, args.steps - 1) or time.monotonic() - last_print >= args.progress_secs:
+            print(f"step {step + 1}/{args.steps} loss {float(terms['total_loss']):.4f}", flush=True)
+            last_print = time.monotonic()
         if step % args.val_every == 0:
-            val_terms = losses(
-                model(batch(10**6 + step)[0], training=False), batch(10**6 + step)[1]
-            )
-            for name, value in val_terms.items():
-                val_writer.add_scalar(f"loss/{name}", value, step)
+            images, target = batch(10**6 + step)
+            val_terms = losses(model(images, training=False), target)
+            with val_writer.as_default(step=step):
+                for name, value in val_terms.items():
+                    api.scalar(f"loss/{name}", value)
     train_writer.close()
     val_writer.close()
 

@@ -19,6 +19,7 @@ _LAZY = {
     "TBCallback": ("tblog.integrations.keras", "TBCallback"),
     "TBLogger": ("tblog.integrations.lightning", "TBLogger"),
     "CheckpointManager": ("tblog.core.api.checkpoint", "CheckpointManager"),
+    "summary": ("tblog.summary", None),
 }
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "read",
     "runs",
     "scalars",
+    "summary",
 ]
 
 if TYPE_CHECKING:
@@ -47,7 +49,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'tblog' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(target[0]), target[1])
+    module = importlib.import_module(target[0])
+    value = module if target[1] is None else getattr(module, target[1])
     globals()[name] = value
     return value
 

@@ -67,6 +67,10 @@ class GlobalRank(Protocol):
     def __call__(self) -> int | None: ...
 
 
+class NameScope(Protocol):
+    def __call__(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Adapter:
     """One framework's hooks into the core (every field optional).
@@ -81,6 +85,8 @@ class Adapter:
     - ``save_checkpoint(state, path)`` / ``load_checkpoint(path)``: the framework's format.
       ``checkpoint_suffix`` is the file ending ``CheckpointManager`` gives that format.
     - ``global_rank()``: this process's rank when the framework knows it, else ``None``.
+    - ``name_scope()``: the framework's current name scope (``"a/b"``, ``""`` outside any),
+      which ``tblog.summary`` ops prefix their tags with.
     """
 
     name: str
@@ -93,6 +99,7 @@ class Adapter:
     load_checkpoint: LoadCheckpoint | None = None
     global_rank: GlobalRank | None = None
     checkpoint_suffix: str = ".ckpt"
+    name_scope: NameScope | None = None
 
 
 _lock = threading.Lock()
@@ -181,6 +188,14 @@ def global_rank() -> int | None:
             rank = adapter.global_rank()
             if rank is not None:
                 return rank
+    return None
+
+
+def name_scope_fn() -> NameScope | None:
+    """The ``name_scope`` of the first loaded framework that has one, else ``None``."""
+    for adapter in loaded_adapters():
+        if adapter.name_scope is not None:
+            return adapter.name_scope
     return None
 
 

@@ -23,6 +23,7 @@ from tblog.integrations.keras import _projector, _weights
 from tblog.integrations.keras._distribute import is_chief
 from tblog.integrations.keras._graph import model_graph_def
 from tblog.integrations.keras._profile import Profiler
+from tblog.integrations.keras._tf_writers import SummaryDefaults
 from tblog.integrations.keras.checkpoint import RESUME_ATTR
 
 
@@ -140,6 +141,8 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._batch_start_time = 0.0
         self._metadata = _projector.Metadata(self.log_dir, None)
         self._weights: list[tuple[str, Any]] | None = None
+        # default tf.summary / tblog.summary writers during fit/evaluate, as Keras' callback
+        self._summaries = SummaryDefaults(self._writer, self.update_freq)
 
     # ------------------------------------------------------------------ writers
     def _writer(self, run: str) -> SummaryWriter:
@@ -187,8 +190,11 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
                 self._metadata.check([layer.name for layer in layers])
         if self._enabled and self.model.built and not self._graph_written:
             self._write_graph()
+        if self._enabled:
+            self._summaries.push("train", 0)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._summaries.close()
         if self._profiler.tracing:
             self._stop_profiler()
         self._close_writers()
@@ -205,6 +211,8 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             if self._enabled:
                 self._apply_resume()
         self._global_train_batch += 1
+        if self._enabled:
+            self._summaries.repush("train", self._global_train_batch)
         if self.write_steps_per_second:
             self._batch_start_time = time.time()
         if self._enabled and self._profiler.enabled:
@@ -240,9 +248,20 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self._log_weights(epoch)
         if self.embeddings_freq and epoch % self.embeddings_freq == 0:
             self._log_embeddings(epoch)
+        self._summaries.forward()
 
     # ------------------------------------------------------------------ test
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self._enabled:
+            self._summaries.test_begin()
+
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._enabled:
+            self._summaries.test_batch_begin()
+
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._enabled:
+            self._summaries.test_end()
         if not self._enabled or not logs:
             return
         optimizer = getattr(self.model, "optimizer", None)

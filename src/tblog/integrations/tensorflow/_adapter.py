@@ -13,7 +13,15 @@ def to_numpy(value: Any) -> Any:
 
     from tblog.core.convert import widen
 
-    return widen(np.asarray(value.numpy() if hasattr(value, "numpy") else value))
+    try:
+        data = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    except NotImplementedError:  # a symbolic tensor: no value until the graph runs
+        raise TypeError(
+            f"{value!r:.80} is a symbolic TensorFlow tensor (inside a tf.function or a Keras "
+            "graph): tblog needs eager values. Log it outside the tf.function (return it), "
+            "or run eagerly (model.compile(run_eagerly=True)); tf.summary works inside."
+        ) from None
+    return widen(data)
 
 
 def graph_def(model: Any, inputs: Any, verbose: bool, use_strict_trace: bool) -> Any:
@@ -23,4 +31,36 @@ def graph_def(model: Any, inputs: Any, verbose: bool, use_strict_trace: bool) ->
     return build(model, inputs, verbose, use_strict_trace)
 
 
-ADAPTER = registry.Adapter(name="tensorflow", to_numpy=to_numpy, graph_def=graph_def)
+def scalar_now(value: Any) -> float:
+    """A scalar tensor or variable as a float, read now (an eager value is on the host or
+    copied by ``float``); shape-[1] tensors and errors go through ``convert.to_float``."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, NotImplementedError):
+        from tblog.core.convert import to_float
+
+        return to_float(value)
+
+
+_current_name_scope: Any = None
+
+
+def name_scope() -> str:
+    """The current ``tf.name_scope`` (``""`` outside any), for ``tblog.summary`` tags."""
+    global _current_name_scope
+    get = _current_name_scope
+    if get is None:
+        import tensorflow as tf
+
+        get = _current_name_scope = tf.get_current_name_scope
+    scope: str = get()
+    return scope
+
+
+ADAPTER = registry.Adapter(
+    name="tensorflow",
+    to_numpy=to_numpy,
+    defer_scalar=scalar_now,
+    name_scope=name_scope,
+    graph_def=graph_def,
+)
