@@ -1,0 +1,424 @@
+"""Decoding event files: record framing found with numpy, checksums verified, Events
+parsed, and values read as TensorBoard's loaders read them (legacy values migrated).
+
+The framing and CRC are the writer's (``records.py``, ``crc32c.py``); this module only
+adds what reading needs:
+
+- :func:`frames` finds the records of one file's bytes. Record starts are found with numpy
+  (a length whose masked CRC-32C matches the next four bytes, chained from byte 0); where
+  the chain breaks, the file is walked record by record from there. Data checksums are
+  verified for every record (vectorized per record length). The first bad record ends the
+  file, as in TensorBoard's loaders: the clean prefix is kept and ``Frames.damage`` says
+  where and why (the caller warns with :class:`DataLossWarning`).
+- :func:`fast_scalars` decodes, without protobuf, the records that are one scalar event
+  in the layouts tblog, torch and tensorboardX write (``simple_value`` or a DT_FLOAT rank-0
+  tensor, with no metadata or tblog's scalar metadata).
+- :func:`scalar_of`, :func:`histogram_of`, :func:`plugin_of`, :func:`value_kind`,
+  :func:`fits` read one ``Summary.Value`` as TensorBoard does (``data_compat``'s migration
+  of ``simple_value``, ``histo``, ``image`` and ``audio``; the data server's data classes).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tblog.core.format.crc32c import crc32c, mask_array, masked_crc32c, shift_table
+
+_HEADER = struct.Struct("<QI")
+_CRC = struct.Struct("<I")
+# A length this large is no record: protobuf messages are below 2 GiB.
+MAX_RECORD = 1 << 31
+_TENSOR_SCALAR = np.frombuffer(b"\x42\x08\x08\x01\x2a\x04", dtype=np.uint8)
+_SCALAR_METADATA = np.frombuffer(b"\x4a\x0d\x0a\x09\x0a\x07scalars\x20\x01", dtype=np.uint8)
+LEGACY_PLUGINS = {
+    "simple_value": "scalars",
+    "histo": "histograms",
+    "image": "images",
+    "audio": "audio",
+}
+_DT_STRING = 7
+_NUMERIC_FIELDS = ("float_val", "double_val", "int_val", "int64_val", "half_val", "bool_val")
+_CONTENT_DTYPES = {1: "<f4", 2: "<f8", 3: "<i4", 9: "<i8", 19: "<f2", 4: "u1", 6: "i1", 5: "<i2"}
+
+
+class DataLossWarning(UserWarning):
+    """An event file holds a corrupt or cut-off record; what precedes it was read."""
+
+
+@dataclass
+class Frames:
+    """The complete, checksum-valid records of one file: header ``starts`` and payload
+    ``lengths`` (int64), and ``damage`` (``None``, or why the read stopped at byte
+    ``damage_at``). ``truncated`` marks damage that a live writer's partial record causes."""
+
+    starts: np.ndarray
+    lengths: np.ndarray
+    damage: str | None = None
+    damage_at: int = 0
+    truncated: bool = False
+
+    def payload(self, data: bytes, i: int) -> bytes:
+        a = int(self.starts[i]) + 12
+        return data[a : a + int(self.lengths[i])]
+
+
+def rows(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """``buf[start : start + width]`` for every start, as a new ``(n, width)`` array;
+    bytes past the end of ``buf`` read as 0."""
+    over = starts + width > buf.size
+    if buf.size < width:
+        out = np.zeros((starts.size, width), np.uint8)
+    else:
+        windows = np.lib.stride_tricks.sliding_window_view(buf, width)
+        out = windows[np.where(over, 0, starts)]
+    if over.any():
+        i = np.flatnonzero(over)
+        idx = starts[i, None] + np.arange(width)
+        out[i] = np.where(idx < buf.size, buf[np.clip(idx, 0, max(buf.size - 1, 0))], 0)
+    return out
+
+
+def masked_crcs(buf: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """Masked CRC-32C of ``buf[s : s + length]`` for every ``s`` in ``starts`` (uint32),
+    one numpy gather per byte position (CRC-32C is affine in the message bytes)."""
+    table = shift_table(max(length, 1))
+    base = np.uint32(crc32c(bytes(length)))
+    dist = np.arange(length - 1, -1, -1)
+    out = np.empty(starts.size, np.uint32)
+    step = max(1, (1 << 21) // max(length, 1))
+    for a in range(0, starts.size, step):
+        block = rows(buf, starts[a : a + step], length)
+        out[a : a + step] = np.bitwise_xor.reduce(table[dist, block], axis=1) ^ base
+    return np.asarray(mask_array(out), np.uint32)
+
+
+def _candidates(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets whose 12 bytes are a valid record header followed by an Event's first
+    field (wall_time, 0x09), and their lengths."""
+    n = buf.size
+    if n < 13:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    cand = np.flatnonzero(buf[12:] == 0x09)
+    for k in (4, 5, 6, 7):
+        cand = cand[buf[cand + k] == 0]
+    head = rows(buf, cand, 12)
+    words = head[:, :8].copy().view("<u8").ravel()
+    crcs = head[:, 8:].copy().view("<u4").ravel()
+    ok = masked_crcs(head.ravel(), np.arange(cand.size, dtype=np.int64) * 12, 8) == crcs
+    return cand[ok].astype(np.int64), words[ok].astype(np.int64)
+
+
+def _walk(data: bytes, pos: int) -> tuple[list[int], list[int], str | None, int, bool]:
+    """Walk records from ``pos`` checking headers: ``(starts, lengths, damage, at, cut)``."""
+    starts: list[int] = []
+    lengths: list[int] = []
+    end = len(data)
+    while pos < end:
+        if pos + 12 > end:
+            return starts, lengths, f"record header cut off at byte {pos}", pos, True
+        length, len_crc = _HEADER.unpack_from(data, pos)
+        if masked_crc32c(data[pos : pos + 8]) != len_crc:
+            return starts, lengths, f"corrupt record length at byte {pos}", pos, False
+        if length >= MAX_RECORD:
+            return starts, lengths, f"impossible record length {length} at byte {pos}", pos, False
+        if pos + 16 + length > end:
+            why = f"record at byte {pos} cut off ({length} bytes announced, {end - pos - 12} left)"
+            return starts, lengths, why, pos, True
+        starts.append(pos)
+        lengths.append(length)
+        pos += 16 + length
+    return starts, lengths, None, pos, False
+
+
+def frames(data: bytes, *, check_crc: bool = True) -> Frames:
+    """The records of one event file's bytes (see the module docstring)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts, lengths = _candidates(buf)
+    ends = starts + 16 + lengths
+    # The chain from byte 0: candidates whose start is the previous one's end.
+    good = 0
+    if starts.size and starts[0] == 0:
+        breaks = np.flatnonzero(ends[:-1] != starts[1:])
+        good = int(breaks[0]) + 1 if breaks.size else int(starts.size)
+        while good and ends[good - 1] > buf.size:
+            good -= 1
+    out_s, out_l = starts[:good], lengths[:good]
+    pos = int(ends[good - 1]) if good else 0
+    damage: str | None = None
+    at = 0
+    cut = False
+    if pos < buf.size:
+        more_s, more_l, damage, at, cut = _walk(data, pos)
+        if more_s:
+            out_s = np.concatenate([out_s, np.array(more_s, np.int64)])
+            out_l = np.concatenate([out_l, np.array(more_l, np.int64)])
+    result = Frames(out_s, out_l, damage, at, cut)
+    if check_crc and out_s.size:
+        _check_data(data, buf, result)
+    return result
+
+
+def _check_data(data: bytes, buf: np.ndarray, fr: Frames) -> None:
+    """Verify every record's data CRC; cut ``fr`` at the first bad one."""
+    bad = fr.starts.size
+    for length in np.unique(fr.lengths).tolist():
+        idx = np.flatnonzero(fr.lengths == length)
+        if idx[0] >= bad:
+            continue
+        s = fr.starts[idx] + 12
+        if idx.size >= 16 and length <= 512:
+            stored = rows(buf, s + length, 4).view("<u4").ravel()
+            wrong = np.flatnonzero(masked_crcs(buf, s, length) != stored)
+            if wrong.size:
+                bad = min(bad, int(idx[wrong[0]]))
+            continue
+        for i, a in zip(idx.tolist(), s.tolist(), strict=True):
+            if i >= bad:
+                break
+            (stored1,) = _CRC.unpack_from(data, a + length)
+            if masked_crc32c(data[a : a + length]) != stored1:
+                bad = i
+                break
+    if bad < fr.starts.size:
+        fr.damage = f"corrupt record data at byte {int(fr.starts[bad])}"
+        fr.damage_at = int(fr.starts[bad])
+        fr.truncated = False
+        fr.starts, fr.lengths = fr.starts[:bad], fr.lengths[:bad]
+
+
+def _varints(buf: np.ndarray, pos: np.ndarray, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decode protobuf varints at ``pos``: ``(values uint64, lengths)``; length 0 marks a
+    varint longer than ``max_len`` bytes."""
+    value = np.zeros(pos.shape, np.uint64)
+    length = np.zeros(pos.shape, np.int64)
+    going = np.ones(pos.shape, bool)
+    safe_end = buf.size - 1
+    for i in range(max_len):
+        byte = buf[np.minimum(pos + i, safe_end)]
+        value |= np.where(going, (byte & 0x7F).astype(np.uint64) << np.uint64(7 * i), 0)
+        ends = going & (byte < 0x80)
+        length = np.where(ends, i + 1, length)
+        going &= ~ends
+        if not going.any():
+            break
+    return value, length
+
+
+def group_tags(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """Group equal byte strings (at ``starts`` with ``lengths``): ``(id per string,
+    names)``. A 64-bit hash groups them, then each is compared with its group's first
+    byte for byte (an exact, slower grouping takes over on a collision)."""
+    width = -(-int(lengths.max()) // 8) * 8
+    cols = np.arange(width)
+    raw = rows(buf, starts, width)
+    raw[cols[None, :] >= lengths[:, None]] = 0
+    words = raw.view("<u8")
+    h = lengths.astype(np.uint64)
+    for c in range(words.shape[1]):
+        h = (h * np.uint64(0x100000001B3)) ^ words[:, c]
+    if (h == h[0]).all():
+        first = np.zeros(1, np.int64)
+        ids = np.zeros(h.size, np.int64)
+    else:
+        _, first, ids = np.unique(h, return_index=True, return_inverse=True)
+        ids = ids.ravel()
+    rep = first[ids]
+    if not ((words == words[rep]).all(axis=1) & (lengths == lengths[rep])).all():
+        keys = np.column_stack([words, lengths.astype(np.uint64)])
+        _, first, ids = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        ids = ids.ravel()
+    names = [raw[i, : lengths[i]].tobytes().decode("utf-8", "replace") for i in first.tolist()]
+    return ids.astype(np.int64), names
+
+
+@dataclass
+class FastScalars:
+    """Records of one file that are one scalar event each: ``mask`` over the records;
+    for the matched ones (``idx``), tag id (into ``tags``), step, wall time, value, and
+    whether the value names its plugin (``simple_value`` or metadata: ``ident``) and is
+    a ``simple_value`` (``simple``)."""
+
+    mask: np.ndarray
+    idx: np.ndarray
+    tag: np.ndarray
+    tags: list[str]
+    step: np.ndarray
+    wall: np.ndarray
+    value: np.ndarray
+    ident: np.ndarray
+    simple: np.ndarray
+
+
+def fast_scalars(buf: np.ndarray, fr: Frames) -> FastScalars:
+    """Decode the records of ``fr`` that are a single scalar event, without protobuf:
+    ``Event{wall_time, step?, summary{value{tag, simple_value | tensor{DT_FLOAT, one
+    float_val}, metadata?}}}`` with no metadata or exactly tblog's scalar metadata."""
+    s = fr.starts + 12
+    lengths = fr.lengths
+    end = s + lengths
+    last = max(buf.size - 1, 0)
+    ok = (lengths >= 20) & (buf[np.minimum(s, last)] == 0x09)
+    p = np.minimum(s + 9, last)
+    has_step = buf[p] == 0x10
+    step_raw, step_len = _varints(buf, np.minimum(p + 1, last), 10)
+    ok &= ~has_step | (step_len > 0)
+    step = np.where(has_step, step_raw, np.uint64(0)).view(np.int64)
+    p = np.where(has_step, p + 1 + step_len, p)
+    ok &= buf[np.minimum(p, last)] == 0x2A
+    summary_len, n1 = _varints(buf, np.minimum(p + 1, last), 3)
+    p = p + 1 + n1
+    ok &= (n1 > 0) & (p + summary_len.astype(np.int64) == end)
+    ok &= buf[np.minimum(p, last)] == 0x0A
+    body_len, n2 = _varints(buf, np.minimum(p + 1, last), 3)
+    p = p + 1 + n2
+    ok &= (n2 > 0) & (p + body_len.astype(np.int64) == end)
+    ok &= buf[np.minimum(p, last)] == 0x0A
+    tag_len, n3 = _varints(buf, np.minimum(p + 1, last), 2)
+    tag_start = p + 1 + n3
+    tag_len = tag_len.astype(np.int64)
+    ok &= (n3 > 0) & (tag_start + tag_len + 5 <= end)
+    after = np.minimum(tag_start + tag_len, max(last - 10, 0))
+    simple = buf[after] == 0x15
+    tensor = np.ones(after.shape, bool)
+    for k, byte in enumerate(_TENSOR_SCALAR):
+        tensor &= buf[after + k] == byte
+    value_end = np.where(simple, after + 5, after + 10)
+    ok &= simple | tensor
+    plain = value_end == end
+    meta = value_end + _SCALAR_METADATA.size == end
+    if meta.any():
+        at = np.minimum(value_end, max(last - _SCALAR_METADATA.size, 0))
+        for k, byte in enumerate(_SCALAR_METADATA):
+            meta &= buf[at + k] == byte
+    ok &= plain | meta
+    idx = np.flatnonzero(ok)
+    wall = rows(buf, s[idx] + 1, 8).view("<f8").ravel() if idx.size else np.zeros(0)
+    tag_ids = np.zeros(idx.size, np.int64)
+    names: list[str] = []
+    values = np.zeros(idx.size, np.float64)
+    if idx.size:
+        at = np.where(simple[idx], after[idx] + 1, after[idx] + 6)
+        values = rows(buf, at, 4).view("<f4").ravel().astype(np.float64)
+        tag_ids, names = group_tags(buf, tag_start[idx], tag_len[idx])
+    return FastScalars(
+        ok,
+        idx,
+        tag_ids,
+        names,
+        step[idx],
+        np.asarray(wall, np.float64),
+        values,
+        (meta | simple)[idx],
+        simple[idx],
+    )
+
+
+# ---------------------------------------------------------------- one Summary.Value
+def plugin_of(value: Any) -> str | None:
+    """The plugin a value names: its metadata's plugin (when it has metadata), else the
+    plugin its legacy field migrates to (``data_compat``), else ``None``."""
+    if value.HasField("metadata"):
+        name: str = value.metadata.plugin_data.plugin_name
+        return name
+    return LEGACY_PLUGINS.get(value.WhichOneof("value") or "")
+
+
+def value_kind(value: Any) -> str:
+    """How the data server stores a tag whose first value is ``value``: ``"scalar"``,
+    ``"blob"`` (images, audio, blob sequences) or ``"tensor"``."""
+    data_class = value.metadata.data_class
+    if data_class == 1:
+        return "scalar"
+    if data_class == 3:
+        return "blob"
+    if data_class == 2:
+        return "tensor"
+    which = value.WhichOneof("value")
+    plugin = value.metadata.plugin_data.plugin_name
+    if which == "simple_value" or plugin == "scalars":
+        return "scalar"
+    if which in ("image", "audio") or plugin in ("images", "audio"):
+        return "blob"
+    return "tensor"
+
+
+def fits(value: Any, kind: str) -> bool:
+    """Whether the data server keeps ``value`` as a point of a ``kind`` tag (a value that
+    does not fit, such as a resume placeholder, is data loss and never served)."""
+    which = value.WhichOneof("value")
+    if kind == "scalar":
+        return scalar_of(value) is not None
+    if kind == "blob":
+        return which in ("image", "audio") or (
+            which == "tensor" and value.tensor.dtype == _DT_STRING
+        )
+    return which in ("tensor", "histo", "image", "audio")
+
+
+def _tensor_numbers(tensor: Any) -> np.ndarray | None:
+    """The numbers of a numeric TensorProto (flat float64), or ``None``."""
+    if tensor.dtype == _DT_STRING:
+        return None
+    if tensor.tensor_content:
+        dtype = _CONTENT_DTYPES.get(tensor.dtype)
+        if dtype is None:
+            return None
+        return np.frombuffer(tensor.tensor_content, dtype=dtype).astype(np.float64)
+    for name in _NUMERIC_FIELDS:
+        field = getattr(tensor, name)
+        if len(field):
+            if name == "half_val":
+                raw = np.array(list(field), np.uint16).view(np.float16)
+                return raw.astype(np.float64)
+            return np.array(list(field), np.float64)
+    return np.zeros(0, np.float64)
+
+
+def scalar_of(value: Any) -> float | None:
+    """The number of a scalar value as TensorBoard reads it: ``simple_value``, or a
+    numeric rank-0 tensor; ``None`` for anything else (a rank-1 placeholder included)."""
+    which = value.WhichOneof("value")
+    if which == "simple_value":
+        return float(value.simple_value)
+    if which != "tensor" or value.tensor.tensor_shape.dim:
+        return None
+    numbers = _tensor_numbers(value.tensor)
+    if numbers is None or numbers.size == 0:
+        return None
+    return float(numbers[0])
+
+
+def histogram_of(value: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(edges, counts)`` of a histogram value as TensorBoard shows it (``k + 1`` edges,
+    ``k`` counts): a ``[k, 3]`` tensor (left, right, count), or a legacy ``histo``
+    migrated as ``data_compat`` does (empty end buckets dropped, min and max as the outer
+    edges). ``None`` for anything else (a resume placeholder included)."""
+    which = value.WhichOneof("value")
+    if which == "histo":
+        h = value.histo
+        counts = np.array(list(h.bucket), np.float64)
+        nz = np.flatnonzero(counts > 0)
+        if nz.size == 0:
+            return np.zeros(0), np.zeros(0)
+        a, b = int(nz[0]), int(nz[-1])
+        inner = np.array(list(h.bucket_limit[a:b]), np.float64)
+        edges = np.concatenate([[h.min], inner, [h.max]]).astype(np.float32)
+        return edges.astype(np.float64), counts[a : b + 1].astype(np.float32).astype(np.float64)
+    if which != "tensor":
+        return None
+    dims = [d.size for d in value.tensor.tensor_shape.dim]
+    if len(dims) != 2 or dims[1] != 3:
+        return None
+    numbers = _tensor_numbers(value.tensor)
+    if numbers is None or numbers.size != dims[0] * 3:
+        return None
+    table = numbers.reshape(dims[0], 3)
+    if not dims[0]:
+        return np.zeros(0), np.zeros(0)
+    return np.append(table[:, 0], table[-1, 1]), table[:, 2].copy()
