@@ -236,9 +236,9 @@ def hparams(logdir: str, storage_options: dict[str, Any] | None = None) -> Any:
         wanted = metrics or _session_scalars(loaded, run)
         for group, tag in wanted:
             sub = _subrun(run, group)
-            s = loaded[sub].series.get(tag) if sub in loaded else None
+            found = loaded[sub].series.get(tag) if sub in loaded else None
             name = f"{group}/{tag}" if group else tag
-            values = s.values if s is not None else None
+            values = found.values if found is not None else None
             row[name] = float(values[-1]) if values is not None and values.size else np.nan
         rows.append(row)
     import pandas as pd
