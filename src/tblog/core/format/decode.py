@@ -83,16 +83,22 @@ def rows(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
 
 
 def masked_crcs(buf: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """Masked CRC-32C of ``buf[s : s + length]`` for every ``s`` in ``starts`` (uint32),
-    one numpy gather per byte position (CRC-32C is affine in the message bytes)."""
+    """Masked CRC-32C of ``buf[s : s + length]`` for every ``s`` in ``starts`` (uint32).
+
+    CRC-32C is affine in the message bytes: each message's CRC is the first one's,
+    updated by one table gather per byte position where the messages differ (records
+    of one writer differ only in a few bytes: wall time, step, value)."""
     table = shift_table(max(length, 1))
-    base = np.uint32(crc32c(bytes(length)))
-    dist = np.arange(length - 1, -1, -1)
     out = np.empty(starts.size, np.uint32)
-    step = max(1, (1 << 21) // max(length, 1))
+    step = max(1, (1 << 22) // max(length, 1))
     for a in range(0, starts.size, step):
         block = rows(buf, starts[a : a + step], length)
-        out[a : a + step] = np.bitwise_xor.reduce(table[dist, block], axis=1) ^ base
+        first = block[0]
+        acc = np.full(block.shape[0], crc32c(first.tobytes()), np.uint32)
+        for c in np.flatnonzero((block != first).any(axis=0)).tolist():
+            row = table[length - 1 - c]
+            acc ^= row[block[:, c]] ^ row[first[c]]
+        out[a : a + step] = acc
     return np.asarray(mask_array(out), np.uint32)
 
 
@@ -222,12 +228,20 @@ def group_tags(
     h = lengths.astype(np.uint64)
     for c in range(words.shape[1]):
         h = (h * np.uint64(0x100000001B3)) ^ words[:, c]
-    if (h == h[0]).all():
-        first = np.zeros(1, np.int64)
-        ids = np.zeros(h.size, np.int64)
-    else:
+    ids = np.full(h.size, -1, np.int64)
+    firsts: list[int] = []
+    left = np.arange(h.size)
+    rest = h
+    while left.size and len(firsts) < 64:  # few distinct tags: one pass per tag
+        same = rest == rest[0]
+        ids[left[same]] = len(firsts)
+        firsts.append(int(left[0]))
+        left, rest = left[~same], rest[~same]
+    if left.size:
         _, first, ids = np.unique(h, return_index=True, return_inverse=True)
         ids = ids.ravel()
+    else:
+        first = np.array(firsts, np.int64)
     rep = first[ids]
     if not ((words == words[rep]).all(axis=1) & (lengths == lengths[rep])).all():
         keys = np.column_stack([words, lengths.astype(np.uint64)])
