@@ -314,5 +314,5 @@ def run(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (FileNotFoundError, ValueError) as exc:
-        print(f"tblog {args.command}: {exc}", file=sys.stderr)
+        print(printable(f"tblog {args.command}: {exc}"), file=sys.stderr)
         return 2
