@@ -59,7 +59,7 @@ def test_filters_regex_and_callable(logdir):
 
 def test_filters_apply_before_decoding(logdir, monkeypatch):
     """A run the filter rejects is never read; a rejected tag's values are never decoded."""
-    from tblog.core.format import decode
+    from tblog.core.read import values
     from tblog.core.write import storage
 
     read = []
@@ -68,8 +68,8 @@ def test_filters_apply_before_decoding(logdir, monkeypatch):
         storage.LocalStorage, "read", lambda self, p: read.append(p) or orig(self, p)
     )
     decoded = []
-    orig_scalar = decode.scalar_of
-    monkeypatch.setattr(decode, "scalar_of", lambda v: decoded.append(v.tag) or orig_scalar(v))
+    orig_scalar = values.scalar_of
+    monkeypatch.setattr(values, "scalar_of", lambda v: decoded.append(v.tag) or orig_scalar(v))
     tblog.scalars(str(logdir), runs="^b$", tags="^w$")
     assert read and all("/b/" in p for p in read)
     assert set(decoded) <= {"w"}
@@ -124,3 +124,59 @@ def test_bad_input_names_the_argument(logdir, tmp_path):
     with pytest.raises(FileNotFoundError, match="logdir"):
         tblog.scalars(str(tmp_path / "missing"))
     assert len(tblog.hparams(str(logdir))) == 0  # no sessions: an empty table
+
+
+def test_plugin_identity_from_first_value_naming_one(tmp_path):
+    """A tag's plugin is that of its first value carrying metadata (or a legacy field that
+    TensorBoard migrates), as TensorBoard's loader decides; points are judged by it."""
+    from tblog.core.proto import summary_pb2
+    from tblog.core.read.scan import load_runs
+    from tblog.core.write.writer import EventWriter
+
+    def value(summary, tag, plugin=None, simple=None, number=None):
+        v = summary.value.add(tag=tag)
+        if plugin:
+            v.metadata.plugin_data.plugin_name = plugin
+        if simple is not None:
+            v.simple_value = simple
+        if number is not None:
+            v.tensor.dtype = 1
+            v.tensor.float_val.append(number)
+
+    w = EventWriter(str(tmp_path / "run"))
+    for step in range(4):
+        s = summary_pb2.Summary()
+        value(s, "late_meta", plugin="scalars" if step == 2 else None, number=step)
+        value(s, "legacy_first", plugin="histograms" if step else None, simple=None if step else 1.0,
+              number=float(step) if step else None)  # fmt: skip
+        value(s, "text_first", plugin="text" if step == 0 else "scalars", number=step)
+        w.summary("", s, step, float(step))
+    w.close()
+    got = load_runs(str(tmp_path))["run"].series
+    acc = tb.accumulator(tmp_path / "run")
+    for tag in ("late_meta", "legacy_first", "text_first"):
+        assert got[tag].plugin == acc.SummaryMetadata(tag).plugin_data.plugin_name, tag
+        assert got[tag].steps.tolist() == [e.step for e in acc.Tensors(tag)], tag
+    frame = tblog.scalars(str(tmp_path))
+    assert set(frame.tag) == {"late_meta", "legacy_first"}  # text_first is a text tag
+
+
+def test_numpy_fast_path_and_protobuf_path_agree(logdir, monkeypatch):
+    """With the numpy scalar decoder matching nothing, every record takes the protobuf
+    path: the same frame comes out."""
+    from tblog.core.format import decode
+
+    fast = tblog.scalars(str(logdir))
+    orig = decode.fast_scalars
+
+    def nothing(buf, fr):
+        out = orig(buf, fr)
+        out.mask[:] = False
+        return decode.FastScalars(out.mask, *(x[:0] for x in (out.idx, out.tag)), [],
+                                  *(x[:0] for x in (out.step, out.wall, out.value, out.ident,
+                                                    out.simple)))  # fmt: skip
+
+    monkeypatch.setattr(decode, "fast_scalars", nothing)
+    slow = tblog.scalars(str(logdir))
+    assert fast.equals(slow)
+    assert len(fast) > 0

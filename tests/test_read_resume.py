@@ -183,7 +183,7 @@ def test_resume_scan_helpers_agree_with_checkpoint_log(logs, tmp_path):
 
 
 def tb_value(event) -> float:
-    from tblog.core.format.decode import scalar_of
+    from tblog.core.read.values import scalar_of
 
     value = scalar_of(event.summary.value[0])
     assert value is not None

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from tblog.core.format import decode
 from tblog.core.format.records import DataLossError
 from tblog.core.proto import event_pb2
+from tblog.core.read import values
 from tblog.core.read.scan import load_run
 from tblog.core.write.storage import Storage
 
@@ -91,16 +92,16 @@ def run_events(
             seen = True
         elif what == "summary":
             for value in event.summary.value:
-                named = decode.plugin_of(value) is not None
+                named = values.plugin_of(value) is not None
                 if value.tag not in kinds or (named and not kinds[value.tag][0]):
-                    kinds[value.tag] = (named, decode.value_kind(value))
+                    kinds[value.tag] = (named, values.value_kind(value))
     for i, event in enumerate(events):
         if event.WhichOneof("what") != "summary":
             yield event
             continue
         if any(i < at and event.step >= step for at, step in restarts):
             continue
-        keep = [v for v in event.summary.value if decode.fits(v, kinds[v.tag][1])]
+        keep = [v for v in event.summary.value if values.fits(v, kinds[v.tag][1])]
         if len(keep) == len(event.summary.value):
             yield event
         elif keep:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from tblog.core.format import decode
 from tblog.core.proto import event_pb2
 from tblog.core.read import events as _events
+from tblog.core.read import values
 from tblog.core.read.scan import Filter, Run, load_runs, matcher
 from tblog.core.write.storage import open_storage
 
@@ -70,7 +70,7 @@ def parse_events(
 def scalar_value(value: Any) -> float | None:
     """The float of a Summary.Value holding a scalar (``simple_value`` or a rank-0 numeric
     tensor), else ``None``."""
-    return decode.scalar_of(value)
+    return values.scalar_of(value)
 
 
 def iter_scalars(logdir: str) -> Iterator[tuple[str, str, int, float, float]]:
@@ -201,7 +201,7 @@ def histograms(
 
 
 def _histogram(value: Any) -> Any:
-    return decode.histogram_of(value)
+    return values.histogram_of(value)
 
 
 def _hparam(value: Any) -> Any:
@@ -249,8 +249,8 @@ def hparams(logdir: str, storage_options: dict[str, Any] | None = None) -> Any:
             sub = _subrun(run, group)
             found = loaded[sub].series.get(tag) if sub in loaded else None
             name = f"{group}/{tag}" if group else tag
-            values = found.values if found is not None else None
-            row[name] = float(values[-1]) if values is not None and values.size else np.nan
+            points = found.values if found is not None else None
+            row[name] = float(points[-1]) if points is not None and points.size else np.nan
         rows.append(row)
     import pandas as pd
 

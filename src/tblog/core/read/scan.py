@@ -35,6 +35,7 @@ import numpy as np
 
 from tblog.core.format import decode
 from tblog.core.proto import event_pb2
+from tblog.core.read import values
 from tblog.core.write.storage import Storage, open_storage
 
 _BIT = {"scalar": 1, "blob": 2, "tensor": 4}
@@ -181,13 +182,13 @@ class _RunLoader:
         acc = self.accs.get(tag)
         if acc is None:
             acc = self.accs[tag] = _Acc()
-        plugin = decode.plugin_of(value)
+        plugin = values.plugin_of(value)
         if plugin is not None and (acc.ident < 0 or order < acc.ident):
-            acc.name(order, plugin, decode.value_kind(value), value.metadata)
+            acc.name(order, plugin, values.value_kind(value), value.metadata)
         elif acc.ident < 0 and not acc.kind:
-            acc.kind = decode.value_kind(value)
-        bits = sum(b for k, b in _BIT.items() if decode.fits(value, k))
-        number = decode.scalar_of(value)
+            acc.kind = values.value_kind(value)
+        bits = sum(b for k, b in _BIT.items() if values.fits(value, k))
+        number = values.scalar_of(value)
         acc.slow.append((order, step, wall, np.nan if number is None else number, bits))
         if self.decoder is not None:
             acc.items[order] = self.decoder(value)
@@ -209,7 +210,7 @@ class _RunLoader:
     def finish(self, purge: bool = True) -> Run:
         restarts = self.restarts() if purge else []
         for tag, acc in self.accs.items():
-            order, steps, walls, values, fits = acc.arrays()
+            order, steps, walls, numbers, fits = acc.arrays()
             kind = acc.kind or "tensor"
             keep = (fits & _BIT[kind]) != 0 if purge else np.ones(order.shape, bool)
             for at, step in restarts:
@@ -222,7 +223,7 @@ class _RunLoader:
                 kind,
                 steps[keep],
                 walls[keep],
-                values[keep] if acc.plugin == "scalars" else None,
+                numbers[keep] if acc.plugin == "scalars" else None,
                 items,
                 acc.metadata,
             )
