@@ -164,7 +164,7 @@ def test_plugin_identity_from_first_value_naming_one(tmp_path):
 def test_numpy_fast_path_and_protobuf_path_agree(logdir, monkeypatch):
     """With the numpy scalar decoder matching nothing, every record takes the protobuf
     path: the same frame comes out."""
-    from tblog.core.format import decode
+    from tblog.core.format import decode_scalars as decode
 
     fast = tblog.scalars(str(logdir))
     orig = decode.fast_scalars

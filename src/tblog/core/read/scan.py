@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from tblog.core.format import decode
+from tblog.core.format import decode, decode_scalars
 from tblog.core.proto import event_pb2
 from tblog.core.read import values
 from tblog.core.write.storage import Storage, open_storage
@@ -125,7 +125,7 @@ class _RunLoader:
                 f"{name}: {fr.damage}; read the {fr.starts.size} records before it"
             )
         buf = np.frombuffer(data, dtype=np.uint8)
-        fast = decode.fast_scalars(buf, fr)
+        fast = decode_scalars.fast_scalars(buf, fr)
         base = self.base
         if fast.idx.size:
             if len(fast.tags) == 1:
