@@ -1,5 +1,5 @@
-"""Decoding event files: record framing found with numpy, checksums verified, Events
-parsed, and values read as TensorBoard's loaders read them (legacy values migrated).
+"""Decoding event files: record framing found with numpy and checksums verified, with
+the clean prefix of a damaged file kept, as TensorBoard's loaders keep it.
 
 The framing and CRC are the writer's (``records.py``, ``crc32c.py``); this module only
 adds what reading needs:
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from tblog.core.format.crc32c import crc32c, mask_array, masked_crc32c, shift_table
+from tblog.core.format.records import DataLossError, iter_records
 
-_HEADER = struct.Struct("<QI")
+_LEN = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
 # A length this large is no record: protobuf messages are below 2 GiB.
 MAX_RECORD = 1 << 31
@@ -105,25 +106,30 @@ def _candidates(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _walk(data: bytes, pos: int) -> tuple[list[int], list[int], str | None, int, bool]:
-    """Walk records from ``pos`` checking headers: ``(starts, lengths, damage, at, cut)``."""
+    """Walk records from ``pos`` with the writer's framing (``records.iter_records``, header
+    checksums only): ``(starts, lengths, damage, damage offset, cut off)``."""
     starts: list[int] = []
     lengths: list[int] = []
-    end = len(data)
-    while pos < end:
-        if pos + 12 > end:
-            return starts, lengths, f"record header cut off at byte {pos}", pos, True
-        length, len_crc = _HEADER.unpack_from(data, pos)
-        if masked_crc32c(data[pos : pos + 8]) != len_crc:
-            return starts, lengths, f"corrupt record length at byte {pos}", pos, False
-        if length >= MAX_RECORD:
-            return starts, lengths, f"impossible record length {length} at byte {pos}", pos, False
-        if pos + 16 + length > end:
-            why = f"record at byte {pos} cut off ({length} bytes announced, {end - pos - 12} left)"
-            return starts, lengths, why, pos, True
-        starts.append(pos)
-        lengths.append(length)
-        pos += 16 + length
-    return starts, lengths, None, pos, False
+    last = 0
+    try:
+        for after, payload in iter_records(data[pos:] if pos else data, check_crc=False):
+            starts.append(pos + last)
+            lengths.append(len(payload))
+            last = after
+    except DataLossError:
+        at = pos + last
+        return starts, lengths, f"corrupt record length at byte {at}", at, False
+    at = pos + last
+    left = len(data) - at
+    if left <= 0:
+        return starts, lengths, None, at, False
+    if left < 12:
+        return starts, lengths, f"record header cut off at byte {at}", at, True
+    (length,) = _LEN.unpack_from(data, at)
+    if length >= MAX_RECORD:
+        return starts, lengths, f"impossible record length {length} at byte {at}", at, False
+    why = f"record at byte {at} cut off ({length} bytes announced, {left - 12} left)"
+    return starts, lengths, why, at, True
 
 
 def frames(data: bytes, *, check_crc: bool = True) -> Frames:
