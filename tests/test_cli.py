@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -216,7 +217,8 @@ def test_export_after_mark_resume_matches_tensorboard(tmp_path):
 def test_live_file_cut_mid_record_reads_like_tensorboard(tmp_path):
     """A file whose last record is still being written (cut at any byte) keeps every
     complete record, on the fast path, as TensorBoard does."""
-    from tblog.core.read.scan import load, record_starts
+    from tblog.core.format.decode import frames
+    from tblog.core.read.scan import load
 
     src = tmp_path / "src"
     w = tblog.SummaryWriter(str(src))
@@ -229,8 +231,10 @@ def test_live_file_cut_mid_record_reads_like_tensorboard(tmp_path):
         run = tmp_path / f"cut{cut}"
         run.mkdir()
         (run / name).write_bytes(data[:-cut])
-        assert record_starts(np.frombuffer(data[:-cut], np.uint8)) is not None, cut
-        got = load(str(run))["."]["loss"]
+        assert frames(data[:-cut]).truncated, cut
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a live writer's partial record is no damage
+            got = load(str(run))["."]["loss"]
         want = tbload.scalar_series(str(run), "loss")
         assert list(zip(got.steps.tolist(), got.values.tolist(), strict=True)) == want, cut
         assert len(want) == 29  # only the last point is lost
@@ -402,3 +406,51 @@ def test_board_serves_the_logdir(logdir):
         proc.wait(30)
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(url + "/data/runs", timeout=5)
+
+
+# ---------------------------------------------------------------------------- item 6
+def test_ls_lists_graphs_and_embeddings_like_tensorboard(tmp_path, capsys, monkeypatch):
+    import torch
+
+    run = tmp_path / "logs" / "model"
+    w = tblog.SummaryWriter(str(run))
+    w.add_graph(torch.nn.Sequential(torch.nn.Linear(3, 2)), torch.zeros(1, 3))
+    w.add_embedding(np.arange(12.0).reshape(4, 3), metadata=list("abcd"), tag="emb")
+    w.add_scalar("loss", 1.0, 0)
+    w.close()
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["ls", str(tmp_path / "logs")]) == 0
+    rows = _ls_rows(capsys.readouterr().out)
+    assert tbload.legacy_accumulator(str(run)).Tags()["graph"]
+    assert rows[("model", "(graph)")][:3] == ["graphs", "-", "1"]
+    info = json.loads(tbload.projector(str(tmp_path / "logs"))("/info", run="model"))
+    names = [e["tensorName"] for e in info["embeddings"]]
+    shapes = [e["tensorShape"] for e in info["embeddings"]]
+    assert names and all(rows[("model", n)][0] == "projector" for n in names)
+    assert [rows[("model", n)][3] for n in names] == ["x".join(map(str, s)) for s in shapes]
+
+
+def test_ls_escapes_control_characters_in_names(tmp_path, capsys, monkeypatch):
+    """A run dir or tag named with ANSI escapes is printed escaped: no byte of an escape
+    sequence reaches the terminal."""
+    evil = "red\x1b[31mRUN\x1b[0m"
+    w = tblog.SummaryWriter(str(tmp_path / evil))
+    w.add_scalar("ok", 1.0, 0)
+    w.close()
+    from tblog.core.write.writer import EventWriter
+
+    ew = EventWriter(str(tmp_path / "tags"))
+    from tblog.core.proto import summary_pb2
+
+    summary = summary_pb2.Summary()  # (tblog's writers refuse such tags; others may not)
+    summary.value.add(tag="bell\x07\x1b]0;title\x07", simple_value=2.0)
+    ew.summary("", summary, 0, 0.0)
+    ew.close()
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["ls", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "red\\x1b[31mRUN\\x1b[0m" in out
+    assert "bell\\x07\\x1b]0;title\\x07" in out
+    assert main(["ls", str(tmp_path / "nothing\x1b[2J")]) == 2
+    assert "\x1b" not in capsys.readouterr().err

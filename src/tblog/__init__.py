@@ -15,6 +15,9 @@ _LAZY = {
     "read": ("tblog.core.read.reader", "read"),
     "runs": ("tblog.core.read.reader", "runs"),
     "scalars": ("tblog.core.read.reader", "scalars"),
+    "histograms": ("tblog.core.read.reader", "histograms"),
+    "hparams": ("tblog.core.read.reader", "hparams"),
+    "DataLossWarning": ("tblog.core.format.decode", "DataLossWarning"),
     "DataLossError": ("tblog.core.format.records", "DataLossError"),
     "TBCallback": ("tblog.integrations.keras", "TBCallback"),
     "TBLogger": ("tblog.integrations.lightning", "TBLogger"),
@@ -25,11 +28,14 @@ _LAZY = {
 __all__ = [
     "CheckpointManager",
     "DataLossError",
+    "DataLossWarning",
     "EventWriter",
     "SummaryWriter",
     "TBCallback",
     "TBLogger",
     "__version__",
+    "histograms",
+    "hparams",
     "read",
     "runs",
     "scalars",
@@ -38,8 +44,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from tblog.core.api.summary_writer import SummaryWriter
+    from tblog.core.format.decode import DataLossWarning
     from tblog.core.format.records import DataLossError
-    from tblog.core.read.reader import read, runs, scalars
+    from tblog.core.read.reader import histograms, hparams, read, runs, scalars
     from tblog.core.write.writer import EventWriter
 
 

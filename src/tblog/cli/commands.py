@@ -13,28 +13,53 @@ import signal
 import sys
 from typing import Any
 
-from tblog.core.read.scan import Series, load
+from tblog.core.read.reader import scalar_frame
+from tblog.core.read.scan import Run, Series, load_runs
 from tblog.core.write.storage import open_storage
 
 # Show a progress bar when a load reads more than this many bytes.
 PROGRESS_BYTES = 64 << 20
+PROJECTOR_CONFIG = "projector_config.pbtxt"
 
 
-def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, dict[str, Series]]:
-    """:func:`tblog.core.read.scan.load` with a rich progress bar on stderr for long loads."""
+def printable(text: str) -> str:
+    """``text`` with control and other non-printing characters escaped (``\\x1b``,
+    ``\\u202e``), so that names read from a log dir cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
+def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, Run]:
+    """:func:`tblog.core.read.scan.load_runs` with a rich progress bar on stderr for long
+    loads; damaged files are reported on stderr (``tblog: warning: ...``)."""
     total = 0
     if not quiet:
         storage = open_storage(logdir)
         total = sum(storage.size(p) for _, paths in storage.walk_event_files() for p in paths)
     if total < PROGRESS_BYTES:
-        return load(logdir, tag)
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+        loaded = load_runs(logdir, tag, warn=False)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    columns = ("Loading", BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("load", total=total)
-        return load(logdir, tag, lambda done, _total: bar.update(task, completed=done))
+        columns = ("Loading", BarColumn(), DownloadColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+            task = bar.add_task("load", total=total)
+            loaded = load_runs(
+                logdir, tag, progress=lambda done, _t: bar.update(task, completed=done), warn=False
+            )
+    for run in loaded.values():
+        for message in run.damage:
+            print(f"tblog: warning: {printable(message)}", file=sys.stderr)
+    return loaded
+
+
+def series_of(loaded: dict[str, Run], tag: str | None) -> dict[str, dict[str, Series]]:
+    """``{run: {tag: Series}}``; with a ``tag`` filter, runs left with no tag are dropped."""
+    return {run: r.series for run, r in loaded.items() if r.series or tag is None}
 
 
 def _fmt(value: float) -> str:
@@ -43,20 +68,55 @@ def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _embeddings(logdir: str, run: str, run_dir: str) -> list[tuple[str, str]]:
+    """``[(tensor name, shape)]`` of the projector config of one run dir, if any."""
+    from google.protobuf import text_format
+
+    from tblog.core.proto import plugins_pb2
+
+    storage = open_storage(logdir)
+    data = storage.read(storage.join(run_dir, PROJECTOR_CONFIG))
+    if not data:
+        return []
+    config = plugins_pb2.ProjectorConfig()
+    try:
+        text_format.Parse(data.decode("utf-8", "replace"), config)
+    except text_format.ParseError as exc:
+        print(printable(f"tblog: warning: {run}/{PROJECTOR_CONFIG}: {exc}"), file=sys.stderr)
+        return []
+    return [
+        (e.tensor_name or e.tensor_path, "x".join(map(str, e.tensor_shape)) or "-")
+        for e in config.embeddings
+    ]
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
-    """A table per run: tag, plugin, step range, count and last scalar value."""
+    """A table per run: tag, plugin, step range, count and last scalar value; then the
+    run's graphs, run metadata and projector embeddings."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    data = _load(args.logdir, args.tag)
+    loaded = _load(args.logdir, args.tag)
+    storage = open_storage(args.logdir)
+    run_dirs = {run: storage.dirname(paths[0]) for run, paths in storage.walk_event_files()}
     console = Console()
-    if not data:
-        what = f"no tag matching {args.tag!r}" if args.tag else "no runs"
-        console.print(f"{what} under {args.logdir}", markup=False, highlight=False)
-        return 1
-    for run, tags in data.items():
-        table = Table(title=f"run [bold]{escape(run)}[/bold]", title_justify="left")
+    shown = 0
+    for run, r in loaded.items():
+        extra: list[tuple[str, str, str, str, str]] = []
+        if args.tag is None:
+            if r.graphs:
+                extra.append(("(graph)", "graphs", "-", str(r.graphs), "-"))
+            for name in r.run_metadata:
+                extra.append((name, "graphs (run metadata)", "-", "1", "-"))
+            if run in run_dirs:
+                for name, shape in _embeddings(args.logdir, run, run_dirs[run]):
+                    extra.append((name, "projector", "-", "1", shape))
+        if not r.series and not extra:
+            continue
+        shown += 1
+        title = f"run [bold]{escape(printable(run))}[/bold]"
+        table = Table(title=title, title_justify="left")
         for name, justify in (
             ("tag", "left"),
             ("plugin", "left"),
@@ -65,51 +125,30 @@ def cmd_ls(args: argparse.Namespace) -> int:
             ("last value", "right"),
         ):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        tags = r.series
         for tag in sorted(tags, key=lambda t: (tags[t].plugin, t)):
             s = tags[tag]
             steps = f"{s.steps.min()}..{s.steps.max()}" if s.steps.size else "-"
             last = _fmt(float(s.values[-1])) if s.values is not None and s.values.size else "-"
-            table.add_row(escape(tag), escape(s.plugin), steps, str(s.steps.size), last)
+            plugin = printable(s.plugin) or "-"
+            table.add_row(escape(printable(tag)), escape(plugin), steps, str(s.steps.size), last)
+        for row in extra:
+            table.add_row(*(escape(printable(cell)) for cell in row))
         console.print(table)
+    if not shown:
+        what = f"no tag matching {args.tag!r}" if args.tag else "no runs"
+        print(printable(f"{what} under {args.logdir}"))
+        return 1
     return 0
-
-
-def scalar_frame(data: dict[str, dict[str, Series]]) -> Any:
-    """Long-format pandas DataFrame (run, tag, step, wall_time, value) of every scalar."""
-    import numpy as np
-    import pandas as pd
-
-    parts = [
-        (run, tag, s)
-        for run, tags in data.items()
-        for tag, s in tags.items()
-        if s.values is not None
-    ]
-    if not parts:
-        return pd.DataFrame(
-            {
-                "run": pd.Series([], dtype=object),
-                "tag": pd.Series([], dtype=object),
-                "step": np.zeros(0, np.int64),
-                "wall_time": np.zeros(0),
-                "value": np.zeros(0),
-            }
-        )
-    counts = [s.steps.size for _, _, s in parts]
-    return pd.DataFrame(
-        {
-            "run": np.repeat(np.array([r for r, _, _ in parts], dtype=object), counts),
-            "tag": np.repeat(np.array([t for _, t, _ in parts], dtype=object), counts),
-            "step": np.concatenate([s.steps for _, _, s in parts]),
-            "wall_time": np.concatenate([s.wall_times for _, _, s in parts]),
-            "value": np.concatenate([s.values for _, _, s in parts if s.values is not None]),
-        }
-    )
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Long-format scalar rows as CSV, Parquet or JSON (records) to a file or stdout."""
-    frame = scalar_frame(_load(args.logdir, args.tag, quiet=args.output in (None, "-")))
+    loaded = _load(args.logdir, args.tag, quiet=args.output in (None, "-"))
+    if not loaded:
+        print(printable(f"tblog export: no runs under {args.logdir}"), file=sys.stderr)
+        return 1
+    frame = scalar_frame(loaded)
     out = args.output
     if args.format == "parquet":
         if out in (None, "-"):
@@ -159,7 +198,7 @@ def write_json(frame: Any, f: Any, chunk: int = 100_000) -> None:
 def cmd_plot(args: argparse.Namespace) -> int:
     from tblog.cli.plot import plot_scalars
 
-    data = _load(args.logdir, args.tag)
+    data = series_of(_load(args.logdir, args.tag), args.tag)
     count = plot_scalars(
         data,
         args.output,
@@ -275,5 +314,5 @@ def run(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (FileNotFoundError, ValueError) as exc:
-        print(f"tblog {args.command}: {exc}", file=sys.stderr)
+        print(printable(f"tblog {args.command}: {exc}"), file=sys.stderr)
         return 2

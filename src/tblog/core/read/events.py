@@ -1,0 +1,165 @@
+"""Events of event files and run dirs, on the one reader's decoding and rules.
+
+For the resume scans of the checkpoint hooks and the Keras callback:
+
+- :func:`tags_since` -- the tags (and how the data server stores each) with a point at or
+  after a step, and whether the run holds a ``SessionLog START``;
+- :func:`run_events` -- a run dir's Events in file order, as written or with
+  TensorBoard's purges applied;
+- :func:`latest_values` -- the last copy of each (tag, step) in a step range.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+
+from tblog.core.format import decode
+from tblog.core.format.records import DataLossError
+from tblog.core.proto import event_pb2
+from tblog.core.read import values
+from tblog.core.read.scan import load_run
+from tblog.core.write.storage import Storage
+
+_START = event_pb2.SessionLog.START
+
+
+def file_events(
+    data: bytes,
+    source: str,
+    *,
+    check_crc: bool = True,
+    strict: bool = False,
+    last: bool = True,
+) -> Iterator[event_pb2.Event]:
+    """Yield the Events of one event file's bytes (``source`` names it in messages).
+
+    A corrupt or cut-off record ends the file after the events before it: ``strict``
+    raises ``DataLossError`` there, else a ``DataLossWarning`` is issued (not for a
+    cut-off record at the end of a run's ``last`` file, which a live writer may still be
+    appending). Records that are no Event are skipped, as TensorBoard does.
+    """
+    fr = decode.frames(data, check_crc=check_crc)
+    for i in range(fr.starts.size):
+        event = event_pb2.Event()
+        try:
+            event.ParseFromString(fr.payload(data, i))
+        except Exception:
+            continue
+        yield event
+    if fr.damage is not None and not (fr.truncated and (last or strict)):
+        message = f"{source}: {fr.damage}; read the {fr.starts.size} records before it"
+        if strict:
+            raise DataLossError(message)
+        warnings.warn(message, decode.DataLossWarning, stacklevel=2)
+
+
+def _raw_events(storage: Storage, paths: list[str], check_crc: bool) -> Iterator[event_pb2.Event]:
+    ordered = sorted(paths)
+    for i, path in enumerate(ordered):
+        data = storage.read(path) or b""
+        yield from file_events(data, path, check_crc=check_crc, last=i == len(ordered) - 1)
+
+
+def run_events(
+    storage: Storage, paths: Iterable[str], *, purge: bool = False, check_crc: bool = True
+) -> Iterator[event_pb2.Event]:
+    """The Events of one run's event files (``paths``), files in name order.
+
+    ``purge=False``: every event as written, streamed one file at a time. ``purge=True``:
+    as TensorBoard shows the run (the rules of :mod:`tblog.core.read.scan`): values that a
+    later ``SessionLog START`` purges and values that do not fit their tag's data class
+    (resume placeholders) are removed, and summary events left empty are dropped; this
+    holds the run's events in memory.
+    """
+    paths = list(paths)
+    if not purge:
+        yield from _raw_events(storage, paths, check_crc)
+        return
+    events = list(_raw_events(storage, paths, check_crc))
+    version = 0.0
+    seen = False
+    restarts: list[tuple[int, int]] = []
+    kinds: dict[str, tuple[bool, str]] = {}  # tag -> (named by a plugin, kind)
+    for i, event in enumerate(events):
+        what = event.WhichOneof("what")
+        if what == "file_version":
+            tail = event.file_version.rsplit(":", 1)[-1]
+            version = float(tail) if tail.replace(".", "", 1).isdigit() else 0.0
+        elif what == "session_log" and event.session_log.status == _START and version >= 2:
+            if seen:
+                restarts.append((i, event.step))
+            seen = True
+        elif what == "summary":
+            for value in event.summary.value:
+                named = values.plugin_of(value) is not None
+                if value.tag not in kinds or (named and not kinds[value.tag][0]):
+                    kinds[value.tag] = (named, values.value_kind(value))
+    for i, event in enumerate(events):
+        if event.WhichOneof("what") != "summary":
+            yield event
+            continue
+        if any(i < at and event.step >= step for at, step in restarts):
+            continue
+        keep = [v for v in event.summary.value if values.fits(v, kinds[v.tag][1])]
+        if len(keep) == len(event.summary.value):
+            yield event
+        elif keep:
+            out = event_pb2.Event(wall_time=event.wall_time, step=event.step)
+            out.summary.value.extend(keep)
+            yield out
+
+
+def tags_since(storage: Storage, paths: Iterable[str], step: int) -> tuple[dict[str, str], bool]:
+    """``({tag: kind}, has_start)`` for one run's event files (``paths``): the summary
+    tags with a point at a step >= ``step`` as written (no purges: the data server
+    ignores STARTs), each with how the data server stores it (``"scalar"``, ``"blob"``
+    or ``"tensor"``, judged from the value that names its plugin, else its first), and
+    whether the files hold a ``SessionLog START``. A damaged file counts up to the damage.
+
+    Replaces ``checkpoint_log._scan_events`` (the loop over a run's files in
+    ``_scan_runs``): ``stale, has_start = tags_since(storage, storage.event_files(run_dir)
+    joined with run_dir, step)``.
+    """
+    run = load_run(storage, list(paths), purge=False)
+    stale = {
+        tag: s.kind for tag, s in run.series.items() if s.steps.size and int(s.steps.max()) >= step
+    }
+    return stale, run.starts > 0
+
+
+def latest_values(
+    storage: Storage,
+    paths: Iterable[str],
+    lo: int,
+    hi: int,
+    keep: Callable[[str], bool],
+) -> list[bytes]:
+    """Serialized Events, one per (tag, step) with ``keep(tag)`` and ``lo <= step <= hi``
+    in one run's files as written, each holding the last copy of that value (as a reader
+    sees it), ordered by (step, tag). A damaged file counts up to the damage.
+
+    Replaces the Keras callback's ``_iteration_events(storage, run_dir, lo, hi)``:
+    ``latest_values(storage, <the run dir's event file paths>, lo, hi,
+    lambda t: t.startswith(_ITERATION_TAGS))``.
+    """
+    latest: dict[tuple[str, int], bytes] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", decode.DataLossWarning)
+        for event in _raw_events(storage, list(paths), check_crc=True):
+            if not (lo <= event.step <= hi) or event.WhichOneof("what") != "summary":
+                continue
+            for value in event.summary.value:
+                if keep(value.tag):
+                    copy = event_pb2.Event(wall_time=event.wall_time, step=event.step)
+                    copy.summary.value.add().CopyFrom(value)
+                    latest[(value.tag, event.step)] = copy.SerializeToString()
+    return [latest[key] for key in sorted(latest, key=lambda k: (k[1], k[0]))]
+
+
+def event_paths(storage: Storage, run_dir: str) -> list[str]:
+    """The event files of one run dir (not its sub-dirs), in name order."""
+    return [storage.join(run_dir, name) for name in storage.event_files(run_dir)]
+
+
+__all__ = ["event_paths", "file_events", "latest_values", "run_events", "tags_since"]
