@@ -202,8 +202,8 @@ class SummaryWriter(MediaMethods):
                     tag = self._tag(key)
             except (TypeError, ValueError) as exc:
                 raise ValueError(
-                    f"metric {key!r}: cannot log {value!r:.80}; expected a number, a"
-                    " one-element tensor or a dict of them"
+                    f"metric {key!r}: cannot log {value!r:.80} ({exc}); expected a str key"
+                    " and a number, a one-element tensor or a dict of them"
                 ) from exc
             scalar("", tag, value, step, wall, encoding)
 

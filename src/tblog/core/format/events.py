@@ -115,6 +115,8 @@ class ScalarEncoder:
     # ---------------------------------------------------------------- one event
     def encode(self, tag: str, value: float, step: int, wall_time: float) -> bytes:
         """Serialized Event bytes for one scalar (``step`` an int64, ``value`` a float)."""
+        if not -(1 << 63) <= step < (1 << 63):
+            raise ValueError(f"step must fit in int64 (Event.step), got {step}")
         tid = self._ids.get(tag)
         if tid is None:
             tid = self._register(tag)

@@ -101,6 +101,7 @@ class EventWriter:
             self.storage, self.logdir, filename_suffix, purge_step, metadata_every
         )
         self._errors: list[tuple[BaseException, bool]] = []  # (error, storage error)
+        self._failed_writes = 0
         self._lock = threading.Lock()
         self._closed = True
         self._start()
@@ -200,6 +201,9 @@ class EventWriter:
                 self._wake.set()
                 self._drained.wait(0.1)
         if self._errors:  # the storage fails: the caller learns it instead of waiting
+            q = self._queue
+            if len(q) >= self._max_pending and type(q[-1]) not in _BARRIERS:
+                q.pop()  # still full: this call's item is not kept (memory stays bounded)
             self._raise_errors()
 
     def summary(self, run: str, summary: summary_pb2.Summary, step: int, wall_time: float) -> None:
@@ -228,12 +232,15 @@ class EventWriter:
         """Return once everything queued before the call is written; raise pending errors."""
         self.check()
         item = FlushItem()
+        attempts = self._failed_writes
         self._queue.append(item)
         self._wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         while not item.done.wait(0.05):
-            if not self._thread.is_alive() or self._errors:
+            if not self._thread.is_alive():
                 break
+            if self._errors and (self._failed_writes > attempts or not self._blocked):
+                break  # a storage that failed again since this flush, or another error
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"flush did not finish within {timeout} s")
         if self._errors:
@@ -286,6 +293,7 @@ class EventWriter:
             self._runs.write(run_names)
         except BaseException:
             self._blocked = True
+            self._failed_writes += 1
             raise
         if self._blocked:
             self._blocked = False
@@ -383,20 +391,30 @@ class EventWriter:
 
 
 _BARRIERS = (FlushItem, CallItem)
-_forked_pid = 0
+
+
+class _Token:
+    """What multiprocessing's after-fork registry holds on to (it keeps weak references)."""
+
+
+_mp_token = _Token()
+
+
+def _close_at_process_end(token: _Token) -> None:
+    # multiprocessing's children end with os._exit (no atexit) after running its finalizers,
+    # which it clears first thing in the child: register ours from its after-fork hook
+    mp_util = sys.modules["multiprocessing.util"]
+    mp_util.Finalize(None, shutdown.close_all, exitpriority=100)
 
 
 def _after_fork_in_child() -> None:
-    global _forked_pid
     runs._counter_lock = threading.Lock()
     writers = list(shutdown.live_writers)
     for writer in writers:
         writer._after_fork_in_child()
     mp_util = sys.modules.get("multiprocessing.util")
-    if writers and mp_util is not None and _forked_pid != os.getpid():
-        # multiprocessing's children end with os._exit (no atexit): close ours before it
-        _forked_pid = os.getpid()
-        mp_util.Finalize(None, shutdown.close_all, exitpriority=100)
+    if writers and mp_util is not None:
+        mp_util.register_after_fork(_mp_token, _close_at_process_end)
 
 
 if hasattr(os, "register_at_fork"):
