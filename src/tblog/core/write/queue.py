@@ -15,30 +15,26 @@ bounded by the queue's bound; callers that find it full get the storage's error.
 storage error whose bytes are written later, before it was raised, is dropped: nothing
 was lost, so a ``close()`` after the storage recovered does not raise it.
 
-Fork. In a child forked while a writer is open (``os.fork``, multiprocessing's fork start
-method), the writer gets a new queue and thread and writes the child's logging to new
-files (the pid is in their names); the parent's files and queued items are left to the
-parent. Under multiprocessing the child's writers are closed when its process ends.
+Fork: see :mod:`tblog.core.write.fork` (the child's writers start again on new files).
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
-import os
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tblog.core.write import encoder, runs, shutdown
+from tblog.core.write import encoder, fork, runs, shutdown
 from tblog.core.write.encoder import CallItem, EventItem, FlushItem, RestartItem, SummaryItem
 from tblog.core.write.storage import EventFile, open_storage
 
 if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
     from tblog.core.proto import summary_pb2
 
+fork.install()
 _BATCH = 1 << 15  # items the writer thread takes off the queue at a time
 _RETRY_S = 0.5  # longest wait between two writes (and retries of a failing storage)
 _inherited: list[EventFile] = []  # a forked child's copies of its parent's files: never closed
@@ -391,31 +387,3 @@ class EventWriter:
 
 
 _BARRIERS = (FlushItem, CallItem)
-
-
-class _Token:
-    """What multiprocessing's after-fork registry holds on to (it keeps weak references)."""
-
-
-_mp_token = _Token()
-
-
-def _close_at_process_end(token: _Token) -> None:
-    # multiprocessing's children end with os._exit (no atexit) after running its finalizers,
-    # which it clears first thing in the child: register ours from its after-fork hook
-    mp_util = sys.modules["multiprocessing.util"]
-    mp_util.Finalize(None, shutdown.close_all, exitpriority=100)
-
-
-def _after_fork_in_child() -> None:
-    runs._counter_lock = threading.Lock()
-    writers = list(shutdown.live_writers)
-    for writer in writers:
-        writer._after_fork_in_child()
-    mp_util = sys.modules.get("multiprocessing.util")
-    if writers and mp_util is not None:
-        mp_util.register_after_fork(_mp_token, _close_at_process_end)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
