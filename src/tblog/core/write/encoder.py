@@ -158,42 +158,55 @@ def _other(item: Any, runs: Runs) -> None:
         raise TypeError(f"cannot encode a queued {kind.__name__}")
 
 
-def _scalars(items: list[tuple[Any, ...]], runs: Runs, errors: list[BaseException]) -> None:
+def _scalars(items: list[tuple[Any, ...]], runs_files: Runs, errors: list[BaseException]) -> None:
     """Encode consecutive scalars: by (run, encoding) with the batch encoder when there are
     many, else (or when a column is unusable) one by one."""
     if len(items) < SMALL_RUN:
+        _one_by_one(items, runs_files, errors)
+        return
+    runs, tags, values, steps, walls, encodings = zip(*items, strict=True)
+    n = len(items)
+    if runs.count(runs[0]) == n and encodings.count(encodings[0]) == n:  # the usual case
+        _batch(runs[0], encodings[0], items, (tags, values, steps, walls), runs_files, errors)
+        return
+    groups: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
+    for it in items:
+        groups.setdefault((it[0], it[5]), []).append(it)
+    for (run, encoding), its in groups.items():
+        _, g_tags, g_values, g_steps, g_walls, _ = zip(*its, strict=True)
+        _batch(run, encoding, its, (g_tags, g_values, g_steps, g_walls), runs_files, errors)
+
+
+def _batch(
+    run: str,
+    encoding: int,
+    items: list[tuple[Any, ...]],
+    raw: tuple[tuple[Any, ...], ...],
+    runs: Runs,
+    errors: list[BaseException],
+) -> None:
+    """Encode one (run, encoding) group with the batch encoder, or one by one."""
+    columns = _columns(*raw)
+    if columns is None:
         _one_by_one(items, runs, errors)
         return
-    first = items[0]
-    key = (first[0], first[5])
-    groups: dict[tuple[str, int], list[tuple[Any, ...]]]
-    if all(it[0] == key[0] and it[5] == key[1] for it in items):
-        groups = {key: items}
-    else:
-        groups = {}
-        for it in items:
-            groups.setdefault((it[0], it[5]), []).append(it)
-    for (run, encoding), its in groups.items():
-        columns = _columns(its)
-        if columns is None:
-            _one_by_one(its, runs, errors)
-            continue
-        tags, values, steps, walls = columns
-        r = runs.get(run)
-        try:
-            parts = r.encoder(encoding).frame_parts(tags, values, steps, walls)
-        except Exception:  # noqa: BLE001 - a tag UTF-8 cannot encode: find it one by one
-            _one_by_one(its, runs, errors)
-            continue
-        r.pending.extend(parts)
+    r = runs.get(run)
+    try:
+        parts = r.encoder(encoding).frame_parts(*columns)
+    except Exception:  # noqa: BLE001 - a tag UTF-8 cannot encode: find it one by one
+        _one_by_one(items, runs, errors)
+        return
+    r.pending.extend(parts)
 
 
 def _columns(
-    items: list[tuple[Any, ...]],
+    tags: tuple[str, ...],
+    values: tuple[Any, ...],
+    steps: tuple[Any, ...],
+    walls: tuple[Any, ...],
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
     """(tags, values, steps, walls) numpy columns, or ``None`` when a value cannot be
     resolved or a step is not an int64 (the one-by-one path then reports it)."""
-    _, tags, values, steps, walls, _ = zip(*items, strict=True)
     if set(map(type, values)) != {float}:
         try:
             values = tuple(v if type(v) is float else resolve_scalar(v) for v in values)
