@@ -200,11 +200,26 @@ def _tables_for(itemsize: int, edge_bytes: bytes) -> tuple[Any, ...] | None:
     return _native.table(idx, key), itemsize, keys.size
 
 
+def _sums(flat: np.ndarray) -> tuple[float, float]:
+    """Sum and sum of squares in float64, a chunk at a time (no float64 copy of it all)."""
+    total = sumsq = 0.0
+    with np.errstate(over="ignore"):
+        for start in range(0, flat.size, _SORT_CHUNK):
+            wide = flat[start : start + _SORT_CHUNK].astype(np.float64)
+            total += float(wide.sum())
+            sumsq += float(wide.dot(wide))
+    return total, sumsq
+
+
 def _count_native(flat: np.ndarray, tables: tuple[Any, ...]) -> Counted:
     table, itemsize, n_keys = tables
     # [b] = #{values with b keys <= them}; one more slot, that only NaN can reach
     per_key = np.zeros(n_keys + 2, dtype=np.int64)
-    umin, umax, total, sumsq = _native.count(flat, table, per_key)
+    found = _native.count(flat, table, per_key)
+    if len(found) == 2:  # an extension built before it summed too: sum with numpy
+        (umin, umax), (total, sumsq) = found, _sums(flat)
+    else:
+        umin, umax, total, sumsq = found
     below = np.cumsum(per_key[:n_keys])  # [j] = #{x < K_j}
     vmin, vmax = _from_monotone(umin, itemsize), _from_monotone(umax, itemsize)
     outside = (int(per_key[0]), int(per_key[n_keys]))  # x < first edge, x > last edge
