@@ -19,6 +19,7 @@ grouped by tag, each tag's order kept (TensorBoard keeps a series per tag).
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -53,6 +54,13 @@ class Scalar(NamedTuple):
     step: int
     wall_time: float
     encoding: int
+
+
+# Column getters of a queued scalar, by Scalar's field names (C-speed column reads).
+_RUN, _TAG, _VALUE, _STEP, _WALL, _ENCODING = (
+    operator.itemgetter(Scalar._fields.index(name))
+    for name in ("run", "tag", "value", "step", "wall_time", "encoding")
+)
 
 
 class SummaryItem:
@@ -129,6 +137,9 @@ def encode(items: list[Any], runs: Runs) -> list[BaseException]:
     runs' pending lists, in order; return the errors of the items dropped (a value that
     cannot be resolved, a summary that cannot be serialized). Barriers are not accepted."""
     errors: list[BaseException] = []
+    if set(map(type, items)) == {tuple}:  # only scalars (the usual batch): no Python loop
+        _scalars(items, runs, errors)
+        return errors
     start = 0
     for i, item in enumerate(items):
         if type(item) is tuple:
@@ -164,29 +175,33 @@ def _scalars(items: list[tuple[Any, ...]], runs_files: Runs, errors: list[BaseEx
     if len(items) < SMALL_RUN:
         _one_by_one(items, runs_files, errors)
         return
-    runs, tags, values, steps, walls, encodings = zip(*items, strict=True)
+    runs = list(map(_RUN, items))
+    encodings = list(map(_ENCODING, items))
     n = len(items)
     if runs.count(runs[0]) == n and encodings.count(encodings[0]) == n:  # the usual case
-        _batch(runs[0], encodings[0], items, (tags, values, steps, walls), runs_files, errors)
+        _batch(runs[0], encodings[0], items, runs_files, errors)
         return
     groups: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
-    for it in items:
-        groups.setdefault((it[0], it[5]), []).append(it)
+    for key, it in zip(zip(runs, encodings, strict=True), items, strict=True):
+        groups.setdefault(key, []).append(it)
     for (run, encoding), its in groups.items():
-        _, g_tags, g_values, g_steps, g_walls, _ = zip(*its, strict=True)
-        _batch(run, encoding, its, (g_tags, g_values, g_steps, g_walls), runs_files, errors)
+        _batch(run, encoding, its, runs_files, errors)
 
 
 def _batch(
     run: str,
     encoding: int,
     items: list[tuple[Any, ...]],
-    raw: tuple[tuple[Any, ...], ...],
     runs: Runs,
     errors: list[BaseException],
 ) -> None:
     """Encode one (run, encoding) group with the batch encoder, or one by one."""
-    columns = _columns(*raw)
+    columns = _columns(
+        list(map(_TAG, items)),
+        list(map(_VALUE, items)),
+        list(map(_STEP, items)),
+        list(map(_WALL, items)),
+    )
     if columns is None:
         _one_by_one(items, runs, errors)
         return
@@ -200,27 +215,19 @@ def _batch(
 
 
 def _columns(
-    tags: tuple[str, ...],
-    values: tuple[Any, ...],
-    steps: tuple[Any, ...],
-    walls: tuple[Any, ...],
+    tags: list[str], values: list[Any], steps: list[Any], walls: list[Any]
 ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
     """(tags, values, steps, walls) numpy columns, or ``None`` when a value cannot be
     resolved or a step is not an int64 (the one-by-one path then reports it)."""
     if set(map(type, values)) != {float}:
         try:
-            values = tuple(v if type(v) is float else resolve_scalar(v) for v in values)
+            values = [v if type(v) is float else resolve_scalar(v) for v in values]
         except Exception:  # noqa: BLE001
             return None
     step_arr = np.array(steps)
     if step_arr.dtype != np.int64:
         return None
-    return (
-        list(tags),
-        np.array(values, dtype=np.float64),
-        step_arr,
-        np.array(walls, dtype=np.float64),
-    )
+    return tags, np.array(values, dtype=np.float64), step_arr, np.array(walls, dtype=np.float64)
 
 
 def _one_by_one(items: list[tuple[Any, ...]], runs: Runs, errors: list[BaseException]) -> None:
