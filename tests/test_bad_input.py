@@ -276,3 +276,98 @@ def test_full_tmpfs_gives_oserror_and_no_corrupt_file(tmp_path):
         _full_disk_check(mnt / "run", out.stdout)
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+# ------------------------------------------------------------ issue 14 items 6, 9, 11
+_STEPS_OUT_OF_RANGE = [2**64 + 5, -(2**63) - 1, 2**63, np.uint64(2**64 - 1)]
+
+
+def _every_add(w, step):
+    """Each kind of ``add_*`` at ``step`` (scalars through their fast paths too)."""
+    return [
+        lambda: w.add_scalar("s", 1.0, step),
+        lambda: w.add_scalar("s", np.float32(1.0), step),
+        lambda: w.add_scalars("m", {"a": 1.0}, step),
+        lambda: w._add_metrics({"s": 1.0}, step),
+        lambda: w.add_histogram("h", np.arange(5.0), step),
+        lambda: w.add_histogram_raw("r", 0, 1, 1, 0, 0, [1.0], [1.0], step),
+        lambda: w.add_text("t", "x", step),
+        lambda: w.add_image("i", np.zeros((3, 2, 2)), step),
+        lambda: w.add_tensor("x", np.zeros(2), step),
+    ]
+
+
+@pytest.mark.parametrize("step", _STEPS_OUT_OF_RANGE, ids=str)
+def test_steps_outside_int64_raise_at_every_add(tmp_path, step):
+    with tblog.SummaryWriter(tmp_path) as w:
+        for call in _every_add(w, step):
+            with pytest.raises(ValueError, match="global_step must fit in int64"):
+                call()
+        w.add_scalar("s", 2.0, 2**63 - 1)  # the largest step is fine
+        w.add_scalar("s", 3.0, -(2**63))
+    steps = sorted(e.step for e in accumulator(tmp_path).Tensors("s"))
+    assert steps == [-(2**63), 2**63 - 1]
+    assert not [d for d in os.listdir(tmp_path) if not d.startswith("events")]  # no m_a run
+
+
+def test_add_scalars_key_cannot_leave_the_log_dir(tmp_path):
+    logdir = tmp_path / "logs"
+    outside = r"must be a relative path inside the log dir"
+    with tblog.SummaryWriter(logdir) as w, pytest.raises(ValueError, match=outside):
+        w.add_scalars("main", {"ok": 1.0, "a/../../x": 1.0}, 0)
+    assert sorted(os.listdir(tmp_path)) == ["logs"]
+    assert [n for n in os.listdir(logdir) if "tfevents" not in n] == []  # nothing logged
+
+
+def test_nul_in_the_main_tag_is_cleaned_as_the_warning_says(tmp_path):
+    with tblog.SummaryWriter(tmp_path) as w, pytest.warns(UserWarning, match="writing 'lo_ss'"):
+        w.add_scalars("lo\x00ss", {"a": 1.5}, 3)
+    run = tmp_path / "lo_ss_a"
+    assert [(e.step, float(array(e))) for e in accumulator(run).Tensors("lo_ss")] == [(3, 1.5)]
+
+
+def test_tag_utf8_cannot_encode_raises_at_the_call(tmp_path):
+    with tblog.SummaryWriter(tmp_path) as w:
+        for call in (
+            lambda: w.add_scalar("bad\ud800", 1.0, 0),
+            lambda: w.add_histogram("bad\ud800", np.arange(3.0), 0),
+            lambda: w.add_text("bad\ud800", "x", 0),
+            lambda: w._add_metrics({"bad\ud800": 1.0}, 0),
+        ):
+            with pytest.raises(ValueError, match="UTF-8"):
+                call()
+        w.add_scalar("good", 1.0, 0)
+        w.flush()  # nothing left to fail later
+    assert [e.step for e in accumulator(tmp_path).Tensors("good")] == [0]
+
+
+def test_meta_device_tensor_raises_at_the_call(tmp_path):
+    torch = pytest.importorskip("torch")
+    meta = torch.empty((), device="meta")
+    with tblog.SummaryWriter(tmp_path) as w:
+        with pytest.raises(ValueError, match="scalar_value is a 'meta' device tensor"):
+            w.add_scalar("s", meta, 0)
+        with pytest.raises(ValueError, match="values is a 'meta' device tensor"):
+            w.add_histogram("h", torch.empty(10, device="meta"), 0)
+        w.add_scalar("s", 1.0, 1)
+        w.flush()  # no error left for a later call
+    assert [e.step for e in accumulator(tmp_path).Tensors("s")] == [1]
+
+
+@pytest.mark.parametrize("rate", [2**32, 1e12])
+def test_audio_sample_rate_out_of_range_names_the_argument(tmp_path, rate):
+    with tblog.SummaryWriter(tmp_path) as w, pytest.raises(ValueError, match="sample_rate"):
+        w.add_audio("a", np.zeros(100), 0, sample_rate=rate)
+
+
+@pytest.mark.parametrize("walltime", ["soon", b"1", object(), [1.0]])
+def test_non_numeric_walltime_names_the_argument(tmp_path, walltime):
+    with tblog.SummaryWriter(tmp_path) as w:
+        for call in (
+            lambda: w.add_scalar("s", 1.0, 0, walltime=walltime),
+            lambda: w.add_scalars("m", {"a": 1.0}, 0, walltime=walltime),
+            lambda: w.add_histogram("h", np.arange(3.0), 0, walltime=walltime),
+            lambda: w.add_text("t", "x", 0, walltime=walltime),
+        ):
+            with pytest.raises(TypeError, match="walltime must be a number"):
+                call()

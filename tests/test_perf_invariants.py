@@ -256,16 +256,30 @@ def test_failing_value_costs_only_itself(tmp_path):
     assert steps == [i for i in range(3000) if i != 1234]
 
 
-def test_unencodable_tag_costs_only_its_scalars(tmp_path):
+def test_unencodable_tag_raises_at_the_call_and_costs_only_itself(tmp_path):
     w = tblog.SummaryWriter(tmp_path)
     for i in range(2000):
-        w.add_scalar("bad\ud800" if i % 500 == 7 else "x", float(i), i)
-    with pytest.raises(UnicodeEncodeError):
-        w.flush()
+        if i % 500 == 7:
+            with pytest.raises(ValueError, match=r"tag .*UTF-8"):
+                w.add_scalar("bad\ud800", float(i), i)
+        else:
+            w.add_scalar("x", float(i), i)
+    w.flush()
     w.add_scalar("x", -1.0, 5000)
     w.close()
     steps = [s for s, _ in tb.scalar_series(str(tmp_path), "x")]
     assert steps == [i for i in range(2000) if i % 500 != 7] + [5000]
+
+
+def test_unencodable_tag_queued_directly_costs_only_its_scalars(tmp_path):
+    w = EventWriter(str(tmp_path))
+    for i in range(2000):
+        w.scalar("", "bad\ud800" if i % 500 == 7 else "x", float(i), i, 1.7e9 + i)
+    with pytest.raises(UnicodeEncodeError):
+        w.flush()
+    w.close()
+    steps = [s for s, _ in tb.scalar_series(str(tmp_path), "x")]
+    assert steps == [i for i in range(2000) if i % 500 != 7]
 
 
 def test_restart_inside_a_batch_purges_in_order(tmp_path):

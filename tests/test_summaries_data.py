@@ -31,8 +31,8 @@ from tblog.core.summaries import histogram, pr_curve, tensor
 RNG = np.random.default_rng(1234)
 
 
-def _write(logdir, fn) -> None:
-    with tblog.SummaryWriter(str(logdir)) as w:
+def _write(logdir, fn, style="torch") -> None:
+    with tblog.SummaryWriter(str(logdir), style=style) as w:
         fn(w)
 
 
@@ -44,7 +44,12 @@ def _tensors(run_dir, tag):
 # ---------------------------------------------------------------- histograms
 def test_histogram_tensorflow_bins_read_by_tensorboard(tmp_path):
     values = [RNG.normal(size=500) * s for s in (1e-3, 1.0, 1e4)]
-    _write(tmp_path, lambda w: [w.add_histogram("h", v, i) for i, v in enumerate(values)])
+    # tf.summary's [k, 3] form, exact in float64 (torch's HistogramProto: test_legacy_readers)
+    _write(
+        tmp_path,
+        lambda w: [w.add_histogram("h", v, i) for i, v in enumerate(values)],
+        style="tf.summary",
+    )
     acc, series = _tensors(tmp_path, "h")
     assert acc.SummaryMetadata("h").plugin_data.plugin_name == "histograms"
     assert [s for s, _ in series] == [0, 1, 2]
@@ -68,7 +73,11 @@ def test_histogram_tensorflow_bins_read_by_tensorboard(tmp_path):
 )
 def test_histogram_other_bins(tmp_path, bins, max_bins):
     v = RNG.normal(size=300)
-    _write(tmp_path, lambda w: w.add_histogram("h", v, 3, bins=bins, max_bins=max_bins))
+    _write(
+        tmp_path,
+        lambda w: w.add_histogram("h", v, 3, bins=bins, max_bins=max_bins),
+        style="tf.summary",
+    )
     _, [(step, arr)] = _tensors(tmp_path, "h")
     counts, edges = np.histogram(v, bins=bins)
     assert step == 3
@@ -452,7 +461,7 @@ def test_rust_data_server_serves_data_summaries(tmp_path):
     labels = RNG.integers(0, 2, size=100)
     preds = RNG.random(100).astype(np.float32)
     layout = {"c": {"t": ["Multiline", ["loss"]]}}
-    with tblog.SummaryWriter(str(tmp_path)) as w:
+    with tblog.SummaryWriter(str(tmp_path), style="tf.summary") as w:
         w.add_scalar("loss", 1.0, 0)
         w.add_histogram("h", values, 4)
         w.add_pr_curve("pr", labels, preds, 5, num_thresholds=20)

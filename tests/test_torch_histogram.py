@@ -227,3 +227,55 @@ def test_host_reduction_equals_device_reduction(dtype):
     bad[3, 3] = float("nan")
     assert _histogram.reduce_on_host(bad, edges)[4] == 1
     assert _histogram.reduce_on_host(x.to(torch.bfloat16), edges) is None  # torch ops for it
+
+
+# ------------------------------------------------ torch's HistogramProto form (issue 15.5)
+HUGE = [[1e20, 1.0], [1e300, -1e300, 0.0], [3e38, 3e38], [-5e25, 2.0, 7e21]]
+
+
+def _histo(summary):
+    (value,) = summary.value
+    assert value.WhichOneof("value") == "histo"
+    return value.histo
+
+
+@pytest.mark.parametrize("device_path", [False, True], ids=["host", "device-ops"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int32])
+def test_histogram_proto_from_tensors_equals_numpy_path(monkeypatch, device_path, dtype):
+    from tblog.core.summaries import histogram
+    from tblog.integrations.torch import _histogram
+
+    if device_path:  # torch ops (what a CUDA tensor takes), here on the CPU
+        monkeypatch.setattr(_histogram, "HOST_PATH_MIN_NUMEL", 2**62)
+    t = _data(dtype)
+    got = _histo(_histogram.histogram_pb("h", t, encoding=histogram.HISTO))
+    want = _histo(histogram.histogram_pb("h", _numpy_values(t), encoding=histogram.HISTO))
+    assert (got.min, got.max, got.num) == (want.min, want.max, want.num)
+    assert list(got.bucket_limit) == list(want.bucket_limit)
+    assert list(got.bucket) == list(want.bucket)
+    values = _numpy_values(t).astype(np.float64).reshape(-1)
+    assert got.sum == pytest.approx(values.sum(), rel=1e-9, abs=1e-9)
+    assert got.sum_squares == pytest.approx(values.dot(values), rel=1e-9)
+    assert got.sum_squares > 0  # computed, not left 0 (the host reduction used to)
+
+
+@pytest.mark.parametrize("values", HUGE, ids=str)
+@pytest.mark.parametrize("device_path", [False, True], ids=["host", "device-ops"])
+def test_huge_magnitudes_count_every_value(monkeypatch, tmp_path, values, device_path):
+    from tblog.integrations.torch import _histogram
+
+    if device_path:
+        monkeypatch.setattr(_histogram, "HOST_PATH_MIN_NUMEL", 2**62)
+    dtype = torch.float32 if max(map(abs, values)) < 3.4e38 else torch.float64
+    t = torch.tensor(values, dtype=dtype)
+    for style in ("torch", "tf.summary"):
+        d = tmp_path / style
+        with tblog.SummaryWriter(d, style=style) as w:
+            w.add_histogram("h", t, 1)
+            w.add_histogram("n", t.numpy(), 1)
+        for tag in ("h", "n"):
+            [(step, arr)] = _hist(d, tag)
+            assert step == 1
+            assert arr[:, 2].sum() == len(values)  # every finite value is counted
+            assert np.float32(arr[0, 0]) == np.float32(min(values))
+            assert np.float32(arr[-1, 1]) == np.float32(max(values))

@@ -5,7 +5,7 @@
  * Copies one tensor element (dtype `code`) from `address`, a data pointer the caller holds;
  * its tblog_resolve() returns the value as a float later, on another thread.
  *
- * table(idx, key) -> Table; count(values, table, counts) -> (umin, umax)
+ * table(idx, key) -> Table; count(values, table, counts) -> (umin, umax, sum, sumsq)
  *
  * Bucket counting for fixed-edge histograms.
  *
@@ -80,18 +80,22 @@ static PyTypeObject TableType = {
     static void NAME(const UINT *restrict bits, Py_ssize_t n, const Table *table,      \
                      uint32_t *restrict lanes, Py_ssize_t width,                       \
                      int64_t *restrict counts, unsigned long long *umin,               \
-                     unsigned long long *umax)                                         \
+                     unsigned long long *umax, double *sum, double *sumsq)             \
     {                                                                                  \
         const uint32_t *restrict idx = table->idx;                                     \
         const UINT *restrict keys = table->key.KEYS;                                   \
         const int used = n >= 4096 ? LANES : 1;                                        \
         UINT lo = (UINT) ~(UINT)0, hi = 0;                                             \
+        double s1[LANES] = {0}, s2[LANES] = {0};                                       \
         Py_ssize_t i = 0;                                                              \
         while (i < n) {                                                                \
             Py_ssize_t end = (n - i > BLOCK) ? i + BLOCK : n;                          \
             memset(lanes, 0, sizeof(uint32_t) * (size_t)used * (size_t)width);         \
             for (; used == LANES && i + LANES <= end; i += LANES) {                    \
                 for (int j = 0; j < LANES; j++) {                                      \
+                    double v = VALUE(bits[i + j]);                                     \
+                    s1[j] += v;                                                        \
+                    s2[j] += v * v;                                                    \
                     UINT u = MONO(bits[i + j]);                                        \
                     lo = u < lo ? u : lo;                                              \
                     hi = u > hi ? u : hi;                                              \
@@ -100,6 +104,9 @@ static PyTypeObject TableType = {
                 }                                                                      \
             }                                                                          \
             for (; i < end; i++) {                                                     \
+                double v = VALUE(bits[i]);                                             \
+                s1[0] += v;                                                            \
+                s2[0] += v * v;                                                        \
                 UINT u = MONO(bits[i]);                                                \
                 lo = u < lo ? u : lo;                                                  \
                 hi = u > hi ? u : hi;                                                  \
@@ -114,10 +121,30 @@ static PyTypeObject TableType = {
         }                                                                              \
         *umin = (unsigned long long)lo;                                                \
         *umax = (unsigned long long)hi;                                                \
+        *sum = (s1[0] + s1[1]) + (s1[2] + s1[3]);                                      \
+        *sumsq = (s2[0] + s2[1]) + (s2[2] + s2[3]);                                    \
     }
 
+static inline double f32_value(uint32_t b)
+{
+    float f;
+    memcpy(&f, &b, 4);
+    return (double)f;
+}
+
+static inline double f64_value(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, 8);
+    return d;
+}
+
+#define VALUE f32_value
 DEFINE_COUNT(count_f32, uint32_t, mono32, 16, k32)
+#undef VALUE
+#define VALUE f64_value
 DEFINE_COUNT(count_f64, uint64_t, mono64, 48, k64)
+#undef VALUE
 
 static int
 get_buffer(PyObject *obj, Py_buffer *view, int flags, const char *name, Py_ssize_t itemsize)
@@ -199,6 +226,7 @@ count(PyObject *Py_UNUSED(self), PyObject *args)
     const Py_ssize_t width = cb.len / 8;
     uint32_t *lanes = NULL;
     unsigned long long umin = 0, umax = 0;
+    double sum = 0.0, sumsq = 0.0;
 
     if (cb.itemsize != 8 || width < (Py_ssize_t)tab->max_idx + 2) {
         PyErr_SetString(PyExc_ValueError, "counts must be int64 with max(idx) + 2 entries");
@@ -214,17 +242,17 @@ count(PyObject *Py_UNUSED(self), PyObject *args)
     PyThreadState *released = n >= RELEASE_GIL_FROM ? PyEval_SaveThread() : NULL;
     if (vb.itemsize == 4)
         count_f32((const uint32_t *)vb.buf, n, tab, lanes, width, (int64_t *)cb.buf, &umin,
-                  &umax);
+                  &umax, &sum, &sumsq);
     else
         count_f64((const uint64_t *)vb.buf, n, tab, lanes, width, (int64_t *)cb.buf, &umin,
-                  &umax);
+                  &umax, &sum, &sumsq);
     if (released != NULL)
         PyEval_RestoreThread(released);
     if (n == 0) {
         umin = 0;
         umax = 0;
     }
-    result = Py_BuildValue("(KK)", umin, umax);
+    result = Py_BuildValue("(KKdd)", umin, umax, sum, sumsq);
 
 done:
     free(lanes);
@@ -321,8 +349,9 @@ static PyMethodDef methods[] = {
      "table(idx, key) -> Table: 65536 uint32 bucket indexes and 65536 uint32 (float32) or "
      "uint64 (float64) keys, copied."},
     {"count", count, METH_VARARGS,
-     "count(values, table, counts) -> (umin, umax): add each float32/float64 value to "
-     "counts[idx[p] + (u >= key[p])], u its monotone key, p = u's top 16 bits."},
+     "count(values, table, counts) -> (umin, umax, sum, sumsq): add each float32/float64 "
+     "value to counts[idx[p] + (u >= key[p])], u its monotone key, p = u's top 16 bits; "
+     "sum and sumsq: the values' sum and sum of squares, in double."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -18,7 +18,8 @@ class Table:
 def table(idx: Any, key: Any, /) -> Table:
     """A table from 65,536 uint32 indexes and 65,536 uint32 or uint64 keys (copied)."""
 
-def count(values: Any, table: Table, counts: Any, /) -> tuple[int, int]:
+def count(values: Any, table: Table, counts: Any, /) -> tuple[int, int, float, float]:
     """Add each float32/float64 value to ``counts[idx[p] + (u >= key[p])]`` (``u`` its
-    monotone key, ``p`` its top 16 bits); return the smallest and largest ``u``. ``counts``:
-    int64, at least ``max(idx) + 2`` entries."""
+    monotone key, ``p`` its top 16 bits); return the smallest and largest ``u`` and the
+    values' sum and sum of squares (in double). ``counts``: int64, at least
+    ``max(idx) + 2`` entries."""

@@ -71,8 +71,22 @@ def to_float(value: Any) -> float:
     return float(arr.reshape(()))
 
 
+MIN_STEP, MAX_STEP = -(1 << 63), (1 << 63) - 1  # Event.step is an int64
+
+
 def to_step(global_step: Any) -> int:
-    """``None`` -> 0; ints, numpy integers and one-element integer tensors -> ``int``."""
+    """``None`` -> 0; ints, numpy integers and one-element integer tensors -> ``int``.
+
+    Raises ``TypeError`` for a non-integer and ``ValueError`` for a fractional value or
+    one outside int64 (TensorBoard's ``Event.step``), which would otherwise wrap around.
+    """
+    step = _to_int(global_step)
+    if not MIN_STEP <= step <= MAX_STEP:
+        raise ValueError(f"global_step must fit in int64 (Event.step), got {step}")
+    return step
+
+
+def _to_int(global_step: Any) -> int:
     if global_step is None:
         return 0
     if type(global_step) is int:

@@ -42,11 +42,15 @@ class DeferScalar(Protocol):
 
 
 class HistogramPb(Protocol):
-    def __call__(self, tag: str, value: Any, bins: Any, max_bins: int | None, /) -> Any: ...
+    def __call__(
+        self, tag: str, value: Any, bins: Any, max_bins: int | None, encoding: str = ..., /
+    ) -> Any: ...
 
 
 class DeferHistogram(Protocol):
-    def __call__(self, tag: str, value: Any, bins: Any, max_bins: int | None, /) -> Any: ...
+    def __call__(
+        self, tag: str, value: Any, bins: Any, max_bins: int | None, encoding: str = ..., /
+    ) -> Any: ...
 
 
 class GraphDef(Protocol):

@@ -14,8 +14,8 @@ _INVALID = re.compile(r"[\x00-\x1f\x7f]")
 def clean_tag(tag: Any, name: str = "tag") -> str:
     """Return a tag TensorBoard can use.
 
-    Raises ``TypeError`` if ``tag`` is not a ``str`` and ``ValueError`` if it is empty or
-    longer than ``MAX_TAG_LENGTH``. Control characters are replaced by ``_`` and a leading
+    Raises ``TypeError`` if ``tag`` is not a ``str`` and ``ValueError`` if it is empty,
+    longer than ``MAX_TAG_LENGTH`` or not encodable as UTF-8 (a lone surrogate). Control characters are replaced by ``_`` and a leading
     ``/`` is removed, with a ``UserWarning`` (as ``tf.summary`` does).
     """
     if not isinstance(tag, str):
@@ -24,6 +24,10 @@ def clean_tag(tag: Any, name: str = "tag") -> str:
         raise ValueError(f"{name} must be a non-empty string")
     if len(tag) > MAX_TAG_LENGTH:
         raise ValueError(f"{name} is {len(tag)} characters long; the limit is {MAX_TAG_LENGTH}")
+    try:
+        tag.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no event file can hold it
+        raise ValueError(f"{name} {tag!r:.80} is not valid UTF-8 text: {exc.reason}") from None
     cleaned = _INVALID.sub("_", tag).lstrip("/")
     if not cleaned:
         raise ValueError(f"{name} {tag!r} has no usable characters")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tblog.core import registry
 from tblog.core.convert import to_step
 from tblog.core.format import events
-from tblog.core.write.writer import EventWriter, WriterClosedError
+from tblog.core.write.writer import EventWriter
 
 if TYPE_CHECKING:
     from tblog.core.proto import event_pb2
@@ -300,53 +300,24 @@ class SummaryWriterFileWriter(FileWriter):
 
 class ReopeningEventWriter(EventWriter):
     """The EventWriter of a ``tblog.SummaryWriter``: used after :meth:`close`, it reopens
-    itself (a new event file in each run it writes to, a new thread), as torch's writer
-    reopens on the next ``add_*``. Reopening happens in :meth:`check`, which every queueing
-    path (``put`` and the scalar fast paths) calls on a closed writer, so the object the
-    callers hold stays the one to write to.
-
-    A resume's purge step carries over: runs the closed writer had opened are opened again
-    without a new ``SessionLog START`` (their points since the resume stay), runs opened
-    for the first time after the reopen get the START as before.
+    itself (:meth:`EventWriter.reopen`: a new event file in each run it writes to, a new
+    thread), as torch's writer reopens on the next ``add_*``. Reopening happens in
+    :meth:`check`, which every queueing path (``put`` and the scalar fast paths) calls on a
+    closed writer, so the object the callers hold stays the one to write to.
     """
 
-    def __init__(self, logdir: str, **options: Any) -> None:
-        self._reopen_args = (logdir, options)
-        super().__init__(logdir, **options)
-
     def check(self) -> None:
-        if self._closed and self._error is None:
-            self.reopen()
+        if self._closed and not self._errors:
+            with _reopen_lock:
+                self.reopen()
             return
         super().check()
 
     def flush(self, timeout: float | None = None) -> None:
         """As :meth:`EventWriter.flush`; a no-op once closed (flushing does not reopen)."""
-        if self._closed and self._error is None:
+        if self._closed and not self._errors:
             return
         super().flush(timeout)
-
-    def reopen(self) -> None:
-        """Reopen a closed writer in place (no-op on an open one)."""
-        with _reopen_lock:
-            if not self._closed:
-                return
-            if self._thread.is_alive():
-                raise WriterClosedError("this writer is still closing; cannot reopen it yet")
-            logdir, options = self._reopen_args
-            purge = self._purge_step
-            runs = [run for run in self._runs if run]
-            EventWriter.__init__(self, logdir, **dict(options, purge_step=None))
-            if purge is not None:
-                self.call(lambda: self._carry_purge(purge, runs))
-
-    def _carry_purge(self, purge: int, runs: list[str]) -> None:
-        """Writer thread: reopen ``runs`` without a START, then purge new runs at ``purge``."""
-        for run in runs:
-            if run not in self._runs:
-                self._open_run(run)
-        if self._purge_step is None:
-            self._purge_step = purge
 
 
 _reopen_lock = threading.Lock()
@@ -378,7 +349,7 @@ class FileWriterMethods:
         w = self._writer
         if w is not None and not w.closed:
             w.flush()  # runs are opened on the writer thread: let it catch up
-        runs = [] if w is None else [run for run in list(w._runs) if run]
+        runs = [] if w is None else w.run_names()
         out = {self.log_dir: self.file_writer}
         for run in runs:
             out[f"{self.log_dir}/{run}"] = SummaryWriterFileWriter(self, run)

@@ -44,7 +44,6 @@ from tblog.core.api.summary_state import (
 from tblog.core.api.summary_writer import _prepare_scalar
 from tblog.core.convert import to_step
 from tblog.core.format import events
-from tblog.core.write.writer import SCALAR
 
 __all__ = [
     "SummaryFileWriter",
@@ -202,18 +201,11 @@ def scalar(name: str, data: Any, step: Any = None, description: str | None = Non
         return True
     if w._closed:
         w._check_open()
-    if type(step) is not int:
-        step = to_step(step)
+    if type(step) is not int or not -9223372036854775808 <= step <= 9223372036854775807:
+        step = to_step(step)  # raises outside int64
     if type(data) is not float:
         data = _prepare_scalar(data)
-    # The hot path: EventWriter.put inlined (keep in step with it).
-    ev = w._events
-    if ev._error is not None or ev._closed:
-        ev.check()
-    q = ev._queue
-    q.append((SCALAR, w._run, tag, data, step, _time()))
-    if len(q) >= ev._wake_at:
-        ev._kick()
+    w._events.scalar(w._run, tag, data, step, _time())  # the writer's one scalar entry point
     return True
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from tblog.core import convert
 from tblog.core.api.summary_writer import _prepare_scalar
 from tblog.core.convert import to_step
-from tblog.core.write.writer import SCALAR, EventWriter
+from tblog.core.write.writer import EventWriter
 
 _time = time.time
 
@@ -176,9 +176,7 @@ class SummaryFileWriter(SummaryWriter):
 
     def add_scalar(self, tag: str, value: Any, global_step: Any = None) -> None:
         """``tblog.SummaryWriter.add_scalar`` (for the checkpoint hooks)."""
-        self._events.put(
-            (SCALAR, self._run, tag, _prepare_scalar(value), to_step(global_step), _time())
-        )
+        self._events.scalar(self._run, tag, _prepare_scalar(value), to_step(global_step), _time())
 
     def add_text(self, tag: str, text: Any, global_step: Any = None) -> None:
         """``tblog.SummaryWriter.add_text``: Markdown under ``<tag>/text_summary``."""
@@ -253,7 +251,11 @@ def create_file_writer(
     if not isinstance(suffix, str):
         raise TypeError(f"filename_suffix must be a str, got {type(suffix).__name__}")
     writer = EventWriter(
-        logdir, flush_secs=flush_secs, filename_suffix=suffix, storage_options=storage_options
+        logdir,
+        flush_secs=flush_secs,
+        filename_suffix=suffix,
+        storage_options=storage_options,
+        metadata_every=True,  # tf.summary's files carry the plugin metadata on every event
     )
     return SummaryFileWriter(writer)
 

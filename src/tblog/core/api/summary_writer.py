@@ -20,10 +20,14 @@ from tblog.core import convert, registry
 from tblog.core.api.file_writer import FileWriterMethods, ReopeningEventWriter, graph_bytes
 from tblog.core.api.summary_writer_media import MediaMethods
 from tblog.core.convert import to_step
-from tblog.core.tags import clean_tag
-from tblog.core.write.writer import SCALAR, EventWriter
+from tblog.core.tags import check_run_name, clean_tag
+from tblog.core.write.encoder import SIMPLE_VALUE, TENSOR
+from tblog.core.write.queue import EventWriter
+from tblog.core.write.writer import SCALAR
 
 _time = time.time
+# What each style writes: (scalar encoding, histogram encoding, metadata on every event)
+_STYLES = {"torch": (SIMPLE_VALUE, "histo", False), "tf.summary": (TENSOR, "tensor", True)}
 
 
 def default_logdir(comment: str = "") -> str:
@@ -41,6 +45,10 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
     ``flush_secs``: longest time data stays in memory. ``rank_zero_only``: under
     ``torch.distributed``, processes whose global rank is not 0 write nothing.
     ``storage_options``: fsspec options for URL log dirs (e.g. ``endpoint_url`` for S3).
+    ``style``: ``"torch"`` writes scalars as ``simple_value`` and histograms as
+    ``HistogramProto``, as torch's writer does (what tbparse and the legacy
+    ``EventAccumulator`` API read); ``"tf.summary"`` writes tf.summary's tensor encodings,
+    the plugin metadata on every event (what Keras' callback writes).
     """
 
     def __init__(
@@ -54,7 +62,11 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         *,
         rank_zero_only: bool = True,
         storage_options: dict[str, Any] | None = None,
+        style: str = "torch",
     ) -> None:
+        if style not in _STYLES:
+            raise ValueError(f"style must be one of {sorted(_STYLES)}, got {style!r}")
+        self._scalar_encoding, self._histogram_encoding, metadata_every = _STYLES[style]
         if log_dir is None:
             log_dir = default_logdir(comment)
         self.log_dir = os.fspath(log_dir)
@@ -71,6 +83,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
                 filename_suffix=filename_suffix,
                 purge_step=purge_step,
                 storage_options=storage_options,
+                metadata_every=metadata_every,
             )
             self._put = self._writer.put
         else:
@@ -86,10 +99,10 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         """The underlying :class:`EventWriter` (``None`` on non-zero ranks)."""
         return self._writer
 
-    def _tag(self, tag: Any) -> str:
+    def _tag(self, tag: Any, name: str = "tag") -> str:
         cleaned = self._tags.get(tag) if type(tag) is str else None
         if cleaned is None:
-            cleaned = clean_tag(tag)
+            cleaned = clean_tag(tag, name)
             self._tags[tag] = cleaned
         return cleaned
 
@@ -98,7 +111,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
     ) -> None:
         if self._writer is None:
             return
-        wall = _time() if walltime is None else float(walltime)
+        wall = _time() if walltime is None else _wall_time(walltime)
         self._writer.summary(run, summary, to_step(global_step), wall)
 
     # ------------------------------------------------------------------ scalars
@@ -113,35 +126,35 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
     ) -> None:
         """Log one scalar. ``scalar_value``: a number or one-element array/tensor.
 
-        Written as a rank-0 float32 tensor (the form both TensorBoard loaders read);
-        ``new_style`` and ``double_precision`` are accepted for compatibility.
+        Written as ``simple_value`` (as torch writes it), or with ``new_style=True`` as a
+        rank-0 float32 tensor with the scalars metadata (``double_precision`` is accepted
+        for compatibility: DT_DOUBLE scalars are dropped by TensorBoard's Rust loader).
         """
         w = self._writer
         if w is None:
             return
-        if w._error is not None or w._closed:
-            w.check()
         t = self._tags.get(tag) if type(tag) is str else None
         if t is None:
             t = self._tag(tag)
         if type(scalar_value) is not float:
             scalar_value = _prepare_scalar(scalar_value)
-        if type(global_step) is not int:
-            global_step = to_step(global_step)
-        # The hot path: EventWriter.put inlined (no call layer; ~0.25 us per scalar).
-        q = w._queue
-        q.append(
-            (
-                SCALAR,
-                "",
-                t,
-                scalar_value,
-                global_step,
-                _time() if walltime is None else _wall_time(walltime),
-            )
+        # int64 bounds as literals (constants, cheaper than globals on this hot path)
+        if (
+            type(global_step) is not int
+            or not -9223372036854775808 <= global_step <= 9223372036854775807
+        ):
+            global_step = to_step(global_step)  # raises outside int64
+        # The one scalar entry point (add_scalars and _add_metrics use it too). Inlining its
+        # body here measured 0.271 vs 0.293 us/call (8%, under the 15% that would justify a
+        # hand-kept copy).
+        w.scalar(
+            "",
+            t,
+            scalar_value,
+            global_step,
+            _time() if walltime is None else _wall_time(walltime),
+            TENSOR if new_style else self._scalar_encoding,
         )
-        if len(q) >= w._wake_at:
-            w._kick()
 
     def add_scalars(
         self,
@@ -151,18 +164,25 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         walltime: float | None = None,
     ) -> None:
         """Log several scalars under ``main_tag``, one run per key (torch's layout:
-        ``<log_dir>/<main_tag with / as _>_<key>``)."""
-        if self._writer is None:
+        ``<log_dir>/<main_tag with / as _>_<key>``). Raises ``ValueError`` for a key that
+        would make a run outside the log dir (``..``), before anything is logged."""
+        w = self._writer
+        if w is None:
             return
         main = self._tag(main_tag)
         if not isinstance(tag_scalar_dict, dict):
             raise TypeError(f"tag_scalar_dict must be a dict, got {type(tag_scalar_dict).__name__}")
         step = to_step(global_step)
-        wall = _time() if walltime is None else float(walltime)
-        prefix = main_tag.replace("/", "_") + "_"
-        for key, value in tag_scalar_dict.items():
-            run = prefix + self._tag(key)
-            self._put((SCALAR, run, main, _prepare_scalar(value), step, wall))
+        wall = _time() if walltime is None else _wall_time(walltime)
+        prefix = main.replace("/", "_") + "_"
+        items = [
+            (check_run_name(prefix + self._tag(key, "tag_scalar_dict key"), "run"), value)
+            for key, value in tag_scalar_dict.items()
+        ]
+        values = [(run, _prepare_scalar(value)) for run, value in items]
+        encoding = self._scalar_encoding
+        for run, value in values:
+            w.scalar(run, main, value, step, wall, encoding)
 
     def _add_metrics(self, metrics: Mapping[str, Any], global_step: Any) -> None:
         """``add_scalar(key, value, global_step)`` for each item of ``metrics`` at one wall
@@ -172,12 +192,13 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         w = self._writer
         if w is None:
             return
-        if w._error is not None or w._closed:
-            w.check()
         step = global_step if type(global_step) is int else to_step(global_step)
+        if not _MIN_STEP <= step <= _MAX_STEP:
+            step = to_step(step)
         wall = _time()
         tags = self._tags
-        q = w._queue
+        scalar = w.scalar
+        encoding = self._scalar_encoding
         for key, value in metrics.items():
             try:
                 if type(value) is not float:
@@ -190,12 +211,10 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
                     tag = self._tag(key)
             except (TypeError, ValueError) as exc:
                 raise ValueError(
-                    f"metric {key!r}: cannot log {value!r:.80}; expected a number, a"
-                    " one-element tensor or a dict of them"
+                    f"metric {key!r}: cannot log {value!r:.80} ({exc}); expected a str key"
+                    " and a number, a one-element tensor or a dict of them"
                 ) from exc
-            q.append((SCALAR, "", tag, value, step, wall))
-            if len(q) >= w._wake_at:
-                w._kick()
+            scalar("", tag, value, step, wall, encoding)
 
     def add_tensor(
         self, tag: str, tensor: Any, global_step: Any = None, walltime: float | None = None
@@ -228,10 +247,13 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         from tblog.core.summaries import histogram
 
         tag = self._tag(tag)
+        step = to_step(global_step)
+        wall = _time() if walltime is None else _wall_time(walltime)
+        encoding = self._histogram_encoding
         adapter = registry.adapter_for(values)
         if adapter is not None and adapter.histogram_pb is not None:
             deferred = (
-                adapter.defer_histogram(tag, values, bins, max_bins)
+                adapter.defer_histogram(tag, values, bins, max_bins, encoding)
                 if adapter.defer_histogram is not None
                 else None
             )
@@ -239,14 +261,14 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
                 # CUDA: the writer thread completes the summary once the copy has landed.
                 summary, fill = deferred
                 self._writer.call(fill)
-                self._summary(summary, global_step, walltime)
+                self._summary(summary, step, wall)
                 return
-            summary = adapter.histogram_pb(tag, values, bins, max_bins)
+            summary = adapter.histogram_pb(tag, values, bins, max_bins, encoding)
         else:
             summary = histogram.histogram_pb(
-                tag, convert.to_numpy(values), bins=bins, max_bins=max_bins
+                tag, convert.to_numpy(values), bins=bins, max_bins=max_bins, encoding=encoding
             )
-        self._summary(summary, global_step, walltime)
+        self._summary(summary, step, wall)
 
     def add_histogram_raw(
         self,
@@ -276,6 +298,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
                 sum_squares,
                 convert.to_numpy(bucket_limits),
                 convert.to_numpy(bucket_counts),
+                encoding=self._histogram_encoding,
             ),
             global_step,
             walltime,
@@ -386,9 +409,20 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         self.close()
 
 
+_MIN_STEP, _MAX_STEP = -(1 << 63), (1 << 63) - 1  # Event.step is an int64
+
+
 def _wall_time(walltime: Any) -> float:
-    """``walltime`` as a finite float (TensorBoard's Rust loader drops non-finite ones)."""
-    wall = float(walltime)
+    """``walltime`` as a finite float (TensorBoard's Rust loader drops non-finite ones).
+    Raises ``TypeError`` for a non-number and ``ValueError`` for NaN or infinity."""
+    if isinstance(walltime, (str, bytes)):
+        raise TypeError(f"walltime must be a number of seconds, got {type(walltime).__name__}")
+    try:
+        wall = float(walltime)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"walltime must be a number of seconds, got {type(walltime).__name__}"
+        ) from None
     if not math.isfinite(wall):
         raise ValueError(f"walltime must be a finite number of seconds, got {walltime!r}")
     return wall

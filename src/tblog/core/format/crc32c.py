@@ -48,16 +48,11 @@ def _load_c() -> Callable[[bytes], int] | None:
 
 _c_crc32c = _load_c()
 crc32c: Callable[[bytes], int] = _c_crc32c or crc32c_python
-IMPLEMENTATION = "c" if _c_crc32c is not None else "python"
-
-
-def mask(crc: int) -> int:
-    """Apply TFRecord's CRC mask: rotate right by 15 and add ``0xA282EAD8`` (mod 2**32)."""
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes) -> int:
-    """Masked CRC-32C of ``data``, as stored in TFRecord headers and footers."""
+    """Masked CRC-32C of ``data``, as stored in TFRecord headers and footers (TFRecord's
+    mask: rotate right by 15 and add ``0xA282EAD8``, mod 2**32)."""
     crc = crc32c(data)
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 

@@ -1,8 +1,9 @@
 """Serialized ``Event`` records: generic builders and the fast scalar encoders.
 
 The scalar encoders write the bytes protobuf would produce for
+``Event{wall_time, step, summary{value{tag, simple_value}}}`` (torch's encoding) or
 ``Event{wall_time, step, summary{value{tag, tensor{DT_FLOAT, float_val}, metadata}}}``
-without building a message; ``tests/test_events.py`` and ``tests/test_perf_invariants.py``
+(tf.summary's) without building a message; ``tests/test_events.py`` and ``tests/test_perf_invariants.py``
 check byte equality. ``ScalarEncoder.frames`` encodes and frames a whole batch with numpy:
 records of equal length are built as rows of one ``uint8`` matrix from a per-tag template,
 and their CRCs are computed from the template's CRC plus one table gather per varying byte.
@@ -69,16 +70,41 @@ def _float_bytes(value: float) -> bytes:
         return _FLOAT.pack(float("inf") if value > 0 else float("-inf"))
 
 
-class ScalarEncoder:
-    """Encodes the scalar events of one event file.
+# Scalar encodings: how ``Summary.Value`` holds the number.
+SIMPLE_VALUE = 0  # simple_value (field 2, float): torch's writer, tbparse, EventAccumulator
+TENSOR = 1  # tensor{DT_FLOAT} + scalars metadata: tf.summary, Keras
+_VALUE_PREFIX = {SIMPLE_VALUE: b"\x15", TENSOR: _TENSOR_PREFIX}
 
-    The scalars metadata is attached to each tag's first value in the file. ``encode``
-    takes one scalar; ``frames`` takes a batch as numpy arrays and returns framed records.
+
+class ScalarEncoder:
+    """Encodes the scalar events of one event file in one encoding.
+
+    ``encoding``: :data:`SIMPLE_VALUE` (no metadata, as torch writes it) or :data:`TENSOR`
+    (a DT_FLOAT tensor with the scalars metadata on each tag's first value in the file, or
+    on every value with ``metadata_every=True``, as tf.summary writes it). ``encode`` takes
+    one scalar; ``frames`` takes a batch as numpy arrays and returns framed records.
     """
 
-    __slots__ = ("_ids", "_mid", "_mid_len", "_seen", "_tags", "_templates")
+    __slots__ = (
+        "_first_tail",
+        "_ids",
+        "_mid",
+        "_mid_len",
+        "_prefix",
+        "_seen",
+        "_tags",
+        "_tail",
+        "_templates",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, encoding: int = TENSOR, *, metadata_every: bool = False) -> None:
+        if encoding not in _VALUE_PREFIX:
+            raise ValueError(f"encoding must be SIMPLE_VALUE or TENSOR, got {encoding!r}")
+        self._prefix = _VALUE_PREFIX[encoding]
+        tensor = encoding == TENSOR
+        # _tail: bytes after the float on every event; _first_tail: on a tag's first only
+        self._tail = _SCALAR_METADATA if tensor and metadata_every else b""
+        self._first_tail = _SCALAR_METADATA if tensor and not metadata_every else None
         self._seen: set[str] = set()
         self._ids: dict[str, int] = {}
         self._tags: list[str] = []
@@ -86,23 +112,21 @@ class ScalarEncoder:
         self._mid_len = np.zeros(0, dtype=np.int64)
         self._templates: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
 
-    def reset(self) -> None:
-        """Forget which tags carried metadata (call when a new file is started)."""
-        self._seen.clear()
-
     # ---------------------------------------------------------------- one event
     def encode(self, tag: str, value: float, step: int, wall_time: float) -> bytes:
         """Serialized Event bytes for one scalar (``step`` an int64, ``value`` a float)."""
+        if not -(1 << 63) <= step < (1 << 63):
+            raise ValueError(f"step must fit in int64 (Event.step), got {step}")
         tid = self._ids.get(tag)
         if tid is None:
             tid = self._register(tag)
-        if tag in self._seen:
+        tail = self._tail
+        if self._first_tail is None or tag in self._seen:
             middle = self._mid[tid]
-            tail = b""
         else:
             self._seen.add(tag)
-            middle = self._middle(tag, len(_SCALAR_METADATA))
-            tail = _SCALAR_METADATA
+            tail = self._first_tail
+            middle = self._middle(tag, len(tail))
         return (
             _wall_field(wall_time)
             + (b"\x10" + varint(step) if step else b"")
@@ -112,7 +136,7 @@ class ScalarEncoder:
         )
 
     def _register(self, tag: str) -> int:
-        middle = self._middle(tag, 0)  # raises for tags UTF-8 cannot encode
+        middle = self._middle(tag, len(self._tail))  # raises for tags UTF-8 cannot encode
         tid = len(self._tags)
         self._ids[tag] = tid
         self._tags.append(tag)
@@ -120,11 +144,10 @@ class ScalarEncoder:
         self._mid_len = np.append(self._mid_len, len(middle))
         return tid
 
-    @staticmethod
-    def _middle(tag: str, extra: int) -> bytes:
+    def _middle(self, tag: str, extra: int) -> bytes:
         """Event bytes from the summary key up to the float value (``extra``: bytes after it)."""
         raw = tag.encode("utf-8")
-        value = b"\x0a" + varint(len(raw)) + raw + _TENSOR_PREFIX
+        value = b"\x0a" + varint(len(raw)) + raw + self._prefix
         body_len = len(value) + 4 + extra  # Summary.Value
         summary_len = 1 + len(varint(body_len)) + body_len  # Summary{value}
         return b"\x2a" + varint(summary_len) + b"\x0a" + varint(body_len) + value
@@ -166,13 +189,16 @@ class ScalarEncoder:
         if not wall_bits.all() or not _tag_sizes_ordered(tid, sizes):
             return [self._frames_one_by_one(tags, values, steps, walls)]
         head: list[Any] = []
-        keep = self._take_first_values(tid, tags, values, steps, walls, head)
+        keep = None
+        if self._first_tail is not None:
+            keep = self._take_first_values(tid, tags, values, steps, walls, head)
         if keep is not None:
             tid, sizes = tid[keep], sizes[keep]
             values, steps, walls = values[keep], steps[keep], walls[keep]
             if not len(tid):
                 return head
-        lengths = 29 + sizes + self._mid_len[tid]  # 12 header + 9 wall + step + mid + 4 + 4
+        # 12 header + 9 wall + step + mid + 4 value + tail + 4 CRC
+        lengths = 29 + len(self._tail) + sizes + self._mid_len[tid]
         longest = int(lengths.max())
         scale = 4096 if longest < 4096 else longest + 1
         keys = sizes * scale + lengths  # classes ordered by step size: keeps each tag's order
@@ -222,7 +248,7 @@ class ScalarEncoder:
         if cached is not None:
             return cached
         step = b"\x10" + b"\0" * (size - 1) if size else b""
-        data = b"\x09" + b"\0" * 8 + step + self._mid[tid] + b"\0" * 4
+        data = b"\x09" + b"\0" * 8 + step + self._mid[tid] + b"\0" * 4 + self._tail
         header = _LEN.pack(len(data))
         row = header + _CRC.pack(_crc.masked_crc32c(header)) + data + b"\0" * 4
         template = np.frombuffer(row, dtype=_U8).copy()
@@ -272,12 +298,13 @@ class ScalarEncoder:
                     byte |= 0x80
                 m[:, 22 + j] = byte
                 crc ^= table[data_len - 11 - j][byte]
-        # value: the last 4 data bytes
+        # value: the 4 data bytes before the tail (part of the template)
+        tl = len(self._tail)
         with np.errstate(over="ignore"):
             value = values.astype(np.float32).view(_U8).reshape(k, 4)
-        m[:, length - 8 : length - 4] = value
+        m[:, length - 8 - tl : length - 4 - tl] = value
         for j in range(4):
-            crc ^= table[3 - j][value[:, j]]
+            crc ^= table[3 - j + tl][value[:, j]]
         m[:, length - 4 :] = _crc.mask_array(crc).view(_U8).reshape(k, 4)
         return m.reshape(-1).data
 

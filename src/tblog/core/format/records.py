@@ -10,7 +10,6 @@ from tblog.core.format.crc32c import masked_crc32c
 
 _LEN = struct.Struct("<Q")
 _CRC = struct.Struct("<I")
-_HEADER = struct.Struct("<QI")
 
 
 class DataLossError(ValueError):

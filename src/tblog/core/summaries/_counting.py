@@ -25,7 +25,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,7 +43,19 @@ _pool: Any = None
 _pool_pid = 0
 _pool_lock = threading.Lock()
 
-Counted = tuple[np.ndarray, float, float]
+
+class Counted(NamedTuple):
+    """What :func:`count_values` finds: bucket counts, min, max, the numbers of values below
+    the first and above the last edge (not in ``counts``), and the sum and sum of squares
+    (in float64)."""
+
+    counts: np.ndarray
+    vmin: float
+    vmax: float
+    below: int
+    above: int
+    total: float
+    sumsq: float
 
 
 def thread_pool() -> Any:
@@ -72,10 +84,17 @@ def float32_keys(edges: np.ndarray) -> tuple[np.ndarray, np.float32]:
     return up.astype(np.float32), np.float32(down)
 
 
-def edge_counts(flat: np.ndarray, edges: np.ndarray) -> Counted:
+def edge_counts(flat: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, float, float]:
     """``(np.histogram(flat.astype(float), edges)[0], min, max)`` for a non-empty flat real
     array and increasing finite edges. min/max are NaN when ``flat`` holds NaN (and
     infinite when it holds an infinity); the caller decides whether that is an error."""
+    counted = count_values(flat, edges)
+    return counted.counts, counted.vmin, counted.vmax
+
+
+def count_values(flat: np.ndarray, edges: np.ndarray) -> Counted:
+    """:func:`edge_counts` plus the values outside the edges and the sum and sum of
+    squares, in the same pass (see :class:`Counted`)."""
     tables = _native_tables(flat.dtype, edges) if _native is not None else None
     if tables is not None and flat.flags.c_contiguous and flat.dtype.isnative:
         return _split(flat, edges.size - 1, functools.partial(_count_native, tables=tables))
@@ -90,12 +109,16 @@ def _split(flat: np.ndarray, bins: int, count: Callable[[np.ndarray], Counted]) 
     bounds = [flat.size * i // parts for i in range(parts + 1)]
     futures = [thread_pool().submit(count, flat[a:b]) for a, b in itertools.pairwise(bounds)]
     results = [f.result() for f in futures]
-    counts = sum((r[0] for r in results), np.zeros(bins, dtype=np.int64))
-    lows = [r[1] for r in results]
-    highs = [r[2] for r in results]
+    counts = sum((r.counts for r in results), np.zeros(bins, dtype=np.int64))
+    lows = [r.vmin for r in results]
+    highs = [r.vmax for r in results]
+    below = sum(r.below for r in results)
+    above = sum(r.above for r in results)
+    total = math.fsum(r.total for r in results)
+    sumsq = math.fsum(r.sumsq for r in results)
     if any(math.isnan(v) for v in lows + highs):
-        return counts, math.nan, math.nan
-    return counts, min(lows), max(highs)
+        return Counted(counts, math.nan, math.nan, below, above, total, sumsq)
+    return Counted(counts, min(lows), max(highs), below, above, total, sumsq)
 
 
 # ------------------------------------------------------------------------ the numpy way
@@ -109,15 +132,21 @@ def _count_sorted(flat: np.ndarray, edges: np.ndarray) -> Counted:
         work, left, last = np.float64, edges, edges[-1]
     cum = np.zeros(edges.size, dtype=np.int64)
     vmin, vmax = math.inf, -math.inf
+    total = sumsq = 0.0
     for start in range(0, flat.size, _SORT_CHUNK):
         chunk = np.sort(flat[start : start + _SORT_CHUNK].astype(work, copy=False))
         found = np.searchsorted(chunk, left, side="left")
         found[-1] = np.searchsorted(chunk, last, side="right")
         cum += found
+        wide = chunk.astype(np.float64, copy=False)
+        with np.errstate(over="ignore"):  # |x| near 1e300: the sum of squares is inf
+            total += float(wide.sum())
+            sumsq += float(wide.dot(wide))
         # sorted: the ends are the extremes (NaN sorts last and propagates)
         vmin = min(vmin, float(chunk[0]))
         vmax = float(chunk[-1]) if math.isnan(chunk[-1]) else max(vmax, float(chunk[-1]))
-    return np.diff(cum), vmin, vmax
+    below, above = int(cum[0]), flat.size - int(cum[-1])
+    return Counted(np.diff(cum), vmin, vmax, below, above, total, sumsq)
 
 
 # ----------------------------------------------------------------------- the native way
@@ -171,10 +200,27 @@ def _tables_for(itemsize: int, edge_bytes: bytes) -> tuple[Any, ...] | None:
     return _native.table(idx, key), itemsize, keys.size
 
 
+def _sums(flat: np.ndarray) -> tuple[float, float]:
+    """Sum and sum of squares in float64, a chunk at a time (no float64 copy of it all)."""
+    total = sumsq = 0.0
+    with np.errstate(over="ignore"):
+        for start in range(0, flat.size, _SORT_CHUNK):
+            wide = flat[start : start + _SORT_CHUNK].astype(np.float64)
+            total += float(wide.sum())
+            sumsq += float(wide.dot(wide))
+    return total, sumsq
+
+
 def _count_native(flat: np.ndarray, tables: tuple[Any, ...]) -> Counted:
     table, itemsize, n_keys = tables
     # [b] = #{values with b keys <= them}; one more slot, that only NaN can reach
     per_key = np.zeros(n_keys + 2, dtype=np.int64)
-    umin, umax = _native.count(flat, table, per_key)
+    found = _native.count(flat, table, per_key)
+    if len(found) == 2:  # an extension built before it summed too: sum with numpy
+        (umin, umax), (total, sumsq) = found, _sums(flat)
+    else:
+        umin, umax, total, sumsq = found
     below = np.cumsum(per_key[:n_keys])  # [j] = #{x < K_j}
-    return np.diff(below), _from_monotone(umin, itemsize), _from_monotone(umax, itemsize)
+    vmin, vmax = _from_monotone(umin, itemsize), _from_monotone(umax, itemsize)
+    outside = (int(per_key[0]), int(per_key[n_keys]))  # x < first edge, x > last edge
+    return Counted(np.diff(below), vmin, vmax, *outside, total, sumsq)

@@ -76,7 +76,13 @@ def to_pcm16(snd: Any) -> np.ndarray:
 
 
 def encode_wav(pcm: np.ndarray, sample_rate: int) -> bytes:
-    """A 16-bit PCM WAV file of int16 ``[C, L]`` samples at ``sample_rate`` Hz."""
+    """A 16-bit PCM WAV file of int16 ``[C, L]`` samples at ``sample_rate`` Hz. Raises
+    ``ValueError`` when the WAV header cannot hold the rate (its byte rate is a uint32)."""
+    if sample_rate * max(1, pcm.shape[0]) * 2 > 0xFFFFFFFF:
+        raise ValueError(
+            f"sample_rate {sample_rate} Hz is out of range for a WAV file with "
+            f"{pcm.shape[0]} channel(s) (at most {0xFFFFFFFF // (2 * max(1, pcm.shape[0]))})"
+        )
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
         wav.setnchannels(pcm.shape[0])

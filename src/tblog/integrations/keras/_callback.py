@@ -148,7 +148,9 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def _writer(self, run: str) -> SummaryWriter:
         writer = self._writers.get(run)
         if writer is None:
-            writer = SummaryWriter(os.path.join(self.log_dir, run), flush_secs=self._flush_secs)
+            writer = SummaryWriter(
+                os.path.join(self.log_dir, run), flush_secs=self._flush_secs, style="tf.summary"
+            )
             self._writers[run] = writer
             if self._resume_step is not None:
                 _mark_resume(writer, self._resume_step)

@@ -19,10 +19,11 @@ import torch
 
 from tblog.core.proto import summary_pb2
 from tblog.core.summaries import histogram
-from tblog.core.summaries._counting import edge_counts
+from tblog.core.summaries._counting import Counted, count_values
 
 _CHUNK = 1 << 24  # elements binned at a time (bounds the int64 index buffer)
-_STATS = 5  # min, max, sum, sum of squares, non-finite count
+# min, max, sum, sum of squares, non-finite count, values below / above the edges
+_STATS = 7
 _edge_cache: dict[tuple[str, torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 
 
@@ -88,21 +89,22 @@ def _sumsq(x: torch.Tensor) -> torch.Tensor:
 
 
 def _counts(x: torch.Tensor, up: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
-    """Per-bucket counts (float64, on device) of flat ``x`` against edges ``up``."""
+    """[values below the edges, values above them, per-bucket counts...] (float64, on
+    device) of flat ``x`` against edges ``up``."""
     nb = up.numel() - 1
-    counts = torch.zeros(nb + 1, dtype=torch.int64, device=x.device)
+    counts = torch.zeros(nb + 2, dtype=torch.int64, device=x.device)
     for chunk in x.split(_CHUNK):
         c = chunk.to(up.dtype).contiguous()  # searchsorted copies (and warns) otherwise
         idx = torch.searchsorted(up, c, right=True) - 1
         idx = torch.where((idx == nb) & (c <= last), nb - 1, idx)
-        idx = torch.where((idx < 0) | (idx >= nb), nb, idx)
+        idx = torch.where(idx < 0, nb, torch.where(idx >= nb, nb + 1, idx))
         counts.scatter_add_(0, idx, torch.ones_like(idx))
-    return counts[:nb].to(torch.float64)
+    return torch.cat([counts[nb:], counts[:nb]]).to(torch.float64)
 
 
 def reduce_on_device(t: torch.Tensor, edges: np.ndarray, key: str | None = None) -> torch.Tensor:
     """Statistics and bucket counts of ``t`` against ``edges`` (k + 1 increasing float64
-    numbers), packed in one float64 device tensor of length ``5 + k``; no host sync."""
+    numbers), packed in one float64 device tensor of length ``7 + k``; no host sync."""
     x = t.detach().reshape(-1)
     if x.dtype == torch.bool:
         x = x.to(torch.uint8)
@@ -112,10 +114,8 @@ def reduce_on_device(t: torch.Tensor, edges: np.ndarray, key: str | None = None)
 
 def reduce_on_host(t: torch.Tensor, edges: np.ndarray) -> torch.Tensor | None:
     """:func:`reduce_on_device`'s result for a CPU float32/float64 tensor, counted by the
-    numpy path (one native pass, 10-25x faster than torch ops on a CPU); ``None`` for any
-    other tensor. Its sum and sum of squares are left 0: they would cost more than the
-    counting, and the ``[k, 3]`` histogram TensorBoard reads has no place for them
-    (``buckets_pb`` takes them for torch's API and drops them)."""
+    numpy path (one native pass, 10-25x faster than torch ops on a CPU, sum and sum of
+    squares included); ``None`` for any other tensor."""
     if (
         t.device.type != "cpu"
         or t.dtype not in (torch.float32, torch.float64)
@@ -124,22 +124,30 @@ def reduce_on_host(t: torch.Tensor, edges: np.ndarray) -> torch.Tensor | None:
     ):
         return None
     x = t.detach().reshape(-1).numpy()
-    counts, vmin, vmax = edge_counts(x, edges)
-    bad = 0.0 if math.isfinite(vmin) and math.isfinite(vmax) else 1.0
-    stats = np.array([vmin, vmax, 0.0, 0.0, bad], dtype=np.float64)
-    return torch.from_numpy(np.concatenate([stats, counts.astype(np.float64)]))
+    c = count_values(x, edges)
+    bad = 0.0 if math.isfinite(c.vmin) and math.isfinite(c.vmax) else 1.0
+    stats = [c.vmin, c.vmax, c.total, c.sumsq, bad, c.below, c.above]
+    return torch.from_numpy(np.concatenate([stats, c.counts.astype(np.float64)]))
 
 
 def summary_from_packed(
-    tag: str, edges: np.ndarray, packed: np.ndarray, num: int, max_bins: int | None
+    tag: str,
+    edges: np.ndarray,
+    packed: np.ndarray,
+    num: int,
+    max_bins: int | None,
+    encoding: str = histogram.TENSOR,
 ) -> summary_pb2.Summary:
-    """Encode a host copy of :func:`reduce_on_device`'s result. Raises ``ValueError`` if
-    the values held NaN or infinity (as the numpy path does)."""
-    vmin, vmax, total, sumsq, bad = (float(v) for v in packed[:_STATS])
+    """Encode a host copy of :func:`reduce_on_device`'s result (``encoding``: the
+    histogram module's ``TENSOR`` or ``HISTO``). Raises ``ValueError`` if the values held
+    NaN or infinity (as the numpy path does)."""
+    vmin, vmax, total, sumsq, bad, below, above = (float(v) for v in packed[:_STATS])
     if bad:
         raise ValueError("values must be finite; got NaN or infinity")
+    c = Counted(packed[_STATS:], vmin, vmax, int(below), int(above), total, sumsq)
+    edges, counts = histogram.count_all(edges, c)
     return histogram.buckets_pb(
-        tag, edges, packed[_STATS:], vmin, vmax, num, total, sumsq, max_bins=max_bins
+        tag, edges, counts, vmin, vmax, num, total, sumsq, max_bins=max_bins, encoding=encoding
     )
 
 
@@ -176,7 +184,11 @@ def _edges_for(t: torch.Tensor, bins: Any) -> tuple[np.ndarray, str | None] | No
 
 
 def histogram_pb(
-    tag: str, t: torch.Tensor, bins: Any = "tensorflow", max_bins: int | None = None
+    tag: str,
+    t: torch.Tensor,
+    bins: Any = "tensorflow",
+    max_bins: int | None = None,
+    encoding: str = histogram.TENSOR,
 ) -> summary_pb2.Summary:
     """Histogram Summary of a tensor of any real dtype (bf16/fp16 included) and device.
 
@@ -190,6 +202,7 @@ def histogram_pb(
         raise TypeError(f"values must be a torch.Tensor, got {type(t).__name__}")
     if t.is_complex():
         raise TypeError(f"values must be real, got dtype {t.dtype}")
+    _check_readable(t)
     if t.layout != torch.strided:
         t = t.to_dense()
     if (
@@ -200,15 +213,25 @@ def histogram_pb(
     ):
         # CPU tensors: the numpy path over a zero-copy view (one native counting pass, or
         # sorted chunks) is 2-13x faster on a CPU than bucketize, and identical by design.
-        return histogram.histogram_pb(tag, t.detach().numpy(), bins=bins, max_bins=max_bins)
+        return histogram.histogram_pb(
+            tag, t.detach().numpy(), bins=bins, max_bins=max_bins, encoding=encoding
+        )
     spec = _edges_for(t, bins) if t.numel() else None
     if spec is None:
         from tblog.core import convert
 
-        return histogram.histogram_pb(tag, convert.to_numpy(t), bins=bins, max_bins=max_bins)
+        return histogram.histogram_pb(
+            tag, convert.to_numpy(t), bins=bins, max_bins=max_bins, encoding=encoding
+        )
     edges, key = spec
     packed = reduce_on_device(t, edges, key).cpu().numpy()
-    return summary_from_packed(tag, edges, packed, t.numel(), max_bins)
+    return summary_from_packed(tag, edges, packed, t.numel(), max_bins, encoding)
+
+
+def _check_readable(t: torch.Tensor) -> None:
+    """Raise on the caller's thread for a tensor without data (the ``meta`` device)."""
+    if t.device.type == "meta":
+        raise ValueError("values is a 'meta' device tensor: it holds no data to log")
 
 
 # CPU tensors at least this large, in a dtype numpy shares, go through the numpy path (all of
@@ -241,7 +264,7 @@ def record_event(device: torch.device) -> Any:
 class _Fill:
     """Completes a placeholder Summary on the writer thread once the copy has landed."""
 
-    __slots__ = ("edges", "event", "host", "max_bins", "num", "summary", "tag")
+    __slots__ = ("edges", "encoding", "event", "host", "max_bins", "num", "summary", "tag")
 
     def __init__(
         self,
@@ -252,20 +275,28 @@ class _Fill:
         num: int,
         max_bins: int | None,
         summary: summary_pb2.Summary,
+        encoding: str = histogram.TENSOR,
     ) -> None:
         self.tag, self.edges, self.host, self.event = tag, edges, host, event
         self.num, self.max_bins, self.summary = num, max_bins, summary
+        self.encoding = encoding
 
     def __call__(self) -> None:
         self.event.synchronize()  # waits for this copy, not for the whole stream
         packed = self.host.numpy()
         self.summary.CopyFrom(
-            summary_from_packed(self.tag, self.edges, packed, self.num, self.max_bins)
+            summary_from_packed(
+                self.tag, self.edges, packed, self.num, self.max_bins, self.encoding
+            )
         )
 
 
 def defer_histogram(
-    tag: str, t: torch.Tensor, bins: Any = "tensorflow", max_bins: int | None = None
+    tag: str,
+    t: torch.Tensor,
+    bins: Any = "tensorflow",
+    max_bins: int | None = None,
+    encoding: str = histogram.TENSOR,
 ) -> tuple[summary_pb2.Summary, _Fill] | None:
     """For a CUDA tensor and fixed edges (``"tensorflow"`` or explicit): reduce on the
     device, start a non-blocking copy of the ``O(buckets)`` result into pinned memory and
@@ -287,4 +318,4 @@ def defer_histogram(
     host.copy_(packed, non_blocking=True)
     event = record_event(packed.device)
     summary = summary_pb2.Summary()
-    return summary, _Fill(tag, edges, host, event, t.numel(), max_bins, summary)
+    return summary, _Fill(tag, edges, host, event, t.numel(), max_bins, summary, encoding)

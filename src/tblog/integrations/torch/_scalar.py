@@ -125,6 +125,8 @@ def defer_scalar(t: torch.Tensor) -> Any:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"scalar_value must be a torch.Tensor, got {type(t).__name__}")
     _check_scalar(t)
+    if t.device.type == "meta":
+        raise ValueError("scalar_value is a 'meta' device tensor: it holds no value to log")
     value = t.detach()
     if value.layout != torch.strided:
         value = value.to_dense()

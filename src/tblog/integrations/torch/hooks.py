@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from tblog.core.summaries import histogram
+from tblog.core.summaries._counting import Counted
 from tblog.core.summaries.histogram import tensorflow_edges
-from tblog.integrations.torch._histogram import reduce_on_device, reduce_on_host
+from tblog.integrations.torch._histogram import _STATS, reduce_on_device, reduce_on_host
 
 LOG_KINDS = {
     "gradients": ("gradients",),
@@ -191,23 +193,27 @@ class _Watch:
         assert cur.host is not None
         values = cur.host.numpy()
         offset = 0
-        right = self.edges[1:]
+        k = self.edges.size - 1
         for tag, with_norm, packed in cur.items:
             n = packed.numel()
             chunk = values[offset : offset + n]
             offset += n
-            stats, counts = chunk[:5], chunk[5 : 5 + right.size]
-            if not np.isfinite(stats).all() or stats[4]:
+            stats, counts = chunk[:_STATS], chunk[_STATS : _STATS + k]
+            if not np.isfinite(stats[:4]).all() or stats[4]:
                 continue  # NaN/inf values: TensorBoard cannot show a histogram of them
+            vmin, vmax, total, sumsq, _, below, above = (float(v) for v in stats)
+            found = Counted(counts, vmin, vmax, int(below), int(above), total, sumsq)
+            edges, all_counts = histogram.count_all(self.edges, found)
+            limits, buckets = histogram.torch_buckets(edges, all_counts)
             self.writer.add_histogram_raw(
                 tag,
-                float(stats[0]),
-                float(stats[1]),
-                float(counts.sum()),
-                float(stats[2]),
-                float(stats[3]),
-                right,
-                counts,
+                vmin,
+                vmax,
+                float(all_counts.sum()),
+                total,
+                sumsq,
+                limits,
+                buckets,
                 global_step=cur.step,
             )
             if with_norm:

@@ -1,0 +1,393 @@
+"""The async layer of the write path: the queue, its writer thread, flushes and errors.
+
+Callers append items (see :mod:`tblog.core.write.encoder`) to a deque (thread-safe,
+lock-free under the GIL) and never touch the disk. The writer thread takes up to
+``_BATCH`` items at a time, has :func:`encoder.encode` turn them into records and
+:class:`~tblog.core.write.runs.RunFiles` write them. ``flush()`` waits until everything
+queued before it is written.
+
+Errors. Every error of the writer thread is kept in a list (under a lock) and raised on
+the caller's thread at its next call, ``flush()`` or ``close()``: the first one raised,
+each later one attached to it as a note (``BaseException.add_note``), and the list
+emptied, so none is raised twice. While the storage fails (disk full, store down) the
+encoded bytes stay pending and nothing more is taken off the queue, so memory stays
+bounded by the queue's bound; callers that find it full get the storage's error. A
+storage error whose bytes are written later, before it was raised, is dropped: nothing
+was lost, so a ``close()`` after the storage recovered does not raise it.
+
+Fork: see :mod:`tblog.core.write.fork` (the child's writers start again on new files).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tblog.core.write import encoder, fork, runs, shutdown
+from tblog.core.write.encoder import CallItem, EventItem, FlushItem, RestartItem, SummaryItem
+from tblog.core.write.storage import EventFile, open_storage
+
+if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
+    from tblog.core.proto import summary_pb2
+
+fork.install()
+_BATCH = 1 << 15  # items the writer thread takes off the queue at a time
+_RETRY_S = 0.5  # longest wait between two writes (and retries of a failing storage)
+_inherited: list[EventFile] = []  # a forked child's copies of its parent's files: never closed
+
+
+class WriterClosedError(RuntimeError):
+    """Raised when a closed writer is used."""
+
+
+class WriterThread(threading.Thread):
+    """The writer thread of one :class:`EventWriter`. ``stop()`` writes what is queued,
+    closes the files and ends the thread (as test harnesses stop torch's writer thread)."""
+
+    def __init__(self, writer: EventWriter) -> None:
+        super().__init__(name="tblog-writer", daemon=True)
+        self.writer = writer
+
+    def run(self) -> None:
+        self.writer._loop()
+
+    def stop(self) -> None:
+        """Close the writer (flush, close files, join this thread). Idempotent."""
+        if threading.current_thread() is not self:
+            self.writer.close()
+
+
+class EventWriter:
+    """Asynchronous writer for a log dir and the runs (sub-directories) beneath it.
+
+    ``max_queue`` is the number of queued items at which the caller wakes the writer
+    thread; ``max_pending`` bounds the queue (callers wait, never drop, when it is full).
+    ``flush_secs`` is the longest time written data may stay in memory (remote stores
+    upload at that interval; local files are appended to at least every 0.5 s).
+    ``metadata_every``: tensor scalars carry their plugin metadata on every event, as
+    tf.summary writes them (default: on each tag's first event of a file).
+    """
+
+    def __init__(
+        self,
+        logdir: str,
+        *,
+        max_queue: int = 4096,
+        flush_secs: float = 120.0,
+        filename_suffix: str = "",
+        purge_step: int | None = None,
+        max_pending: int = 1 << 17,
+        storage_options: dict[str, Any] | None = None,
+        metadata_every: bool = False,
+    ) -> None:
+        if flush_secs <= 0:
+            raise ValueError(f"flush_secs must be positive, got {flush_secs}")
+        self.storage = open_storage(logdir, storage_options)
+        self.logdir = self.storage.root
+        self.storage.makedirs(self.logdir)
+        self._flush_secs = float(flush_secs)
+        self._wake_at = max(1, int(max_queue))
+        self._max_pending = max(self._wake_at, int(max_pending))
+        self._queue: collections.deque[Any] = collections.deque()
+        self._runs = runs.RunFiles(
+            self.storage, self.logdir, filename_suffix, purge_step, metadata_every
+        )
+        self._errors: list[tuple[BaseException, bool]] = []  # (error, storage error)
+        self._failed_writes = 0
+        self._lock = threading.Lock()
+        self._closed = True
+        self._start()
+
+    def _start(self, open_main: bool = True) -> None:
+        """Open the main run's file now (an unusable log dir fails here, in the caller) and
+        start the thread."""
+        self._wake = threading.Event()
+        self._drained = threading.Condition()
+        self._blocked = False  # the last write failed: take nothing more off the queue
+        if open_main:
+            self._runs.open("")
+        self._closed = False
+        self._thread = WriterThread(self)
+        self._thread.start()
+        shutdown.live_writers.add(self)
+        shutdown.install_sigterm_handler()
+        if self.storage.remote:
+            shutdown.register_remote_exit()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called (until :meth:`reopen`)."""
+        return self._closed
+
+    def run_names(self) -> list[str]:
+        """Names of the sub-runs written so far (``add_scalars`` runs, ...), not the main one."""
+        return [run for run in self._runs.names() if run]
+
+    @property
+    def thread(self) -> WriterThread | None:
+        """The writer thread while the writer is open, else ``None``."""
+        return None if self._closed else self._thread
+
+    # ---------------------------------------------------------------- caller side
+    def check(self) -> None:
+        """Raise the writer thread's pending errors, or if the writer is closed."""
+        if self._errors:
+            self._raise_errors()
+        if self._closed:
+            raise WriterClosedError("this writer is closed")
+
+    def _raise_errors(self, first: BaseException | None = None) -> None:
+        """Raise ``first`` or the first kept error, the others attached as notes."""
+        with self._lock:
+            errors, self._errors = self._errors, []
+        rest = [e for e, _ in errors]
+        if first is None:
+            if not rest:
+                return
+            first = rest.pop(0)
+        for other in rest:
+            first.add_note(f"tblog: also on the writer thread: {type(other).__name__}: {other}")
+        raise first
+
+    def scalar(
+        self,
+        run: str,
+        tag: str,
+        value: Any,
+        step: int,
+        wall_time: float,
+        encoding: int = encoder.TENSOR,
+    ) -> None:
+        """Queue one scalar (the one scalar entry point: ``SummaryWriter.add_scalar``,
+        ``add_scalars`` and ``_add_metrics`` call it). ``value``: a float or a deferred
+        value (``tblog_resolve()``); ``step``: an int64 int; ``encoding``:
+        ``encoder.SIMPLE_VALUE`` or ``encoder.TENSOR``."""
+        if self._errors or self._closed:
+            self.check()
+        q = self._queue
+        q.append((run, tag, value, step, wall_time, encoding))
+        if len(q) >= self._wake_at:
+            self._kick()
+
+    def put(self, item: Any) -> None:
+        """Queue one item (an ``encoder`` item, or a scalar tuple); waits only when the queue
+        is full. The legacy ``(0, run, tag, value, step, wall_time)`` scalar tuple is
+        accepted and written as a tensor scalar."""
+        if self._errors or self._closed:
+            self.check()
+        if type(item) is tuple and len(item) == 6 and type(item[0]) is int:
+            item = (*item[1:], encoder.TENSOR)
+        q = self._queue
+        q.append(item)
+        if len(q) >= self._wake_at:
+            self._kick()
+
+    def _kick(self) -> None:
+        """Wake the writer thread (once per drain); wait while the queue is full."""
+        if not self._wake.is_set():
+            self._wake.set()
+        if len(self._queue) >= self._max_pending:
+            self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        with self._drained:
+            while len(self._queue) >= self._max_pending // 2 and self._thread.is_alive():
+                if self._errors:
+                    break
+                self._wake.set()
+                self._drained.wait(0.1)
+        if self._errors:  # the storage fails: the caller learns it instead of waiting
+            q = self._queue
+            if len(q) >= self._max_pending and type(q[-1]) not in _BARRIERS:
+                q.pop()  # still full: this call's item is not kept (memory stays bounded)
+            self._raise_errors()
+
+    def summary(self, run: str, summary: summary_pb2.Summary, step: int, wall_time: float) -> None:
+        self.put(SummaryItem(run, summary, step, wall_time))
+
+    def event(self, run: str, data: bytes) -> None:
+        self.put(EventItem(run, data))
+
+    def restart(self, step: int, wall_time: float | None = None) -> None:
+        """Mark every run of this writer as resumed at ``step``.
+
+        A ``SessionLog START`` at ``step`` goes into each open run now, and into each run
+        opened later whose directory already holds event files, so both TensorBoard
+        loaders drop the points at or after ``step`` that an earlier process wrote.
+        """
+        self.put(RestartItem(int(step), time.time() if wall_time is None else wall_time))
+
+    def call(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the writer thread after everything queued so far is written."""
+        self.put(CallItem(fn))
+
+    def run_dir(self, run: str) -> str:
+        return self._runs.run_dir(run)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Return once everything queued before the call is written; raise pending errors."""
+        self.check()
+        item = FlushItem()
+        attempts = self._failed_writes
+        self._queue.append(item)
+        self._wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not item.done.wait(0.05):
+            if not self._thread.is_alive():
+                break
+            if self._errors and (self._failed_writes > attempts or not self._blocked):
+                break  # a storage that failed again since this flush, or another error
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"flush did not finish within {timeout} s")
+        if self._errors:
+            self._raise_errors()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, close every file and stop the thread. Idempotent.
+
+        With ``timeout``, gives up after that many seconds in all (``TimeoutError``),
+        leaving the writer thread behind; at interpreter exit that is what happens to a
+        writer whose storage stalls, with a warning, so exiting never hangs.
+        """
+        if self._closed:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        error: BaseException | None = None
+        try:
+            self.flush(timeout)
+        except BaseException as exc:  # noqa: BLE001 - raised below, with the others
+            error = exc
+        self._closed = True
+        self._wake.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        shutdown.live_writers.discard(self)
+        if error is not None or self._errors:
+            self._raise_errors(error)
+
+    def reopen(self) -> None:
+        """Start again after :meth:`close`: a new thread, and a new event file in each run
+        (the main run's now, the others' at their next event); a resume's purge step is
+        not applied again. No-op on an open writer."""
+        if not self._closed:
+            return
+        self._runs.reopen()
+        self._start()
+
+    # ---------------------------------------------------------------- writer thread
+    def _record(self, exc: BaseException, storage: bool) -> None:
+        with self._lock:
+            if storage and any(
+                s and type(e) is type(exc) and str(e) == str(exc) for e, s in self._errors
+            ):
+                return  # the same failure again, while the first is still to be raised
+            self._errors.append((exc, storage))
+
+    def _write(self, run_names: Any = None) -> None:
+        """Write pending bytes; on success forget storage errors not raised yet."""
+        try:
+            self._runs.write(run_names)
+        except BaseException:
+            self._blocked = True
+            self._failed_writes += 1
+            raise
+        if self._blocked:
+            self._blocked = False
+            with self._lock:
+                self._errors = [(e, s) for e, s in self._errors if not s]
+
+    def _loop(self) -> None:
+        next_flush = time.monotonic() + self._flush_secs
+        while True:
+            self._wake.wait(min(_RETRY_S, max(0.0, next_flush - time.monotonic())))
+            self._wake.clear()
+            closing = self._closed
+            try:
+                self._drain()
+                if time.monotonic() >= next_flush:
+                    self._runs.flush()
+                    next_flush = time.monotonic() + self._flush_secs
+            except Exception as exc:  # noqa: BLE001 - raised on the caller's thread
+                self._record(exc, storage=True)
+            with self._drained:
+                self._drained.notify_all()
+            if closing and (not self._queue or self._blocked):
+                self._finish()
+                return
+
+    def _finish(self) -> None:
+        """Closing: encode what is left (the storage may refuse it), close the files."""
+        q = self._queue
+        for error in encoder.encode([i for i in q if type(i) not in _BARRIERS], self._runs):
+            self._record(error, storage=False)
+        for item in q:
+            if type(item) is FlushItem:
+                item.done.set()
+        q.clear()
+        for error in self._runs.close():
+            self._record(error, storage=True)
+        with self._drained:
+            self._drained.notify_all()
+
+    def _drain(self) -> None:
+        """Write everything queued, in batches of up to ``_BATCH`` items. While the storage
+        fails, nothing more is taken off the queue (memory stays bounded)."""
+        q = self._queue
+        if self._blocked:
+            self._write()
+        popleft = q.popleft
+        while q:
+            batch = list(itertools.starmap(popleft, itertools.repeat((), min(len(q), _BATCH))))
+            self._handle(batch)
+            self._write()
+
+    def _handle(self, batch: list[Any]) -> None:
+        """Encode a batch; barriers (flush, call) keep their place."""
+        start = 0
+        for i, item in enumerate(batch):
+            kind = type(item)
+            if kind is not FlushItem and kind is not CallItem:
+                continue
+            self._encode(batch[start:i])
+            start = i + 1
+            try:
+                self._write()
+                if kind is FlushItem:
+                    self._runs.flush()
+            except BaseException:
+                # taken again next cycle (a call too; a flush's caller raises instead)
+                self._queue.extendleft(reversed(batch[i if kind is CallItem else start :]))
+                raise
+            finally:
+                if kind is FlushItem:
+                    item.done.set()  # a failed flush still wakes its caller, who raises
+            if kind is CallItem:
+                try:
+                    item.fn()
+                except Exception as exc:  # noqa: BLE001 - raised on the caller's thread
+                    self._record(exc, storage=False)
+        self._encode(batch[start:] if start else batch)
+
+    def _encode(self, items: list[Any]) -> None:
+        if items:
+            for error in encoder.encode(items, self._runs):
+                self._record(error, storage=False)
+
+    # ---------------------------------------------------------------- fork
+    def _after_fork_in_child(self) -> None:
+        """In a forked child: new locks, queue and thread; the parent's files, queued
+        items and pending bytes are the parent's (never written or closed here)."""
+        self._lock = threading.Lock()
+        self._queue = collections.deque()
+        self._errors = []
+        _inherited.extend(self._runs.forget_after_fork())
+        if not self._closed:
+            self._closed = True
+            self._start(open_main=False)  # a child that logs nothing writes no file
+
+
+_BARRIERS = (FlushItem, CallItem)
