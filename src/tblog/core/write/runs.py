@@ -81,6 +81,7 @@ class RunFiles:
         self._purge_step = purge_step
         self._metadata_every = metadata_every
         self._runs: dict[str, _Run] = {}
+        self._reopened: set[str] = set()  # run dirs this writer wrote before a reopen
 
     def run_dir(self, run: str) -> str:
         return self.storage.join(self.logdir, run) if run else self.logdir
@@ -107,6 +108,7 @@ class RunFiles:
         """A START at ``step`` into every run (the main run included), and into the files
         of runs first used later whose directories already hold event files."""
         self._purge_step = step
+        self._reopened.clear()  # a new resume applies to every run
         self.get("")
         frame = records.frame(events.session_start_event(step, wall_time))
         for r in self._runs.values():
@@ -143,7 +145,7 @@ class RunFiles:
         first = [records.frame(events.file_version_event(now))]
         if not existing:
             first.append(records.frame(events.session_start_event(0, now)))
-        elif self._purge_step is not None:
+        elif self._purge_step is not None and r.path not in self._reopened:
             first.append(records.frame(events.session_start_event(self._purge_step, now)))
         r.pending[:0] = first
         r.file = file
@@ -173,9 +175,11 @@ class RunFiles:
 
     def reopen(self) -> None:
         """Forget every run (closed files): the next bytes of each run go to a new file.
-        A resume's purge step is not applied again (the existing files are this writer's)."""
+        A resume's purge step is not applied again to the runs this writer already wrote
+        (their points since the resume are its own); runs it first writes after the reopen
+        still start at it."""
+        self._reopened.update(r.path for r in self._runs.values())
         self._runs.clear()
-        self._purge_step = None
 
     def forget_after_fork(self) -> list[EventFile]:
         """In a forked child: drop the parent's runs and pending bytes (the parent writes
