@@ -268,7 +268,11 @@ class _Resume:
                 keep.append(resume_scan.Keep(functools.partial(self._in_group, g), lo, n))
         if records is not None:
             keep.append(resume_scan.Keep((SAVED_TAG + _TEXT).__eq__, 0, _INT64_MAX))
-        scans = resume_scan.scan_runs(core.storage, core.logdir, keep)
+        from tblog.core.write.shutdown import live_writers
+
+        # a sub-directory that another writer of this process logs to is its run, not ours
+        others = [w.logdir for w in list(live_writers) if w is not core]
+        scans = resume_scan.scan_runs(core.storage, core.logdir, keep, others)
         self.runs = {run: _Run(scan) for run, scan in scans.items()}
         if records is not None and "" not in self.runs:
             self.runs[""] = _Run(resume_scan.RunScan())

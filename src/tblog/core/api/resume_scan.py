@@ -45,12 +45,18 @@ class RunScan:
         return {tag: self.kinds[tag] for tag, last in self.last.items() if last >= step}
 
 
-def scan_runs(storage: Storage, logdir: str, keep: Iterable[Keep] = ()) -> dict[str, RunScan]:
-    """``{run: RunScan}`` for the run in ``logdir`` (run ``""``) and its sub-runs. A torn or
-    corrupt record ends the scan of its file (what precedes it counts)."""
+def scan_runs(
+    storage: Storage, logdir: str, keep: Iterable[Keep] = (), exclude: Iterable[str] = ()
+) -> dict[str, RunScan]:
+    """``{run: RunScan}`` for the run in ``logdir`` (run ``""``) and its sub-runs, except the
+    directories in ``exclude`` (other writers' log dirs). A torn or corrupt record ends the
+    scan of its file (what precedes it counts)."""
     keeps = list(keep)
+    skip = set(exclude)
     out: dict[str, RunScan] = {}
     for run, run_dir in _run_dirs(storage, logdir):
+        if run and run_dir in skip:
+            continue
         scan = RunScan()
         for name in sorted(storage.listdir(run_dir)):
             if is_event_file(name):
