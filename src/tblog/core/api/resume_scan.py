@@ -55,14 +55,21 @@ def scan_runs(
     skip = set(exclude)
     out: dict[str, RunScan] = {}
     for run, run_dir in _run_dirs(storage, logdir):
-        if run and run_dir in skip:
-            continue
-        scan = RunScan()
-        for name in sorted(storage.listdir(run_dir)):
-            if is_event_file(name):
-                _scan_file(storage.read(storage.join(run_dir, name)) or b"", name, scan, keeps)
-        out[run] = scan
+        if not run or run_dir not in skip:
+            out[run] = scan_run(storage, run_dir, keeps)
     return out
+
+
+def scan_run(storage: Storage, run_dir: str, keep: Iterable[Keep] = ()) -> RunScan:
+    """The :class:`RunScan` of one run directory (empty if it does not exist)."""
+    keeps = list(keep)
+    scan = RunScan()
+    if not storage.isdir(run_dir):
+        return scan
+    for name in sorted(storage.listdir(run_dir)):
+        if is_event_file(name):
+            _scan_file(storage.read(storage.join(run_dir, name)) or b"", name, scan, keeps)
+    return scan
 
 
 def _scan_file(data: bytes, name: str, scan: RunScan, keeps: list[Keep]) -> None:

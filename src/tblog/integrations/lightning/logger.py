@@ -213,7 +213,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         elif not isinstance(metrics, dict):
             metrics = {"hp_metric": metrics}
         if metrics:
-            self.log_metrics(metrics, step)
+            self._log_hparams_metrics(exp, metrics, step)
         if not flat and not metrics:
             return
         if self._session is None:
@@ -225,6 +225,24 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         summaries = hparams.hparams_pb(flat, dict.fromkeys(metrics, 0.0))
         if exp.writer is not None:
             exp.writer.summary("", summaries[1], to_step(step), time.time())
+
+    def _log_hparams_metrics(
+        self, exp: SummaryWriter, metrics: Mapping[str, Any], step: int | None
+    ) -> None:
+        """Log the metrics of ``log_hyperparams`` as ``add_hparams`` does: none whose tag the
+        run already logs (the HPARAMS tab shows its last value), the others at ``step`` or
+        else at the run's last logged step."""
+        from tblog.core.api.summary_writer import hparams_metric_steps
+
+        if self._prefix:
+            metrics = self._fabric_add_prefix(metrics)
+        keys = {exp._tag(key): key for key in metrics}
+        steps = hparams_metric_steps(exp, "", list(keys), step)
+        by_step: dict[int, dict[str, Any]] = {}
+        for tag, at in steps.items():
+            by_step.setdefault(at, {})[keys[tag]] = metrics[keys[tag]]
+        for at, items in sorted(by_step.items()):
+            exp._add_metrics(items, at)
 
     def _store_hparams(self, params: dict[str, Any]) -> None:
         omegaconf = importlib.import_module(PACKAGE + ".utilities.imports")._OMEGACONF_AVAILABLE
