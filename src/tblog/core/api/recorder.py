@@ -225,11 +225,13 @@ class _Records:
 
     def events(self, scan: resume_scan.RunScan, start: int, wall: float) -> list[bytes]:
         out = []
-        saved = sorted(
-            (s, data)
-            for (tag, s), (_, data) in scan.kept.items()
-            if tag == SAVED_TAG + _TEXT and s >= start
-        )
+        seen: set[tuple[int, bytes]] = set()
+        saved = []
+        for _, s, _, data in scan.copies:  # the save records, once each, by step
+            if s >= start and (s, data) not in seen:
+                seen.add((s, data))
+                saved.append((s, data))
+        saved.sort(key=lambda item: item[0])
         for s, data in saved:
             if self.on_disk is not None and s not in self.on_disk:
                 continue
@@ -267,7 +269,7 @@ class _Resume:
             for g, (_, n) in enumerate(groups):
                 keep.append(resume_scan.Keep(functools.partial(self._in_group, g), lo, n))
         if records is not None:
-            keep.append(resume_scan.Keep((SAVED_TAG + _TEXT).__eq__, 0, _INT64_MAX))
+            keep.append(resume_scan.Keep((SAVED_TAG + _TEXT).__eq__, 0, _INT64_MAX, every=True))
         from tblog.core.write.shutdown import live_writers
 
         # a sub-directory that another writer of this process logs to is its run, not ours

@@ -23,11 +23,15 @@ from tblog.core.write.storage import Storage, is_event_file
 
 @dataclass
 class Keep:
-    """Keep the values of the tags ``wanted(tag)`` says yes to, at steps ``lo <= s <= hi``."""
+    """Keep the values of the tags ``wanted(tag)`` says yes to, at steps ``lo <= s <= hi``:
+    the last copy of each ``(tag, step)`` in :attr:`RunScan.kept`, or with ``every`` each
+    one in :attr:`RunScan.copies`. Copies that a later ``SessionLog START`` purges (for
+    TensorBoard's Python loader) are dropped."""
 
     wanted: Callable[[str], bool]
     lo: int
     hi: int
+    every: bool = False
 
 
 @dataclass
@@ -39,6 +43,8 @@ class RunScan:
     has_start: bool = False
     # (tag, step) -> (wall_time, serialized Summary.Value): the last copy of each
     kept: dict[tuple[str, int], tuple[float, bytes]] = field(default_factory=dict)
+    # (tag, step, wall_time, serialized Summary.Value) of every copy, in file order
+    copies: list[tuple[str, int, float, bytes]] = field(default_factory=list)
 
     def stale(self, step: int) -> dict[str, str]:
         """``{tag: kind}`` of the tags with a point at a step >= ``step``."""
@@ -78,7 +84,9 @@ def _scan_file(data: bytes, name: str, scan: RunScan, keeps: list[Keep]) -> None
         for event in parse_events(data, check_crc=False, source=name):
             what = event.WhichOneof("what")
             if what == "session_log":
-                scan.has_start |= event.session_log.status == event_pb2.SessionLog.START
+                if event.session_log.status == event_pb2.SessionLog.START:
+                    scan.has_start = True
+                    _purge(scan, event.step)
                 continue
             if what != "summary":
                 continue
@@ -91,10 +99,23 @@ def _scan_file(data: bytes, name: str, scan: RunScan, keeps: list[Keep]) -> None
                     last[tag] = step
                 for k in keeps:
                     if k.lo <= step <= k.hi and k.wanted(tag):
-                        scan.kept[(tag, step)] = (event.wall_time, value.SerializeToString())
+                        data = value.SerializeToString()
+                        if k.every:
+                            scan.copies.append((tag, step, event.wall_time, data))
+                        else:
+                            scan.kept[(tag, step)] = (event.wall_time, data)
                         break
     except records.DataLossError:
         pass
+
+
+def _purge(scan: RunScan, step: int) -> None:
+    """What a START at ``step`` drops (as the Python loader; its first START, at the head
+    of a run, has nothing before it to drop)."""
+    if scan.kept:
+        scan.kept = {key: v for key, v in scan.kept.items() if key[1] < step}
+    if scan.copies:
+        scan.copies = [c for c in scan.copies if c[1] < step]
 
 
 _WRITER_ID = re.compile(r"tfevents\.\d+\.(.+)\.(\d+)\.\d+")
