@@ -4,7 +4,8 @@
   logger once the model is set up and, for a resumed fit, restored, before training),
   the logger adds a :class:`~lightning.pytorch.callbacks.Callback` to ``trainer.callbacks``
   whose ``on_save_checkpoint`` writes the logger's identity into every checkpoint, under
-  ``checkpoint["tblog_loggers"]``: name, version, sub dir and the last step it logged.
+  ``checkpoint["tblog_loggers"]``: name, version, sub dir and the last step it logged
+  (and flushes every writer of the process first, as every checkpoint hook does).
 - **Resuming**: at that same ``log_graph`` call, when ``trainer.ckpt_path`` is set and the
   Trainer is fitting, the logger reads its identity back from that checkpoint file, moves
   to that version (if the Trainer claimed a new one meanwhile, and the logger was made
@@ -25,6 +26,8 @@ import os
 import weakref
 from dataclasses import dataclass
 from typing import Any
+
+from tblog.core.api.recorder import CheckpointRecorder
 
 _TRAINER_PACKAGES = ("lightning.pytorch", "pytorch_lightning")
 CHECKPOINT_KEY = "tblog_loggers"
@@ -174,6 +177,9 @@ def _callback_class(package: str) -> type:
         if logger is not None:
             entries = checkpoint.setdefault(CHECKPOINT_KEY, [])
             entries.append(identity_of(logger))
+            if logger._experiment is not None:
+                # what was logged before the checkpoint is on disk before the file is
+                CheckpointRecorder(logger._experiment).before_save()
 
     def __getstate__(self: Any) -> dict[str, Any]:
         return {}
