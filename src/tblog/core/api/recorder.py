@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import threading
 import time
 import weakref
@@ -60,6 +61,7 @@ _TEXT = "/text_summary"  # what add_text appends to a tag
 _INT64_MAX = (1 << 63) - 1
 # writer item kinds (tblog.core.write.writer): the observer reads the queued tuples
 _SCALAR, _EVENT, _SUMMARY, _CALL = 0, 1, 2, 5
+_second = operator.itemgetter(1)
 
 
 def check_step(step: Any, name: str = "step") -> int:
@@ -279,6 +281,8 @@ class _Resume:
         if records is not None and "" not in self.runs:
             self.runs[""] = _Run(resume_scan.RunScan())
         self._lock = threading.Lock()
+        self._token = self.settle  # a CALL item (CALL, settle) marks what is left
+        self._update_watch()
 
     def group(self, tag: str) -> int:
         for g in range(1, len(self.groups)):
@@ -297,6 +301,9 @@ class _Resume:
         with self._lock:
             if self.done:
                 return False
+            # the common case once the written runs are marked: nothing to do, found in C
+            if self._watch.isdisjoint(map(_second, batch)):
+                return True
             inserts: list[tuple[int, list[tuple[Any, ...]]]] = []
             for i, item in enumerate(batch):
                 kind = item[0]
@@ -307,7 +314,7 @@ class _Resume:
                     if not values:
                         continue
                     run, tag, step = item[1], values[0].tag, item[3]
-                elif kind == _CALL and item[1] == self.settle:
+                elif kind == _CALL and item[1] == self._token:
                     inserts.append((i, self._settle_all()))
                     continue
                 else:
@@ -322,8 +329,13 @@ class _Resume:
                 inserts.append((i, self._resolve(run, r, g, n if step == n else n + 1)))
             for i, items in reversed(inserts):
                 batch[i:i] = items
-            self.done = all(len(r.resolved) == len(self.groups) for r in self.runs.values())
+            self._update_watch()
             return not self.done
+
+    def _update_watch(self) -> None:
+        pending = {run for run, r in self.runs.items() if len(r.resolved) < len(self.groups)}
+        self.done = not pending
+        self._watch = {*pending, self._token}
 
     def _settle_all(self) -> list[tuple[Any, ...]]:
         out = []
