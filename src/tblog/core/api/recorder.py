@@ -41,7 +41,6 @@ keeps its record.
 from __future__ import annotations
 
 import functools
-import math
 import operator
 import threading
 import time
@@ -52,7 +51,6 @@ from typing import Any
 
 from tblog.core.api import resume_scan, write_hook
 from tblog.core.format import events
-from tblog.core.proto import summary_pb2, tensor_pb2
 
 STEP_TAG = "checkpoint/step"
 SAVED_TAG = "checkpoint/saved"
@@ -238,7 +236,7 @@ class _Records:
             if self.on_disk is not None and s not in self.on_disk:
                 continue
             out.append(_scalar_event(STEP_TAG, float(s), s, wall))
-            out.append(_value_event(data, s, wall))
+            out.append(resume_scan.value_event(data, s, wall))
         from tblog.core.summaries import text
 
         where = f" from `{self.path}`" if self.path else ""
@@ -354,7 +352,7 @@ class _Resume:
             start = r.start = min([mark, *others])
             stale = r.scan.stale(start)
             if stale:
-                out.append(_placeholder_event(stale, start, wall))
+                out.append(resume_scan.placeholder_event(stale, start, wall))
             if not r.scan.has_start:
                 # the Python loader ignores the first START of a run: give it one
                 out.append(events.session_start_event(start, wall))
@@ -371,7 +369,7 @@ class _Resume:
             )
             for s, tag in again:
                 kept_wall, data = r.scan.kept[(tag, s)]
-                out.append(_value_event(data, s, kept_wall))
+                out.append(resume_scan.value_event(data, s, kept_wall))
         return [(_EVENT, run, data) for data in out]
 
 
@@ -391,28 +389,3 @@ def _scalar_event(tag: str, value: float, step: int, wall: float) -> bytes:
     from tblog.core.summaries import scalar
 
     return events.summary_event(scalar.scalar_pb(tag, value), step, wall)
-
-
-def _value_event(value: bytes, step: int, wall: float) -> bytes:
-    summary = summary_pb2.Summary()
-    summary.value.add().ParseFromString(value)
-    return events.summary_event(summary, step, wall)
-
-
-def _placeholder_event(tags: dict[str, str], step: int, wall_time: float) -> bytes:
-    """One event with a data-server placeholder at ``step`` per tag (no metadata)."""
-    summary = summary_pb2.Summary()
-    for tag, kind in sorted(tags.items()):
-        value = summary.value.add(tag=tag)
-        if kind == "tensor":
-            value.simple_value = math.nan  # not a tensor: data loss for a tensor series
-        elif kind == "scalar":
-            # rank 1: data loss for the data server, which wants rank 0; still one number
-            # (NaN) for the Python loader should it keep it (--purge_orphaned_data=false)
-            value.tensor.dtype = tensor_pb2.DT_FLOAT
-            value.tensor.tensor_shape.dim.add(size=1)
-            value.tensor.float_val.append(math.nan)
-        else:
-            value.tensor.dtype = tensor_pb2.DT_FLOAT  # no strings: data loss for blobs
-            value.tensor.tensor_shape.dim.add(size=0)
-    return events.summary_event(summary, step, wall_time)

@@ -11,12 +11,13 @@ The scanning of one file's bytes is :func:`_scan_file` (swap in the fast reader 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from tblog.core.format import records
-from tblog.core.proto import event_pb2, summary_pb2
+from tblog.core.format import events, records
+from tblog.core.proto import event_pb2, summary_pb2, tensor_pb2
 from tblog.core.read.reader import parse_events
 from tblog.core.write.storage import Storage, is_event_file
 
@@ -163,3 +164,29 @@ def _kind(value: summary_pb2.Summary.Value) -> str:
     if which in ("image", "audio") or plugin in _BLOB_PLUGINS:
         return "blob"
     return "tensor"
+
+
+def value_event(value: bytes, step: int, wall: float) -> bytes:
+    """An event holding one serialized ``Summary.Value`` (as kept by a scan) at ``step``."""
+    summary = summary_pb2.Summary()
+    summary.value.add().ParseFromString(value)
+    return events.summary_event(summary, step, wall)
+
+
+def placeholder_event(tags: dict[str, str], step: int, wall_time: float) -> bytes:
+    """One event with a data-server placeholder at ``step`` per tag (no metadata)."""
+    summary = summary_pb2.Summary()
+    for tag, kind in sorted(tags.items()):
+        value = summary.value.add(tag=tag)
+        if kind == "tensor":
+            value.simple_value = math.nan  # not a tensor: data loss for a tensor series
+        elif kind == "scalar":
+            # rank 1: data loss for the data server, which wants rank 0; still one number
+            # (NaN) for the Python loader should it keep it (--purge_orphaned_data=false)
+            value.tensor.dtype = tensor_pb2.DT_FLOAT
+            value.tensor.tensor_shape.dim.add(size=1)
+            value.tensor.float_val.append(math.nan)
+        else:
+            value.tensor.dtype = tensor_pb2.DT_FLOAT  # no strings: data loss for blobs
+            value.tensor.tensor_shape.dim.add(size=0)
+    return events.summary_event(summary, step, wall_time)
