@@ -175,8 +175,12 @@ def test_bad_steps_and_paths(tmp_path):
     m = manager(tmp_path)
     with pytest.raises(ValueError, match="step"):
         m.save(-1, 0)
-    with pytest.raises(TypeError, match="step"):
+    with pytest.raises(ValueError, match="step"):
         m.save(1.5, 0)
+    with pytest.raises(TypeError, match="step"):
+        m.save("3", 0)
+    with pytest.raises(ValueError, match="step"):
+        m.save(2**63, 0)
     with pytest.raises(ValueError, match="path"):
         m.restore(tmp_path / "model.bin")
     with pytest.raises(FileNotFoundError):
@@ -199,10 +203,12 @@ def test_records_match_files_in_tensorboard(tmp_path):
     series = tb.scalar_series(logdir, "checkpoint/step")
     assert series == [(s, float(s)) for s in (0, 10, 20, 30)]
     saved = texts(logdir, "checkpoint/saved")
-    assert [s for s, _ in saved] == [0, 10, 20]  # the record at 30 is purged by the restore...
+    # nothing logged after the restore: the run is marked after the checkpoint, at 31,
+    # and the record of the save at 30 stays
+    assert [s for s, _ in saved] == [0, 10, 20, 30]
     assert "loss=0.0909091" in saved[1][1]
     restored = texts(logdir, "checkpoint/restored")
-    assert [s for s, _ in restored] == [30]  # ...and re-made by it: the file still exists
+    assert [s for s, _ in restored] == [31]
     paths = recorded_paths(logdir)
     on_disk = {manager(ckdir).step_of(p): p for p in manager(ckdir).checkpoints}
     assert {s: paths[s][-1] for s in on_disk} == on_disk
@@ -360,10 +366,12 @@ def test_restore_marks_sub_runs_but_not_unrelated_runs_below(tmp_path):
     time.sleep(1.05)
     with tblog.SummaryWriter(tmp_path) as w:
         mark_resume(w, 5)
+        w.add_scalar("y", -5.0, 5)  # the main run re-runs step 5: marked at 5
     got = tb.mux_scalars(tmp_path)
     assert got[("other", "x")] == [(s, float(s)) for s in range(10)]
-    assert got[(".", "y")] == [(s, float(s)) for s in range(5)]
-    assert got[("g_k", "g")] == [(s, float(s)) for s in range(5)]
+    assert got[(".", "y")] == [(s, float(s)) for s in range(5)] + [(5, -5.0)]
+    # the sub-run logs nothing more: marked after the checkpoint at close, keeping step 5
+    assert got[("g_k", "g")] == [(s, float(s)) for s in range(6)]
 
 
 def test_manager_with_own_save_fn_imports_no_framework(tmp_path):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tb
 from lightning.pytorch.callbacks import ModelCheckpoint
 from test_lightning_support import fit
@@ -34,13 +35,18 @@ class Kill(Callback):
             trainer.logger.experiment.flush()
             os.kill(os.getpid(), signal.SIGKILL)
 
+dirpath = sys.argv[2] if len(sys.argv) > 2 else None
 fit(tblog.TBLogger(sys.argv[1]), max_epochs={EPOCHS}, validate=False,
-    callbacks=[ModelCheckpoint(every_n_epochs=1, save_top_k=-1), Kill()])
+    callbacks=[ModelCheckpoint(dirpath=dirpath, every_n_epochs=1, save_top_k=-1,
+                               save_last=dirpath is not None),
+               Kill()])
 """
 
 
-def checkpoint() -> ModelCheckpoint:
-    return ModelCheckpoint(every_n_epochs=1, save_top_k=-1)
+def checkpoint(dirpath=None) -> ModelCheckpoint:
+    return ModelCheckpoint(
+        dirpath=dirpath, every_n_epochs=1, save_top_k=-1, save_last=dirpath is not None
+    )
 
 
 def test_sigkill_then_resume_continues_the_same_run(tmp_path):
@@ -87,9 +93,12 @@ def test_sigkill_then_resume_continues_the_same_run(tmp_path):
     assert [v for _, v in tb.scalar_series(run_dir, "hp_metric")] == [-1.0]
 
     # Checkpoint records match the files on disk: `checkpoint/step` has one point per file
-    # at its step; each file is named by a `saved` entry, or by the `restored` entry for
-    # the one resumed from (its `saved` entry went with the crashed run's points at >= 8).
-    on_disk = sorted(os.listdir(ckpt_dir), key=lambda n: int(re.search(r"step=(\d+)", n).group(1)))
+    # at its step, each file is named by a `saved` entry (the one of the checkpoint resumed
+    # from is written again after the mark at 8), and the restore is recorded at 8.
+    on_disk = sorted(
+        set(os.listdir(ckpt_dir)) - {"last.ckpt"},
+        key=lambda n: int(re.search(r"step=(\d+)", n).group(1)),
+    )
     assert on_disk == [f"epoch={e}-step={4 * (e + 1)}.ckpt" for e in range(EPOCHS)]
     assert [s for s, _ in got[("lightning_logs/version_0", "checkpoint/step")]] == [4, 8, 12, 16]
     saved = [
@@ -99,7 +108,67 @@ def test_sigkill_then_resume_continues_the_same_run(tmp_path):
         (e.step, tb.array(e).item().decode())
         for e in acc.Tensors("checkpoint/restored/text_summary")
     ]
-    assert [step for step, _ in saved] == [4, 12, 16]
+    assert [step for step, _ in saved] == [4, 8, 12, 16]
     assert len(restored) == 1 and restored[0][0] == 8 and resume_from in restored[0][1]
-    for (step, text), name in zip(sorted(saved + restored), on_disk, strict=True):
+    for (step, text), name in zip(saved, on_disk, strict=True):
         assert os.path.join(ckpt_dir, name) in text and f"step={step}." in name
+
+
+def _crash(save_dir, dirpath):
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, save_dir, dirpath],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+
+
+@pytest.mark.parametrize("how", ["path", "last"])
+def test_checkpoints_outside_the_version_folder_continue_the_version(tmp_path, how):
+    """``ModelCheckpoint(dirpath=<elsewhere>)``: the logger's version travels in the
+    checkpoint, so ``fit(ckpt_path=<file>)`` and ``fit(ckpt_path="last")`` continue
+    ``version_0`` (no ``version_1``), one point per step under both TensorBoard loaders."""
+    from tbserver import TensorBoardServer
+
+    save_dir, ckpts = str(tmp_path / "run"), str(tmp_path / "ckpts")
+    _crash(save_dir, ckpts)
+    run_dir = os.path.join(save_dir, "lightning_logs", "version_0")
+    ckpt = os.path.join(ckpts, "epoch=1-step=8.ckpt") if how == "path" else "last"
+    logger = tblog.TBLogger(save_dir)
+    trainer = fit(
+        logger, max_epochs=EPOCHS, validate=False, callbacks=[checkpoint(ckpts)], ckpt_path=ckpt
+    )
+    assert trainer.global_step == 4 * EPOCHS
+    assert logger.log_dir == run_dir
+    assert os.listdir(os.path.join(save_dir, "lightning_logs")) == ["version_0"]
+    assert "epoch=3-step=16.ckpt" in os.listdir(ckpts)
+    loss = tb.scalar_series(run_dir, "train/loss")
+    assert [s for s, _ in loss] == list(range(4 * EPOCHS))
+    ref_logger = tblog.TBLogger(str(tmp_path / "ref"))
+    fit(ref_logger, max_epochs=EPOCHS, validate=False, callbacks=[checkpoint(str(tmp_path / "rc"))])
+    ref = tb.scalar_series(ref_logger.log_dir, "train/loss")
+    np.testing.assert_allclose([v for _, v in loss], [v for _, v in ref], rtol=1e-5)
+    with TensorBoardServer(save_dir, load_fast=True) as server:
+        series = server.wait_for(
+            lambda: (
+                server.scalars("lightning_logs/version_0", "train/loss")
+                if len(server.scalars("lightning_logs/version_0", "train/loss")) >= len(loss)
+                else None
+            ),
+            timeout=90,
+        )
+    assert [s for s, _ in series] == list(range(4 * EPOCHS))
+    np.testing.assert_allclose([v for _, v in series], [v for _, v in loss], rtol=1e-5)
+
+
+def test_resume_uses_no_private_trainer_api():
+    """The resume path names only public Lightning API (no stack walking)."""
+    import inspect
+
+    from tblog.integrations.lightning import _trainer, logger
+
+    for module in (_trainer, logger):
+        source = inspect.getsource(module)
+        assert "_getframe" not in source and "f_locals" not in source, module.__name__
+        assert "trainer._" not in source and "fit_loop" not in source, module.__name__

@@ -4,8 +4,9 @@ Checkpoints are files ``<directory>/<prefix>-<step><suffix>``; the directory lis
 the only state (no index file to get out of step with the files). A save writes a hidden
 temporary file in the same directory, syncs it and renames it into place, so a crash
 never leaves a half-written checkpoint under a checkpoint name. Saves and restores are
-recorded in the run of ``writer`` (:mod:`tblog.core.api.checkpoint_log`); a restore at step
-N makes TensorBoard drop what the crashed process logged at or after N.
+recorded in the run of ``writer`` by :class:`tblog.core.api.recorder.CheckpointRecorder`; after a
+restore of step N, TensorBoard shows one point per step whether the loop resumes at N + 1 or
+runs N again.
 
 State is saved in the format of the framework adapter that saves checkpoints (torch's
 ``torch.save``/``torch.load`` when torch is installed; :func:`tblog.core.registry.checkpoint_adapter`);
@@ -17,12 +18,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from tblog.core import registry
-from tblog.core.api import checkpoint_log
-from tblog.core.write.shutdown import flush_all
+from tblog.core.api.recorder import CheckpointRecorder, check_step
 
 SaveFn = Callable[[Any, str], None]
 LoadFn = Callable[[str], Any]
@@ -70,7 +70,8 @@ class CheckpointManager:
         self.max_to_keep = max_to_keep
         self.keep_every_n_steps = keep_every_n_steps
         self.save_interval_steps = save_interval_steps
-        self.writers = _writers(writer)
+        self.recorder = CheckpointRecorder(writer)
+        self.writers = self.recorder.writers
         self._save_fn = save_fn
         self._load_fn = load_fn
         self.prefix = prefix
@@ -150,12 +151,7 @@ class CheckpointManager:
         if not force and not self.should_save(step):
             return None
         path = self.path_for(step)
-        for writer in self.writers:
-            writer.flush()
-        # Everything logged before the checkpoint must be on disk before it is, by any
-        # writer of this process (a Keras or Lightning logger's too): a crash right after
-        # the save resumes here and never logs those steps again.
-        flush_all()
+        self.recorder.before_save()
         # hidden, and ending like the checkpoint (Keras insists on ``.weights.h5``)
         tmp = os.path.join(self.directory, f".tmp-{os.getpid()}-{os.path.basename(path)}")
         try:
@@ -169,9 +165,7 @@ class CheckpointManager:
         _fsync_path(self.directory)
         self._restored_step = None
         self._prune()
-        if self.writers:
-            checkpoint_log.record_save(self.writers[0], step, path, metrics)
-            self.writers[0].flush()
+        self.recorder.saved(step, path, metrics)
         return path
 
     def _save(self, state: Any, path: str) -> None:
@@ -209,8 +203,8 @@ class CheckpointManager:
         """Load the latest checkpoint (or ``path``) and return ``(step, state)``.
 
         Returns ``None`` when the directory holds no checkpoint (and no ``path`` given).
-        Every writer is told that the run resumes at ``step`` (TensorBoard drops what the
-        crashed process logged from ``step`` on); a following ``save(step, ...)`` is skipped,
+        Every writer's runs are marked at the first step logged from ``step`` on (TensorBoard
+        drops what the crashed process logged from there); a following ``save(step, ...)`` is skipped,
         the checkpoint being on disk already. Raises ``ValueError`` for a ``path`` that does
         not name a checkpoint, ``FileNotFoundError`` when it does not exist.
         """
@@ -224,11 +218,7 @@ class CheckpointManager:
             raise FileNotFoundError(f"no checkpoint at {path!r}")
         state = self._load(path)
         self._restored_step = step
-        for i, writer in enumerate(self.writers):
-            if i == 0:
-                checkpoint_log.record_restore(writer, step, path)
-            else:
-                checkpoint_log.mark_resume(writer, step)
+        self.recorder.restored(step, path, on_disk=self.steps)
         return step, state
 
     def _format(self) -> registry.Adapter:
@@ -256,20 +246,6 @@ class CheckpointManager:
         return f"CheckpointManager({self.directory!r}, steps={self.steps})"
 
 
-def _writers(writer: Any) -> list[Any]:
-    if writer is None:
-        return []
-    writers = list(writer) if isinstance(writer, Sequence) else [writer]
-    for w in writers:
-        if not callable(getattr(w, "restart", None)) or not callable(
-            getattr(w, "add_scalar", None)
-        ):
-            raise TypeError(
-                f"writer must be a tblog.SummaryWriter or a sequence of them, got {type(w).__name__}"
-            )
-    return writers
-
-
 def _check_positive(name: str, value: int | None) -> None:
     if value is None:
         return
@@ -280,12 +256,7 @@ def _check_positive(name: str, value: int | None) -> None:
 
 
 def _check_step(step: Any) -> int:
-    if isinstance(step, bool) or not hasattr(step, "__index__"):
-        raise TypeError(f"step must be an int, got {type(step).__name__}")
-    value = int(step.__index__())
-    if value < 0:
-        raise ValueError(f"step must be >= 0, got {value}")
-    return value
+    return check_step(step)
 
 
 def _fsync_path(path: str) -> None:

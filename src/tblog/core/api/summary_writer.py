@@ -314,16 +314,20 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
     ) -> None:
         """Log hyperparameters and their metrics to the HPARAMS dashboard.
 
-        Written into this writer's own run by default (``run_name`` names a sub-run
-        instead); each metric is also logged as a scalar so the dashboard shows its value.
+        Written into this writer's own run by default (``run_name``: a sub-run, relative,
+        without ``..``). The dashboard shows each metric's last value in the run: a metric
+        whose tag the run already logs adds no point; a new one is logged as a scalar at
+        ``global_step``, or by default at the run's last logged step (0 in an empty run).
+        Raises ``TypeError``/``ValueError`` for bad arguments, before writing anything.
         """
         if self._writer is None:
             return
         from tblog.core.summaries import hparams
+        from tblog.core.tags import check_run_name
 
         if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
             raise TypeError("hparam_dict and metric_dict must be dicts")
-        run = run_name or ""
+        run = "" if run_name is None else check_run_name(run_name)
         step = to_step(global_step)
         wall = _time()
         metrics = {self._tag(key): value for key, value in metric_dict.items()}
@@ -331,10 +335,12 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
             hparam_dict, metrics, hparam_domain_discrete, start_time_secs=wall
         )
         values = [(key, _prepare_scalar(value)) for key, value in metrics.items()]
+        steps = hparams_metric_steps(self, run, list(metrics), global_step)
         for summary in summaries:
             self._summary(summary, step, wall, run=run)
         for key, value in values:
-            self._put((SCALAR, run, key, value, step, wall))
+            if key in steps:
+                self._put((SCALAR, run, key, value, steps[key], wall))
 
     # ------------------------------------------------------------------ graphs
     def add_graph(
@@ -410,6 +416,27 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
 
 
 _MIN_STEP, _MAX_STEP = -(1 << 63), (1 << 63) - 1  # Event.step is an int64
+
+
+def hparams_metric_steps(
+    writer: SummaryWriter, run: str, tags: list[str], global_step: Any = None
+) -> dict[str, int]:
+    """``{tag: step}`` at which ``add_hparams`` logs its metrics in ``run`` of ``writer``:
+    none for the tags the run already logs (the hparams dashboard shows their last value),
+    ``global_step`` (if given) or else the run's last logged step for the others.
+
+    Flushes the writer and reads the run's event files once.
+    """
+    core = writer.writer
+    if core is None or not tags:
+        return {}
+    from tblog.core.api.resume_scan import scan_run
+
+    core.flush()
+    scan = scan_run(core.storage, core.run_dir(run))
+    given = global_step is not None
+    step = to_step(global_step) if given else max(scan.last.values(), default=0)
+    return {tag: step for tag in tags if tag not in scan.kinds}
 
 
 def _wall_time(walltime: Any) -> float:

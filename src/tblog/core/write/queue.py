@@ -97,6 +97,8 @@ class EventWriter:
             self.storage, self.logdir, filename_suffix, purge_step, metadata_every
         )
         self._errors: list[tuple[BaseException, bool]] = []  # (error, storage error)
+        self._observers: list[Callable[[list[Any]], bool]] = []  # see observe_batches
+        self._on_close: list[Callable[[], None]] = []  # see before_close
         self._failed_writes = 0
         self._lock = threading.Lock()
         self._closed = True
@@ -122,6 +124,16 @@ class EventWriter:
     def closed(self) -> bool:
         """True once :meth:`close` has been called (until :meth:`reopen`)."""
         return self._closed
+
+    def observe_batches(self, observer: Callable[[list[Any]], bool]) -> None:
+        """Call ``observer(batch)`` on the writer thread before each batch taken off the
+        queue is encoded (it may insert items in place; ``False`` removes it). The resume
+        marking's hook (:mod:`tblog.core.api.write_hook`)."""
+        self._observers = [*self._observers, observer]
+
+    def before_close(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` on the closing thread when :meth:`close` starts (it may queue)."""
+        self._on_close.append(fn)
 
     def run_names(self) -> list[str]:
         """Names of the sub-runs written so far (``add_scalars`` runs, ...), not the main one."""
@@ -255,6 +267,9 @@ class EventWriter:
         """
         if self._closed:
             return
+        hooks, self._on_close = self._on_close, []
+        for fn in hooks:  # they may still queue items
+            fn()
         deadline = None if timeout is None else time.monotonic() + timeout
         error: BaseException | None = None
         try:
@@ -342,6 +357,8 @@ class EventWriter:
         popleft = q.popleft
         while q:
             batch = list(itertools.starmap(popleft, itertools.repeat((), min(len(q), _BATCH))))
+            if self._observers:
+                self._observers = [fn for fn in self._observers if fn(batch)]
             self._handle(batch)
             self._write()
 

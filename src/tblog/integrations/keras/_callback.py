@@ -16,7 +16,7 @@ from typing import Any
 import keras  # type: ignore[import-untyped]
 import numpy as np
 
-from tblog.core.api import checkpoint_log
+from tblog.core.api import recorder
 from tblog.core.api.summary_writer import SummaryWriter
 from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
 from tblog.integrations.keras import _projector, _weights
@@ -370,45 +370,12 @@ _ITERATION_TAGS = ("batch_", "evaluation_")
 
 
 def _mark_resume(writer: SummaryWriter, resume: tuple[int, int]) -> None:
-    """Resume a run that mixes two step axes: ``epoch_*``, histograms and images at the
-    epoch, ``batch_*`` and ``evaluation_*`` at the optimizer iteration.
+    """Mark a run that mixes two step axes as resumed: ``epoch_*``, histograms and images
+    count epochs, ``batch_*`` and ``evaluation_*`` the optimizer's iterations.
 
-    ``resume`` is ``(iterations, epoch)`` of the restored checkpoint. The run is marked at
-    the epoch (the smaller step), which drops everything the crashed process logged from
-    that epoch on in both TensorBoard loaders; the iteration-axis points it logged up to
-    the checkpoint's iteration are then written again, so those curves keep their history
-    and continue at the checkpoint.
+    ``resume`` is ``(iterations, epoch)`` of the restored checkpoint; each axis is marked at
+    its first step logged from there (:func:`tblog.core.api.recorder.mark_resume`), so both
+    curves keep their history up to the checkpoint and continue after it.
     """
     iterations, epoch = resume
-    core = writer.writer
-    keep: list[bytes] = []
-    if core is not None:
-        keep = _iteration_events(core.storage, core.logdir, epoch, iterations)
-    checkpoint_log.mark_resume(writer, epoch)
-    if core is not None:
-        for data in keep:
-            core.event("", data)
-
-
-def _iteration_events(storage: Any, run_dir: str, lo: int, hi: int) -> list[bytes]:
-    """Serialized events of ``run_dir`` holding only iteration-axis values at steps in
-    ``[lo, hi]`` (the last copy of each (tag, step) wins, as a reader would see it)."""
-    from tblog.core.format.records import DataLossError
-    from tblog.core.proto import event_pb2
-    from tblog.core.read.reader import parse_events
-
-    latest: dict[tuple[str, int], bytes] = {}
-    for name in storage.event_files(run_dir):
-        data = storage.read(storage.join(run_dir, name)) or b""
-        try:
-            for event in parse_events(data, source=name):
-                if not (lo <= event.step <= hi) or not event.HasField("summary"):
-                    continue
-                for value in event.summary.value:
-                    if value.tag.startswith(_ITERATION_TAGS):
-                        copy = event_pb2.Event(wall_time=event.wall_time, step=event.step)
-                        copy.summary.value.add().CopyFrom(value)
-                        latest[(value.tag, event.step)] = copy.SerializeToString()
-        except DataLossError:  # a damaged file keeps what came before the damage
-            continue
-    return [latest[key] for key in sorted(latest, key=lambda k: (k[1], k[0]))]
+    recorder.mark_resume(writer, epoch, axes=[recorder.Axis(_ITERATION_TAGS, iterations)])

@@ -1,36 +1,36 @@
-"""How the logger learns that a Trainer resumed from a checkpoint.
+"""How a ``TBLogger`` resumes its run, through Lightning's public API only.
 
-Lightning gives a logger no reference to its Trainer and no restore hook, and the Trainer
-creates the logger's experiment (and asks for ``version`` to place ``checkpoints/``) before
-it loads the checkpoint. So the logger looks, once per run, up the call stack for the
-``Trainer._run(model, ckpt_path)`` frame that is creating its experiment: it holds the
-Trainer (whose ``loggers`` contain this logger) and the checkpoint being resumed. With
-``version=None`` a checkpoint inside ``<save_dir>/<name>/<version>/`` selects that version,
-and a small callback added to ``trainer.callbacks`` reports the restored step at
-``on_train_start`` (after ``restore_training_state``). Outside a Trainer nothing is found
-and the logger behaves like ``TensorBoardLogger``.
+- **Saving**: at the first ``log_graph(model)`` of a fit (the Trainer calls it on every
+  logger once the model is set up and, for a resumed fit, restored, before training),
+  the logger adds a :class:`~lightning.pytorch.callbacks.Callback` to ``trainer.callbacks``
+  whose ``on_save_checkpoint`` writes the logger's identity into every checkpoint, under
+  ``checkpoint["tblog_loggers"]``: name, version, sub dir and the last step it logged
+  (and flushes every writer of the process first, as every checkpoint hook does).
+- **Resuming**: at that same ``log_graph`` call, when ``trainer.ckpt_path`` is set and the
+  Trainer is fitting, the logger reads its identity back from that checkpoint file, moves
+  to that version (if the Trainer claimed a new one meanwhile, and the logger was made
+  with ``version=None``) and marks its run as resumed from that step. So any
+  ``fit(ckpt_path=...)`` continues the same version, wherever the checkpoint lives.
+  A checkpoint saved without the identity (by ``TensorBoardLogger``, or an older tblog)
+  falls back to the version directory it lies in, and its ``global_step``.
+
+Used: ``LightningModule.trainer``, ``Trainer.ckpt_path``, ``Trainer.state.fn``,
+``Trainer.callbacks``, ``Trainer.checkpoint_callbacks``, ``ModelCheckpoint.dirpath``,
+``Callback.on_save_checkpoint``: all public (checked against Lightning 2.6.6).
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
+import os
 import weakref
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
+from tblog.core.api.recorder import CheckpointRecorder
+
 _TRAINER_PACKAGES = ("lightning.pytorch", "pytorch_lightning")
-_MAX_DEPTH = 48
-
-
-@dataclass
-class TrainerRun:
-    """The Trainer driving a logger, and the checkpoint it resumes from (``None``: fresh)."""
-
-    trainer: Any
-    ckpt_path: Any
-    fitting: bool
+CHECKPOINT_KEY = "tblog_loggers"
 
 
 def trainer_package(trainer: Any) -> str | None:
@@ -43,68 +43,126 @@ def trainer_package(trainer: Any) -> str | None:
     return None
 
 
-def _drives(candidate: Any, logger: Any) -> bool:
-    if candidate is None or trainer_package(candidate) is None:
-        return False
+def trainer_of(model: Any) -> Any:
+    """``model.trainer`` (public), or ``None`` when the module is not attached to one."""
     try:
-        loggers = candidate.loggers
-    except Exception:  # noqa: BLE001 - not a Trainer after all
-        return False
-    return any(item is logger for item in (loggers or ()))
+        return model.trainer
+    except (AttributeError, RuntimeError):
+        return None
 
 
-def find_run(logger: Any) -> TrainerRun | None:
-    """The Trainer whose ``_run`` is on the call stack with ``logger`` among its loggers."""
-    frame: FrameType | None = sys._getframe(1)
-    depth = 0
-    found = None
-    while frame is not None and depth < _MAX_DEPTH:
-        code = frame.f_code
-        if code.co_name in ("_run", "_call_setup_hook", "_log_hyperparams"):
-            local = frame.f_locals
-            candidate = local.get("self") if code.co_name == "_run" else local.get("trainer")
-            if _drives(candidate, logger):
-                found = candidate
-                if code.co_name == "_run":
-                    state = getattr(candidate, "state", None)
-                    fn = getattr(getattr(state, "fn", None), "value", None)
-                    return TrainerRun(candidate, local.get("ckpt_path"), fn == "fit")
-        frame = frame.f_back
-        depth += 1
-    if found is not None:
-        fn = getattr(getattr(getattr(found, "state", None), "fn", None), "value", None)
-        return TrainerRun(found, getattr(found, "ckpt_path", None), fn == "fit")
-    return None
+@dataclass
+class Identity:
+    """What a checkpoint says about the logger that logged its run."""
+
+    name: str
+    version: int | str
+    sub_dir: str | None
+    step: int  # the last step the logger logged before the save (-1: none)
 
 
-def logging_step(trainer: Any) -> int:
-    """The step Lightning's logger connector logs training metrics at after a restore."""
-    loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
-    step = getattr(loop, "_batches_that_stepped", None)
-    return int(step if step is not None else trainer.global_step)
-
-
-def attach_resume_hook(trainer: Any, logger: Any) -> None:
-    """Add (once) a callback telling ``logger`` when ``trainer`` starts training from a checkpoint.
-
-    The callback calls ``logger._on_resumed(trainer)`` at ``on_train_start`` of every fit
-    whose ``trainer.ckpt_path`` is set; it holds the logger weakly and has no state.
-    """
+def attach_state_callback(trainer: Any, logger: Any) -> None:
+    """Add (once) the callback writing ``logger``'s identity into ``trainer``'s checkpoints."""
     package = trainer_package(trainer)
     if package is None:
         return
-    callbacks = trainer.callbacks
-    for cb in callbacks:
-        if getattr(cb, "_tblog_logger", None) is not None and cb._tblog_logger() is logger:
+    for cb in trainer.callbacks:
+        ref = getattr(cb, "_tblog_logger", None)
+        if ref is not None and ref() is logger:
             return
-    callbacks.append(_hook_class(package)(logger))
+    trainer.callbacks.append(_callback_class(package)(logger))
 
 
-_HOOK_CLASSES: dict[str, type] = {}
+def identity_of(logger: Any) -> dict[str, Any]:
+    return {
+        "name": logger.name,
+        "version": logger.version,
+        "sub_dir": logger.sub_dir,
+        "step": int(logger._last_step),
+    }
 
 
-def _hook_class(package: str) -> type:
-    klass = _HOOK_CLASSES.get(package)
+def read_identity(path: str, logger: Any) -> tuple[Identity | None, int | None]:
+    """``(identity of logger's run or None, the checkpoint's global_step or None)`` from the
+    checkpoint at ``path`` (read lazily: tensors are memory-mapped, not loaded)."""
+    checkpoint = _load(path)
+    if not isinstance(checkpoint, dict):
+        return None, None
+    global_step = checkpoint.get("global_step")
+    global_step = int(global_step) if isinstance(global_step, int) else None
+    for entry in checkpoint.get(CHECKPOINT_KEY) or ():
+        if (entry.get("name") or "") == logger.name and entry.get("sub_dir") == logger.sub_dir:
+            return (
+                Identity(
+                    entry["name"] or "",
+                    entry["version"],
+                    entry.get("sub_dir"),
+                    int(entry.get("step", -1)),
+                ),
+                global_step,
+            )
+    return None, global_step
+
+
+def _load(path: str) -> Any:
+    import torch
+
+    if "://" not in str(path):
+        try:
+            return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+        except (RuntimeError, ValueError, OSError):
+            pass  # not a zip-format file: read it whole
+    import fsspec
+
+    with fsspec.open(str(path), "rb") as f:
+        return torch.load(f, map_location="cpu", weights_only=False)
+
+
+def fitting(trainer: Any) -> bool:
+    fn = getattr(getattr(trainer, "state", None), "fn", None)
+    return getattr(fn, "value", fn) == "fit"
+
+
+def move_checkpoint_dirs(trainer: Any, old_dir: str, new_dir: str) -> None:
+    """Point the ``ModelCheckpoint`` callbacks whose ``dirpath`` Lightning derived from the
+    version the logger left (``<old_dir>/checkpoints``) at ``<new_dir>/checkpoints``."""
+    old = os.path.normpath(os.path.join(old_dir, "checkpoints"))
+    for cb in getattr(trainer, "checkpoint_callbacks", None) or ():
+        dirpath = getattr(cb, "dirpath", None)
+        if isinstance(dirpath, str) and os.path.normpath(dirpath) == old:
+            cb.dirpath = os.path.join(new_dir, "checkpoints")
+
+
+def remove_own_run(log_dir: str, version_dir: str) -> None:
+    """Delete what this process wrote into ``log_dir`` (its event files) and the now empty
+    directories up to ``version_dir``; anything else there stays."""
+    pid = f".{os.getpid()}."
+    try:
+        names = os.listdir(log_dir)
+    except OSError:
+        return
+    for name in names:
+        if "tfevents" in name and pid in name:
+            try:
+                os.remove(os.path.join(log_dir, name))
+            except OSError:
+                pass
+    path = log_dir
+    while True:
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
+        if os.path.normpath(path) == os.path.normpath(version_dir):
+            return
+        path = os.path.dirname(path)
+
+
+_CALLBACK_CLASSES: dict[str, type] = {}
+
+
+def _callback_class(package: str) -> type:
+    klass = _CALLBACK_CLASSES.get(package)
     if klass is not None:
         return klass
     base = importlib.import_module(package + ".callbacks").Callback
@@ -112,10 +170,16 @@ def _hook_class(package: str) -> type:
     def __init__(self: Any, logger: Any) -> None:
         self._tblog_logger = weakref.ref(logger)
 
-    def on_train_start(self: Any, trainer: Any, pl_module: Any) -> None:
+    def on_save_checkpoint(
+        self: Any, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]
+    ) -> None:
         logger = self._tblog_logger()
-        if logger is not None and trainer.ckpt_path:
-            logger._on_resumed(trainer)
+        if logger is not None:
+            entries = checkpoint.setdefault(CHECKPOINT_KEY, [])
+            entries.append(identity_of(logger))
+            if logger._experiment is not None:
+                # what was logged before the checkpoint is on disk before the file is
+                CheckpointRecorder(logger._experiment).before_save()
 
     def __getstate__(self: Any) -> dict[str, Any]:
         return {}
@@ -124,16 +188,16 @@ def _hook_class(package: str) -> type:
         self._tblog_logger = lambda: None
 
     klass = type(
-        "TBLoggerResumeHook",
+        "TBLoggerState",
         (base,),
         {
             "__init__": __init__,
-            "on_train_start": on_train_start,
+            "on_save_checkpoint": on_save_checkpoint,
             "__getstate__": __getstate__,
             "__setstate__": __setstate__,
             "__module__": __name__,
-            "__doc__": "Tells a TBLogger the step its Trainer resumed at (added by the logger).",
+            "__doc__": "Writes a TBLogger's name, version, sub dir and last step into checkpoints.",
         },
     )
-    _HOOK_CLASSES[package] = klass
+    _CALLBACK_CLASSES[package] = klass
     return klass

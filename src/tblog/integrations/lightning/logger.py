@@ -14,7 +14,7 @@ from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
 
-from tblog.core.api import checkpoint_log
+from tblog.core.api.recorder import CheckpointRecorder
 from tblog.core.api.summary_writer import SummaryWriter
 from tblog.core.convert import to_step
 from tblog.integrations.lightning import _compat, _graph, _hparams, _layout, _trainer
@@ -93,6 +93,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self._continuing = False  # the run directory held event files when opened
         self._hparams_saved = False
         self._session: dict[str, Any] | None = None
+        self._version_given = version is not None
+        self._last_step = -1  # the highest step logged: saved in checkpoints (_trainer)
         self.hparams: dict[str, Any] | Namespace = {}
 
     # ------------------------------------------------------------------ layout
@@ -146,11 +148,6 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         return os.path.expanduser(os.path.expandvars(log_dir))
 
     def _resolve_version(self) -> int | str:
-        run = _trainer.find_run(self)
-        if run is not None and run.ckpt_path and run.fitting:
-            resumed = _layout.version_of_checkpoint(self.root_dir, run.ckpt_path)
-            if resumed is not None:
-                return resumed
         if _compat.rank() != 0:
             return _layout.next_version(self.root_dir)  # rank 0's choice is broadcast
         return _layout.claim_version(self.root_dir)
@@ -165,11 +162,6 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         return self._experiment
 
     def _open(self) -> SummaryWriter:
-        run = _trainer.find_run(self)
-        if run is not None:
-            _trainer.attach_resume_hook(run.trainer, self)
-            package = _trainer.trainer_package(run.trainer) or PACKAGE
-            _compat.register_as_tensorboard_logger(TBLogger, package)
         log_dir = self.log_dir
         if self.root_dir:  # made even when a subclass puts log_dir elsewhere, as Lightning does
             _layout.make_dirs(self.root_dir)
@@ -186,6 +178,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             metrics = self._fabric_add_prefix(metrics)
         exp = self._experiment if self._experiment is not None else self.experiment
         exp._add_metrics(metrics, step)
+        if type(step) is int and step > self._last_step:
+            self._last_step = step
 
     def _fabric_add_prefix(self, metrics: Mapping[str, Any]) -> Mapping[str, Any]:
         return _compat.fabric_utils._add_prefix(metrics, self._prefix, self.LOGGER_JOIN_CHAR)  # type: ignore[no-any-return]
@@ -214,7 +208,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         elif not isinstance(metrics, dict):
             metrics = {"hp_metric": metrics}
         if metrics:
-            self.log_metrics(metrics, step)
+            self._log_hparams_metrics(exp, metrics, step)
         if not flat and not metrics:
             return
         if self._session is None:
@@ -233,13 +227,29 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         ``TensorBoardLogger._sanitize_params``, a hook subclasses may override."""
         return {key: _hparams.session_value(value) for key, value in params.items()}
 
+    def _log_hparams_metrics(
+        self, exp: SummaryWriter, metrics: Mapping[str, Any], step: int | None
+    ) -> None:
+        """Log the metrics of ``log_hyperparams`` as ``add_hparams`` does: none whose tag the
+        run already logs (the HPARAMS tab shows its last value), the others at ``step`` or
+        else at the run's last logged step."""
+        from tblog.core.api.summary_writer import hparams_metric_steps
+
+        if self._prefix:
+            metrics = self._fabric_add_prefix(metrics)
+        keys = {exp._tag(key): key for key in metrics}
+        steps = hparams_metric_steps(exp, "", list(keys), step)
+        by_step: dict[int, dict[str, Any]] = {}
+        for tag, at in steps.items():
+            by_step.setdefault(at, {})[keys[tag]] = metrics[keys[tag]]
+        for at, items in sorted(by_step.items()):
+            exp._add_metrics(items, at)
+
     @rank_zero_only
     def log_graph(self, model: Any, input_array: Any = None) -> None:
         """Trace ``model`` with ``input_array`` (default ``model.example_input_array``) into
         the Graphs dashboard when the logger was made with ``log_graph=True``."""
-        trainer = getattr(model, "_trainer", None)
-        if trainer is not None:
-            _trainer.attach_resume_hook(trainer, self)
+        self._on_fit_model(model)
         if not self._log_graph or self._continuing:
             return  # a continued run already holds the graph
         input_array = (
@@ -267,20 +277,50 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         if not path:
             return
         step = getattr(cb, "_last_global_step_saved", None)
-        exp = self.experiment
-        checkpoint_log.record_save(
-            exp, int(step or 0), str(path), _checkpoint_metrics(cb, str(path))
+        CheckpointRecorder(self.experiment).saved(
+            int(step or 0), str(path), _checkpoint_metrics(cb, str(path))
         )
-        exp.flush()
 
-    def _on_resumed(self, trainer: Any) -> None:
-        """Called when ``trainer`` starts training from ``trainer.ckpt_path``: TensorBoard
-        drops what an earlier process logged at or after the restored step (the restore is
-        recorded at that step, with the checkpoint's path)."""
-        if _compat.rank() != 0:
+    def _on_fit_model(self, model: Any) -> None:
+        """At ``log_graph`` (called by the Trainer before training, after a restore): carry
+        the logger's identity in the Trainer's checkpoints, and continue the run of the
+        checkpoint being resumed from (:mod:`tblog.integrations.lightning._trainer`)."""
+        trainer = _trainer.trainer_of(model)
+        if trainer is None or _trainer.trainer_package(trainer) is None:
             return
-        step = _trainer.logging_step(trainer)
-        checkpoint_log.record_restore(self.experiment, step, str(trainer.ckpt_path))
+        _compat.register_as_tensorboard_logger(TBLogger, _trainer.trainer_package(trainer))
+        _trainer.attach_state_callback(trainer, self)
+        ckpt_path = getattr(trainer, "ckpt_path", None)
+        if not ckpt_path or not _trainer.fitting(trainer):
+            return
+        identity, global_step = _trainer.read_identity(str(ckpt_path), self)
+        if identity is not None:
+            version: int | str | None = identity.version
+            step = max(identity.step, 0)
+        else:  # saved without tblog's callback: the version folder it lies in
+            version = _layout.version_of_checkpoint(self.root_dir, ckpt_path)
+            step = global_step or 0
+        if version is not None and version != self.version and not self._version_given:
+            self._move_to(trainer, version)
+        self._last_step = max(self._last_step, step)
+        CheckpointRecorder(self.experiment).restored(step, str(ckpt_path))
+
+    def _move_to(self, trainer: Any, version: int | str) -> None:
+        """Continue in ``version`` instead of the version claimed for this fit (whose
+        directory only holds what this process wrote: removed)."""
+        old_dir, old_version_dir = self.log_dir, self._version_dir()
+        if self._experiment is not None:
+            self._experiment.close()
+            self._experiment = None
+        self._version = version
+        if not _layout.is_remote(old_dir):
+            _trainer.remove_own_run(old_dir, old_version_dir)
+        _trainer.move_checkpoint_dirs(trainer, old_version_dir, self._version_dir())
+        self._hparams_saved = False
+
+    def _version_dir(self) -> str:
+        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
+        return os.path.join(self.root_dir, version)
 
     # ------------------------------------------------------------------ lifecycle
     @rank_zero_only

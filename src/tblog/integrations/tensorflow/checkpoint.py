@@ -15,10 +15,10 @@ The flow of TensorFlow's checkpoint guide, with the hook in it::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from tblog.core.api import checkpoint_log
+from tblog.core.api.recorder import CheckpointRecorder, check_step
 
 _NUMBER = re.compile(r"-(\d+)\Z")
 
@@ -50,7 +50,8 @@ class CheckpointHook:
                 f"save_interval_steps must be an int >= 1, got {save_interval_steps!r}"
             )
         self.manager = manager
-        self.writers = _writers(writer)
+        self.recorder = CheckpointRecorder(writer)
+        self.writers = self.recorder.writers
         self.save_interval_steps = save_interval_steps
         self.restored_step: int | None = None
         self.status: Any = None
@@ -66,7 +67,8 @@ class CheckpointHook:
     def restore(self, path: str | None = None) -> int | None:
         """Restore ``path`` (default: the manager's latest checkpoint) into the manager's
         ``tf.train.Checkpoint``; return its number (the step), or ``None`` when there is no
-        checkpoint. Each writer is told the run resumes at that step. The restore status
+        checkpoint. Each writer's runs are marked at the first step they log from there (the
+        loop may resume at that step or after it). The restore status
         is kept in :attr:`status` (e.g. ``hook.status.assert_consumed()``)."""
         if path is None:
             path = self.manager.latest_checkpoint
@@ -75,16 +77,13 @@ class CheckpointHook:
         step = self.step_of(path)
         self.status = self.manager.checkpoint.restore(path)
         self.restored_step = step
-        for i, writer in enumerate(self.writers):
-            if i == 0:
-                checkpoint_log.record_restore(writer, step, path)
-            else:
-                checkpoint_log.mark_resume(writer, step)
+        on_disk = [self.step_of(p) for p in self.manager.checkpoints]
+        self.recorder.restored(step, path, on_disk=on_disk)
         return step
 
     def should_save(self, step: int) -> bool:
         """Whether :meth:`save` at ``step`` saves (interval, and not the restored step)."""
-        if step == self.restored_step:
+        if check_step(step) == self.restored_step:
             return False
         return self.save_interval_steps is None or step % self.save_interval_steps == 0
 
@@ -100,41 +99,13 @@ class CheckpointHook:
         then record it (with ``metrics``) and flush the writer. Returns the checkpoint
         prefix, or ``None`` when nothing was saved (also when the manager's own
         ``checkpoint_interval`` skipped it)."""
-        step = _to_step(step)
+        step = check_step(step)
         if not force and not self.should_save(step):
             return None
-        for writer in self.writers:
-            writer.flush()  # what was logged before the checkpoint is on disk before it
+        self.recorder.before_save()  # what was logged before the checkpoint is on disk with it
         path = self.manager.save(checkpoint_number=step, check_interval=check_interval)
         if path is None:
             return None
         self.restored_step = None
-        if self.writers:
-            checkpoint_log.record_save(self.writers[0], step, path, metrics)
-            self.writers[0].flush()
+        self.recorder.saved(step, str(path), metrics)
         return str(path)
-
-
-def _to_step(step: Any) -> int:
-    """An int from an int, a numpy/TensorFlow integer or a whole float; else raise."""
-    if isinstance(step, bool):
-        raise TypeError("step must be an integer, got bool")
-    try:
-        value = float(step)
-    except (TypeError, ValueError):
-        raise TypeError(f"step must be an integer, got {type(step).__name__}") from None
-    if not value.is_integer() or value < 0:
-        raise ValueError(f"step must be a whole number >= 0, got {value}")
-    return int(value)
-
-
-def _writers(writer: Any) -> list[Any]:
-    if writer is None:
-        return []
-    writers = list(writer) if isinstance(writer, Sequence) else [writer]
-    for w in writers:
-        if not callable(getattr(w, "restart", None)):
-            raise TypeError(
-                f"writer must be a tblog.SummaryWriter or a sequence of them, got {type(w).__name__}"
-            )
-    return writers

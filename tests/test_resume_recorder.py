@@ -1,0 +1,95 @@
+"""The checkpoint recorder in the core: its step validator, step axes, and marks made at
+the next save; read back with TensorBoard's Python loader."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import tb
+
+import tblog
+from tblog.core.api.recorder import Axis, CheckpointRecorder, check_step, mark_resume
+
+
+def test_check_step_exact_up_to_int64():
+    torch = pytest.importorskip("torch")
+    big = 2**53 + 1  # not a float
+    assert check_step(big) == big
+    assert check_step(np.int64(2**62 + 1)) == 2**62 + 1
+    assert check_step(np.uint64(2**63 - 1)) == 2**63 - 1
+    assert check_step(torch.tensor(big)) == big
+    assert check_step(np.array([7])) == 7
+    assert check_step(5.0) == 5
+    assert check_step(np.float32(6.0)) == 6
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        (True, TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+        ([1, 2], TypeError),
+        (np.array([1, 2]), TypeError),
+        (5.5, ValueError),
+        (-1, ValueError),
+        (2**63, ValueError),
+        (np.float64("nan"), ValueError),
+    ],
+)
+def test_check_step_rejects(bad, error):
+    with pytest.raises(error, match="step"):
+        check_step(bad)
+
+
+def test_two_step_axes_continue_each_at_its_checkpoint(tmp_path):
+    """Batch tags count iterations, epoch tags epochs (Keras): a checkpoint of 20 iterations
+    (= epoch 2 starts) keeps each axis' history up to it and replaces what came after."""
+    w = tblog.SummaryWriter(tmp_path)
+    for it in range(1, 26):  # crashed during epoch 2, at iteration 25
+        w.add_scalar("batch_loss", float(it), it)
+        if it % 10 == 0:
+            w.add_scalar("epoch_loss", float(it // 10 - 1), it // 10 - 1)
+    w.flush()
+    time.sleep(1.05)
+    w2 = tblog.SummaryWriter(tmp_path)
+    mark_resume(w2, 2, axes=[Axis(("batch_",), 20)])
+    for it in range(21, 31):
+        w2.add_scalar("batch_loss", 1000.0 + it, it)
+    w2.add_scalar("epoch_loss", 1002.0, 2)
+    w2.close()
+    w.close()
+    batch = tb.scalar_series(tmp_path, "batch_loss")
+    assert batch == [(i, float(i) if i <= 20 else 1000.0 + i) for i in range(1, 31)]
+    assert tb.scalar_series(tmp_path, "epoch_loss") == [(0, 0.0), (1, 1.0), (2, 1002.0)]
+
+
+def test_run_that_logs_nothing_is_marked_at_the_next_save(tmp_path):
+    train, val = tblog.SummaryWriter(tmp_path / "t"), tblog.SummaryWriter(tmp_path / "v")
+    for s in range(15):
+        train.add_scalar("loss", float(s), s)
+        val.add_scalar("val", float(s), s)
+    train.flush()
+    val.flush()
+    time.sleep(1.05)
+    t2, v2 = tblog.SummaryWriter(tmp_path / "t"), tblog.SummaryWriter(tmp_path / "v")
+    rec = CheckpointRecorder([t2, v2])
+    rec.restored(10, "ckpt-10")
+    for s in range(11, 20):
+        t2.add_scalar("loss", 100.0 + s, s)
+    rec.before_save()
+    rec.saved(20, "ckpt-20")
+    v2.add_scalar("val", 120.0, 20)  # after the save: the mark (at 11) comes before it
+    for w in (t2, v2, train, val):
+        w.close()
+    assert tb.scalar_series(tmp_path / "v", "val") == [(s, float(s)) for s in range(11)] + [
+        (20, 120.0)
+    ]
+    loss = tb.scalar_series(tmp_path / "t", "loss")
+    assert loss == [(s, float(s) if s <= 10 else 100.0 + s) for s in range(20)]
+    acc = tb.accumulator(tmp_path / "t")
+    restored = [e.step for e in acc.Tensors("checkpoint/restored/text_summary")]
+    assert restored == [11]
+    assert [e.step for e in acc.Tensors("checkpoint/step")] == [20]
