@@ -155,33 +155,6 @@ def test_histograms_and_purged_events_after_resume(logs):
     assert len(raw) > sum(len(v) for v in seen.values())  # the raw stream keeps them
 
 
-def test_resume_scan_helpers_agree_with_checkpoint_log(logs, tmp_path):
-    """The functions the checkpoint hooks and the Keras callback are to switch to
-    (``tblog.core.read.events``) answer what their current scans answer."""
-    from tblog.core.api import checkpoint_log
-    from tblog.core.read import events
-    from tblog.core.write.storage import open_storage
-
-    storage = open_storage(str(logs / "stale"))
-    for step in (0, 50, 70, 99, 200):
-        want = checkpoint_log._scan_runs(storage, storage.root, step)
-        for run, (stale, has_start) in want.items():
-            run_dir = storage.join(storage.root, run) if run else storage.root
-            got = events.tags_since(storage, events.event_paths(storage, run_dir), step)
-            assert got == (stale, has_start), (run, step)
-    # latest_values: the last copy of each (tag, step) in a range, as written
-    run_dir = str(logs / "stale")
-    paths = events.event_paths(storage, run_dir)
-    got = events.latest_values(storage, paths, 40, 60, lambda t: t == "a")
-    from tblog.core.proto import event_pb2
-
-    decoded = [event_pb2.Event.FromString(b) for b in got]
-    assert [e.step for e in decoded] == list(range(40, 61))
-    assert [tb_value(e) for e in decoded] == [
-        float(s if s < 50 else 1000 + s) for s in range(40, 61)
-    ]
-
-
 def tb_value(event) -> float:
     from tblog.core.read.values import scalar_of
 
