@@ -161,3 +161,56 @@ def tb_value(event) -> float:
     value = scalar_of(event.summary.value[0])
     assert value is not None
     return value
+
+
+_DATA_CLASS = {1: "scalar", 2: "tensor", 3: "blob"}
+
+
+def _run_dirs(root):
+    for dirpath, _, files in os.walk(root):
+        if any("tfevents" in f for f in files):
+            yield dirpath
+
+
+@pytest.mark.parametrize("which", ["killed", "stale"])
+def test_resume_scan_agrees_with_reader_and_tensorboard(logs, which):
+    """The recorder's scan (``resume_scan.scan_run``) reads each run as the one reader
+    does and as TensorBoard's loaders do: every tag's data class as the server-side
+    accumulator decides it, the tags and START that ``events.tags_since`` finds, and the
+    values it keeps exactly the points the accumulator keeps after its purges."""
+    from tensorboard import data_compat
+
+    from tblog.core.api import resume_scan
+    from tblog.core.proto import summary_pb2
+    from tblog.core.read import events
+    from tblog.core.write.storage import LocalStorage
+
+    storage = LocalStorage(str(logs))
+    seen_runs = 0
+    for run_dir in _run_dirs(logs / which):
+        seen_runs += 1
+        keep = resume_scan.Keep(lambda _t: True, 0, 2**63 - 1, every=True)
+        scan = resume_scan.scan_run(storage, run_dir, [keep])
+        acc = tb.accumulator(run_dir)
+        meta = acc.AllSummaryMetadata()
+        assert scan.kinds == {t: _DATA_CLASS[m.data_class] for t, m in meta.items()}, run_dir
+        paths = events.event_paths(storage, run_dir)
+        for step in (0, 50, 51, 80, 10**6):
+            assert (scan.stale(step), scan.has_start) == events.tags_since(storage, paths, step)
+        got: dict[str, list[tuple[int, float, np.ndarray]]] = {}
+        for tag, step, wall, data in scan.copies:
+            value = data_compat.migrate_value(summary_pb2.Summary.Value.FromString(data))
+            array = tb.tensor_util.make_ndarray(value.tensor)
+            got.setdefault(tag, []).append((step, wall, array))
+        want = {t: [(e.step, e.wall_time, tb.array(e)) for e in acc.Tensors(t)] for t in meta}
+        want = {t: v for t, v in want.items() if v}
+        assert set(got) == set(want), run_dir
+        for tag, points in want.items():
+            assert [(s, w) for s, w, _ in got[tag]] == [(s, w) for s, w, _ in points], tag
+            for (_, _, a), (_, _, b) in zip(got[tag], points, strict=True):
+                np.testing.assert_array_equal(a, b)
+        # the last copy of each (tag, step) when not every copy is asked for
+        upto = resume_scan.Keep(lambda _t: True, 0, 60)
+        last = resume_scan.scan_run(storage, run_dir, [upto])
+        assert set(last.kept) == {(t, s) for t, v in want.items() for s, _, _ in v if s <= 60}
+    assert seen_runs >= 2

@@ -2,11 +2,12 @@
 
 :func:`scan_runs` reads the event files of a writer's run and of its ``add_scalars``
 sub-runs once, at a restore, and keeps per run only what the marking needs: each tag's
-kind (as the data server decides it, from the tag's first value) and highest step, whether
+kind (as the one reader decides it, from the value that names its plugin) and highest step, whether
 a ``SessionLog START`` is there, and the values that a later mark may have to write again
 (the points of the tags of :class:`Keep`'s ranges, last copy of each ``(tag, step)``).
 
-The scanning of one file's bytes is :func:`_scan_file` (swap in the fast reader there).
+The reading is the one reader's (:mod:`tblog.core.read`): its decoding, its kind of
+each tag, its START rules; this module only keeps what the recorder asks of it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from tblog.core.format import events, records
-from tblog.core.proto import event_pb2, summary_pb2, tensor_pb2
-from tblog.core.read.reader import parse_events
+from tblog.core.format import events
+from tblog.core.proto import summary_pb2, tensor_pb2
+from tblog.core.read import events as read_events
+from tblog.core.read.scan import load_run
 from tblog.core.write.storage import Storage, is_event_file
 
 
@@ -68,55 +70,40 @@ def scan_runs(
 
 
 def scan_run(storage: Storage, run_dir: str, keep: Iterable[Keep] = ()) -> RunScan:
-    """The :class:`RunScan` of one run directory (empty if it does not exist)."""
+    """The :class:`RunScan` of one run directory (empty if it does not exist), read with
+    the one reader: kinds, highest steps and STARTs as written (the data server ignores
+    STARTs) by :func:`tblog.core.read.scan.load_run`, the kept values as the Python loader
+    keeps them by :func:`tblog.core.read.events.values_between`."""
     keeps = list(keep)
     scan = RunScan()
     if not storage.isdir(run_dir):
         return scan
-    for name in sorted(storage.listdir(run_dir)):
-        if is_event_file(name):
-            _scan_file(storage.read(storage.join(run_dir, name)) or b"", name, scan, keeps)
+    paths = read_events.event_paths(storage, run_dir)
+    run = load_run(storage, paths, purge=False)
+    scan.has_start = run.starts > 0
+    for tag, series in run.series.items():
+        scan.kinds[tag] = series.kind
+        if series.steps.size:
+            scan.last[tag] = int(series.steps.max())
+    if not keeps:
+        return scan
+
+    def which(tag: str, step: int) -> Keep | None:
+        for k in keeps:
+            if k.lo <= step <= k.hi and k.wanted(tag):
+                return k
+        return None
+
+    picked = read_events.values_between(
+        storage, paths, lambda tag, step: which(tag, step) is not None, scan.kinds
+    )
+    for tag, step, wall, data in picked:
+        k = which(tag, step)
+        if k is not None and k.every:
+            scan.copies.append((tag, step, wall, data))
+        else:
+            scan.kept[(tag, step)] = (wall, data)
     return scan
-
-
-def _scan_file(data: bytes, name: str, scan: RunScan, keeps: list[Keep]) -> None:
-    kinds, last = scan.kinds, scan.last
-    try:
-        for event in parse_events(data, check_crc=False, source=name):
-            what = event.WhichOneof("what")
-            if what == "session_log":
-                if event.session_log.status == event_pb2.SessionLog.START:
-                    scan.has_start = True
-                    _purge(scan, event.step)
-                continue
-            if what != "summary":
-                continue
-            step = event.step
-            for value in event.summary.value:
-                tag = value.tag
-                if tag not in kinds:
-                    kinds[tag] = _kind(value)  # the first value decides, as for the data server
-                if last.get(tag, -1) < step:
-                    last[tag] = step
-                for k in keeps:
-                    if k.lo <= step <= k.hi and k.wanted(tag):
-                        data = value.SerializeToString()
-                        if k.every:
-                            scan.copies.append((tag, step, event.wall_time, data))
-                        else:
-                            scan.kept[(tag, step)] = (event.wall_time, data)
-                        break
-    except records.DataLossError:
-        pass
-
-
-def _purge(scan: RunScan, step: int) -> None:
-    """What a START at ``step`` drops (as the Python loader; its first START, at the head
-    of a run, has nothing before it to drop)."""
-    if scan.kept:
-        scan.kept = {key: v for key, v in scan.kept.items() if key[1] < step}
-    if scan.copies:
-        scan.copies = [c for c in scan.copies if c[1] < step]
 
 
 _WRITER_ID = re.compile(r"tfevents\.\d+\.(.+)\.(\d+)\.\d+")
@@ -143,27 +130,6 @@ def _run_dirs(storage: Storage, logdir: str) -> Iterable[tuple[str, str]]:
         inside = storage.listdir(sub)
         if inside != [name] and _writer_ids(inside) & ours:  # [name]: a file, not a dir
             yield name, sub
-
-
-_BLOB_PLUGINS = frozenset({"images", "audio"})
-
-
-def _kind(value: summary_pb2.Summary.Value) -> str:
-    """How the data server stores a tag, judged from its first value (as it does)."""
-    data_class: int = value.metadata.data_class
-    if data_class == summary_pb2.DATA_CLASS_SCALAR:
-        return "scalar"
-    if data_class == summary_pb2.DATA_CLASS_BLOB_SEQUENCE:
-        return "blob"
-    if data_class == summary_pb2.DATA_CLASS_TENSOR:
-        return "tensor"
-    which = value.WhichOneof("value")
-    plugin: str = value.metadata.plugin_data.plugin_name
-    if which == "simple_value" or plugin == "scalars":
-        return "scalar"
-    if which in ("image", "audio") or plugin in _BLOB_PLUGINS:
-        return "blob"
-    return "tensor"
 
 
 def value_event(value: bytes, step: int, wall: float) -> bytes:

@@ -6,7 +6,7 @@ For the resume scans of the checkpoint hooks and the Keras callback:
   after a step, and whether the run holds a ``SessionLog START``;
 - :func:`run_events` -- a run dir's Events in file order, as written or with
   TensorBoard's purges applied;
-- :func:`latest_values` -- the last copy of each (tag, step) in a step range.
+- :func:`values_between` -- the values a selection keeps, as the Python loader keeps them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tblog.core.format import decode
 from tblog.core.format.records import DataLossError
 from tblog.core.proto import event_pb2
 from tblog.core.read import values
-from tblog.core.read.scan import load_run
+from tblog.core.read.scan import Restarts, load_run
 from tblog.core.write.storage import Storage
 
 _START = event_pb2.SessionLog.START
@@ -77,19 +77,16 @@ def run_events(
         yield from _raw_events(storage, paths, check_crc)
         return
     events = list(_raw_events(storage, paths, check_crc))
-    version = 0.0
-    seen = False
+    rule = Restarts()
     restarts: list[tuple[int, int]] = []
     kinds: dict[str, tuple[bool, str]] = {}  # tag -> (named by a plugin, kind)
     for i, event in enumerate(events):
         what = event.WhichOneof("what")
         if what == "file_version":
-            tail = event.file_version.rsplit(":", 1)[-1]
-            version = float(tail) if tail.replace(".", "", 1).isdigit() else 0.0
-        elif what == "session_log" and event.session_log.status == _START and version >= 2:
-            if seen:
+            rule.file_version(event.file_version)
+        elif what == "session_log" and event.session_log.status == _START:
+            if rule.start():
                 restarts.append((i, event.step))
-            seen = True
         elif what == "summary":
             for value in event.summary.value:
                 named = values.plugin_of(value) is not None
@@ -116,10 +113,7 @@ def tags_since(storage: Storage, paths: Iterable[str], step: int) -> tuple[dict[
     ignores STARTs), each with how the data server stores it (``"scalar"``, ``"blob"``
     or ``"tensor"``, judged from the value that names its plugin, else its first), and
     whether the files hold a ``SessionLog START``. A damaged file counts up to the damage.
-
-    Replaces ``checkpoint_log._scan_events`` (the loop over a run's files in
-    ``_scan_runs``): ``stale, has_start = tags_since(storage, storage.event_files(run_dir)
-    joined with run_dir, step)``.
+    (The resume scan, :func:`tblog.core.api.resume_scan.scan_run`, reads the same.)
     """
     run = load_run(storage, list(paths), purge=False)
     stale = {
@@ -128,33 +122,40 @@ def tags_since(storage: Storage, paths: Iterable[str], step: int) -> tuple[dict[
     return stale, run.starts > 0
 
 
-def latest_values(
+def values_between(
     storage: Storage,
     paths: Iterable[str],
-    lo: int,
-    hi: int,
-    keep: Callable[[str], bool],
-) -> list[bytes]:
-    """Serialized Events, one per (tag, step) with ``keep(tag)`` and ``lo <= step <= hi``
-    in one run's files as written, each holding the last copy of that value (as a reader
-    sees it), ordered by (step, tag). A damaged file counts up to the damage.
-
-    Replaces the Keras callback's ``_iteration_events(storage, run_dir, lo, hi)``:
-    ``latest_values(storage, <the run dir's event file paths>, lo, hi,
-    lambda t: t.startswith(_ITERATION_TAGS))``.
-    """
-    latest: dict[tuple[str, int], bytes] = {}
+    wanted: Callable[[str, int], bool],
+    kinds: dict[str, str] | None = None,
+) -> list[tuple[str, int, float, bytes]]:
+    """``(tag, step, wall_time, serialized Summary.Value)`` of every value of one run's
+    event files (``paths``) that ``wanted(tag, step)`` keeps, in file order, as
+    TensorBoard's Python loader keeps them: copies that a later ``SessionLog START``
+    purges (see :mod:`tblog.core.read.scan`) are dropped, and with ``kinds`` (``{tag:
+    kind}``, e.g. from :func:`tags_since`'s reader) values that do not fit their tag's
+    kind (resume placeholders) too. A damaged file counts up to the damage; the run is
+    streamed one file at a time and only the kept values are held."""
+    out: list[tuple[str, int, float, bytes]] = []
+    rule = Restarts()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", decode.DataLossWarning)
         for event in _raw_events(storage, list(paths), check_crc=True):
-            if not (lo <= event.step <= hi) or event.WhichOneof("what") != "summary":
-                continue
-            for value in event.summary.value:
-                if keep(value.tag):
-                    copy = event_pb2.Event(wall_time=event.wall_time, step=event.step)
-                    copy.summary.value.add().CopyFrom(value)
-                    latest[(value.tag, event.step)] = copy.SerializeToString()
-    return [latest[key] for key in sorted(latest, key=lambda k: (k[1], k[0]))]
+            what = event.WhichOneof("what")
+            if what == "file_version":
+                rule.file_version(event.file_version)
+            elif what == "session_log" and event.session_log.status == _START:
+                if rule.start() and out:
+                    out = [v for v in out if v[1] < event.step]
+            elif what == "summary":
+                step = event.step
+                for value in event.summary.value:
+                    tag = value.tag
+                    if not wanted(tag, step):
+                        continue
+                    if kinds is not None and not values.fits(value, kinds.get(tag, "tensor")):
+                        continue
+                    out.append((tag, step, event.wall_time, value.SerializeToString()))
+    return out
 
 
 def event_paths(storage: Storage, run_dir: str) -> list[str]:
@@ -162,4 +163,10 @@ def event_paths(storage: Storage, run_dir: str) -> list[str]:
     return [storage.join(run_dir, name) for name in storage.event_files(run_dir)]
 
 
-__all__ = ["event_paths", "file_events", "latest_values", "run_events", "tags_since"]
+__all__ = [
+    "event_paths",
+    "file_events",
+    "run_events",
+    "tags_since",
+    "values_between",
+]

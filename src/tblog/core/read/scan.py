@@ -109,12 +109,32 @@ class _Acc:
         return tuple(a[sort] for a in out)
 
 
+class Restarts:
+    """Which ``SessionLog START`` events purge, as the Python loader decides: fed a run's
+    events in file order, :meth:`start` is true for each START after the run's first,
+    once a ``file_version`` >= 2 has been seen (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.version = 0.0
+        self.seen = False
+
+    def file_version(self, text: str) -> None:
+        tail = text.rsplit(":", 1)[-1]
+        self.version = float(tail) if _number(tail) else 0.0
+
+    def start(self) -> bool:
+        if self.version < 2:
+            return False
+        purges, self.seen = self.seen, True
+        return purges
+
+
 class _RunLoader:
     def __init__(self, keep: Callable[[str], bool], decoder: Callable[[Any], Any] | None):
         self.keep = keep
         self.decoder = decoder
         self.accs: dict[str, _Acc] = {}
-        self.control: list[tuple[int, str, int, float]] = []  # (order, what, step, version)
+        self.control: list[tuple[int, str, int, str]] = []  # (order, what, step, version)
         self.run = Run()
         self.base = 0
 
@@ -165,10 +185,9 @@ class _RunLoader:
             for value in event.summary.value:
                 self._value(value, order, event.step, event.wall_time)
         elif what == "file_version":
-            version = event.file_version.rsplit(":", 1)[-1]
-            self.control.append((order, what, 0, float(version) if _number(version) else 0.0))
+            self.control.append((order, what, 0, event.file_version))
         elif what == "session_log" and event.session_log.status == _START:
-            self.control.append((order, "start", event.step, 0.0))
+            self.control.append((order, "start", event.step, ""))
             self.run.starts += 1
         elif what in ("graph_def", "meta_graph_def"):
             self.run.graphs += 1
@@ -195,16 +214,13 @@ class _RunLoader:
 
     def restarts(self) -> list[tuple[int, int]]:
         """The STARTs that purge, as the Python loader decides (see the module docstring)."""
-        version = 0.0
-        seen = False
+        rule = Restarts()
         out = []
-        for order, what, step, v in sorted(self.control):
+        for order, what, step, version in sorted(self.control):
             if what == "file_version":
-                version = v
-            elif version >= 2:
-                if seen:
-                    out.append((order, step))
-                seen = True
+                rule.file_version(version)
+            elif rule.start():
+                out.append((order, step))
         return out
 
     def finish(self, purge: bool = True) -> Run:

@@ -31,6 +31,7 @@ from typing import Any
 
 from tblog.core.api.summary_state import SummaryFileWriter, _DefaultContext, record_if
 from tblog.core.format import records
+from tblog.core.write.storage import is_event_file
 
 
 class _TfRun:
@@ -49,7 +50,7 @@ class _TfRun:
 
         self.writer.flush()
         if self.name is None:
-            names = sorted(n for n in os.listdir(self.dir) if "tfevents" in n)
+            names = sorted(n for n in os.listdir(self.dir) if is_event_file(n))
             if not names:
                 return []
             self.name = names[0]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tblog.core.api.recorder import CheckpointRecorder
+from tblog.core.write.storage import is_event_file
 
 _TRAINER_PACKAGES = ("lightning.pytorch", "pytorch_lightning")
 CHECKPOINT_KEY = "tblog_loggers"
@@ -142,7 +143,7 @@ def remove_own_run(log_dir: str, version_dir: str) -> None:
     except OSError:
         return
     for name in names:
-        if "tfevents" in name and pid in name:
+        if is_event_file(name) and pid in name:
             try:
                 os.remove(os.path.join(log_dir, name))
             except OSError:
