@@ -1,4 +1,5 @@
-"""ruff (lint and format) and mypy (strict on the core) run with the test suite, so CI runs them."""
+"""ruff (lint and format) and mypy (strict on all of ``src/tblog``: core, integrations,
+CLI) run with the test suite, so CI runs them."""
 
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ def test_ruff_format():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_mypy_strict_core():
+def test_mypy_strict_everywhere():
+    import re
+
+    import tomllib
+
     out = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+    # every module of the package is checked (integrations included), and strictly
+    ours = [p for p in (ROOT / "src" / "tblog").rglob("*.py") if not p.name.endswith("_pb2.py")]
+    checked = re.search(r"in (\d+) source files", out.stdout)
+    assert checked and int(checked.group(1)) >= len(ours), out.stdout
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    strict = [o for o in config["overrides"] if o.get("strict")]
+    assert any("tblog.*" in o["module"] for o in strict), strict

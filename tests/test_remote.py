@@ -238,3 +238,29 @@ def _event(data: bytes):
     from tblog.core.proto import event_pb2
 
     return event_pb2.Event.FromString(data)
+
+
+def test_lightning_logger_on_a_remote_dir_saves_hparams_as_lightning_does(tmp_path):
+    """``TBLogger.save()`` on an fsspec log dir writes ``hparams.yaml`` (it raised an
+    AttributeError), with the content Lightning's own logger writes for the same hparams."""
+    pytest.importorskip("lightning")
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    fs = fsspec.filesystem("memory")
+    hparams = {"lr": 0.1, "n": 3, "name": "x"}
+    ours = tblog.TBLogger("memory://tblog-lightning/logs", name="exp")
+    ours.log_hyperparams(hparams)
+    ours.log_metrics({"loss": 1.5}, step=0)
+    ours.save()
+    ours.finalize("success")
+    theirs = TensorBoardLogger(str(tmp_path), name="exp")
+    theirs.log_hyperparams(hparams)
+    theirs.log_metrics({"loss": 1.5}, step=0)
+    theirs.save()
+    theirs.finalize("success")
+    version = "/tblog-lightning/logs/exp/version_0"
+    want = (tmp_path / "exp" / "version_0" / "hparams.yaml").read_bytes()
+    assert fs.cat_file(f"{version}/hparams.yaml") == want
+    frame = tblog.scalars(f"memory:/{version}", tags="loss")
+    assert frame.value.tolist() == [1.5]
+    fs.rm("/tblog-lightning", recursive=True)

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-import keras  # type: ignore[import-untyped]
+import keras
 import numpy as np
 
 from tblog.core.api import recorder

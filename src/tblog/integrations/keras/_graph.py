@@ -113,7 +113,7 @@ def _record_calls(model: Any) -> list[_Call] | None:
     shape = next(iter(shapes.values()))
     if not isinstance(shape, (tuple, list)) or not shape:
         return None
-    import keras  # type: ignore[import-untyped]
+    import keras
 
     calls: list[_Call] = []
     depth = [0]

@@ -81,7 +81,7 @@ class Profiler:
         self._batch_context: Any = None
 
     def _keras_backend(self) -> Any:
-        from keras.src import backend as keras_backend  # type: ignore[import-untyped]
+        from keras.src import backend as keras_backend
 
         return keras_backend
 
@@ -89,7 +89,7 @@ class Profiler:
         if self.tracing:
             return
         if self.backend == "tensorflow":
-            from tensorflow.python.eager import context  # type: ignore[import-untyped]
+            from tensorflow.python.eager import context
 
             context.context().enable_graph_collection()
             # Drop graphs collected before now (tf.summary.trace_export writes its summary
@@ -117,7 +117,7 @@ class Profiler:
         self.tracing = False
         data = b""
         if self.backend == "tensorflow":
-            from tensorflow.core.protobuf import config_pb2  # type: ignore[import-untyped]
+            from tensorflow.core.protobuf import config_pb2
             from tensorflow.python.eager import context
 
             run_meta = context.context().export_run_metadata()

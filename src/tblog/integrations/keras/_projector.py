@@ -18,7 +18,7 @@ from tblog.core.write.storage import is_url, open_storage
 
 
 def embedding_layers(model: Any) -> list[Any]:
-    import keras  # type: ignore[import-untyped]
+    import keras
 
     return [
         layer

@@ -114,7 +114,7 @@ def weight_summaries(
     only when ``norms``. Two host transfers in all: every weight's (min, max[, norm]),
     then every weight's counts.
     """
-    from keras import backend, ops  # type: ignore[import-untyped]
+    from keras import backend, ops
 
     if not named:
         return []

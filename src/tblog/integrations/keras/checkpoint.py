@@ -27,7 +27,7 @@ from tblog.core.api.checkpoint import CheckpointManager
 RESUME_ATTR = "_tblog_resume_step"
 
 
-class CheckpointCallback(keras.callbacks.Callback):
+class CheckpointCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Save model + optimizer state every ``save_freq`` batches (an int, counted by the
     optimizer's iterations) or at each epoch end (``"epoch"``); resume from the latest
     checkpoint when ``fit`` starts (``restore=True``).

@@ -17,6 +17,7 @@ from typing import Any
 from tblog.core.api.recorder import CheckpointRecorder
 from tblog.core.api.summary_writer import SummaryWriter
 from tblog.core.convert import to_step
+from tblog.core.write.storage import open_storage
 from tblog.integrations.lightning import _compat, _graph, _hparams, _layout, _trainer
 from tblog.integrations.lightning._compat import (
     PACKAGE,
@@ -286,9 +287,10 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         the logger's identity in the Trainer's checkpoints, and continue the run of the
         checkpoint being resumed from (:mod:`tblog.integrations.lightning._trainer`)."""
         trainer = _trainer.trainer_of(model)
-        if trainer is None or _trainer.trainer_package(trainer) is None:
+        package = None if trainer is None else _trainer.trainer_package(trainer)
+        if package is None:
             return
-        _compat.register_as_tensorboard_logger(TBLogger, _trainer.trainer_package(trainer))
+        _compat.register_as_tensorboard_logger(TBLogger, package)
         _trainer.attach_state_callback(trainer, self)
         ckpt_path = getattr(trainer, "ckpt_path", None)
         if not ckpt_path or not _trainer.fitting(trainer):
@@ -333,18 +335,12 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         if self._hparams_saved:
             return
         dir_path = self.log_dir
-        hparams_file = os.path.join(dir_path, self.NAME_HPARAMS_FILE)
-        if _layout.is_remote(dir_path):
-            fs, _ = _layout._filesystem(dir_path)
-            if not fs.isdir(dir_path):
-                return
-            if not fs.isfile(hparams_file):
-                _compat.saving.save_hparams_to_yaml(hparams_file, self.hparams)
-        else:
-            if not os.path.isdir(dir_path):
-                return
-            if not os.path.isfile(hparams_file):
-                _compat.saving.save_hparams_to_yaml(hparams_file, self.hparams)
+        storage = open_storage(dir_path)  # local or fsspec, one code path
+        if not storage.isdir(dir_path):
+            return
+        if self.NAME_HPARAMS_FILE not in storage.listdir(dir_path):
+            hparams_file = storage.join(dir_path, self.NAME_HPARAMS_FILE)
+            _compat.saving.save_hparams_to_yaml(hparams_file, self.hparams)
         self._hparams_saved = True
 
     @rank_zero_only

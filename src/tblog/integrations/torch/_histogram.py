@@ -37,7 +37,7 @@ def _device_edges(
     edges: np.ndarray, device: torch.device, dtype: torch.dtype, key: str | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Edges for comparisons in ``dtype``: all rounded up, and the last one rounded down."""
-    cached = _edge_cache.get((key, device, dtype)) if key else None  # type: ignore[arg-type]
+    cached = _edge_cache.get((key, device, dtype)) if key else None
     if cached is not None:
         return cached
     if dtype == torch.float32:
@@ -52,7 +52,7 @@ def _device_edges(
         up, last_arr = edges.astype(np.float64), edges[-1:].astype(np.float64)
     result = (_to_device(np.ascontiguousarray(up), device), _to_device(last_arr, device))
     if key:
-        _edge_cache[(key, device, dtype)] = result  # type: ignore[index]
+        _edge_cache[(key, device, dtype)] = result
     return result
 
 

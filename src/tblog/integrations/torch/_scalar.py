@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import struct
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -87,6 +88,7 @@ class ScalarBytes:
         return float(struct.unpack(fmt, raw)[0])
 
 
+_snapshot: Callable[[int, int], Any]
 try:
     from tblog.core._native import snapshot as _snapshot
 except ImportError:  # built without a C compiler
