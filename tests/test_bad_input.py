@@ -371,3 +371,35 @@ def test_non_numeric_walltime_names_the_argument(tmp_path, walltime):
         ):
             with pytest.raises(TypeError, match="walltime must be a number"):
                 call()
+
+
+def _summary_calls():
+    import numpy as np
+
+    from tblog.core.summaries import histogram, image, scalar, tensor, text
+
+    return {
+        "scalar_pb": lambda tag: scalar.scalar_pb(tag, 1.0),
+        "tensor_pb": lambda tag: tensor.tensor_pb(tag, np.zeros(2)),
+        "text_pb": lambda tag: text.text_pb(tag, "hello"),
+        "histogram_pb": lambda tag: histogram.histogram_pb(tag, np.arange(5.0)),
+        "image_pb": lambda tag: image.image_pb(tag, np.zeros((3, 2, 2), np.uint8)),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_summary_calls()))
+def test_summary_functions_share_the_one_tag_validator(kind):
+    """The pure summary functions judge tags as the front-ends do (``tags.clean_tag``):
+    the same errors for a non-str, an empty or a non-UTF-8 tag, and the same cleaning."""
+    from tblog.core.tags import clean_tag
+
+    build = _summary_calls()[kind]
+    for bad in (3, "", "bad\ud800"):
+        with pytest.raises((TypeError, ValueError)) as ours:
+            build(bad)
+        with pytest.raises((TypeError, ValueError)) as front:
+            clean_tag(bad)
+        assert (type(ours.value), str(ours.value)) == (type(front.value), str(front.value))
+    with pytest.warns(UserWarning, match="cannot use"):
+        summary = build("/a\x01b")
+    assert summary.value[0].tag.startswith("a_b")

@@ -31,15 +31,6 @@ _NP_TO_DT = {
 }
 
 
-def check_tag(tag: Any, name: str = "tag") -> str:
-    """Return ``tag`` if it is a non-empty ``str``; raise ``TypeError``/``ValueError`` otherwise."""
-    if not isinstance(tag, str):
-        raise TypeError(f"{name} must be a str, got {type(tag).__name__}")
-    if not tag:
-        raise ValueError(f"{name} must not be empty")
-    return tag
-
-
 def metadata(
     plugin_name: str,
     content: bytes = b"",

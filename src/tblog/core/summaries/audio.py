@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import plugins_pb2, summary_pb2, tensor_pb2
-from tblog.core.summaries._common import check_tag, metadata
+from tblog.core.summaries._common import metadata
+from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "audio"
 MAX_CHANNELS = 8
@@ -101,7 +102,7 @@ def audio_pb(
     :func:`to_pcm16`, which names the errors); ``sample_rate`` in Hz (positive);
     ``label``: Markdown stored beside the clip.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     rate = _check_sample_rate(sample_rate)
     wav = encode_wav(to_pcm16(snd), rate)
     tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import plugins_pb2
-from tblog.core.summaries._common import check_tag
+from tblog.core.tags import clean_tag
 
 MAX_SPRITE_SIZE = 8192
 CONFIG_NAME = "projector_config.pbtxt"
@@ -117,7 +117,7 @@ def embedding_files(
     """
     from google.protobuf import text_format
 
-    check_tag(tag)
+    tag = clean_tag(tag)
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
         raise ValueError(f"step must be a non-negative int, got {step!r}")
     m = np.asarray(mat)

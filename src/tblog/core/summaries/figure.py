@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import summary_pb2
-from tblog.core.summaries._common import check_tag
 from tblog.core.summaries.image import image_pb, images_pb
+from tblog.core.tags import clean_tag
 
 
 def _check_figure(figure: Any) -> None:
@@ -57,7 +57,7 @@ def figure_pb(tag: str, figure: Any, close: bool = True) -> summary_pb2.Summary:
     """Summary of a rendered figure, or of a list of same-sized figures tiled into one grid
     (as torch does). ``close``: close them in pyplot afterwards. Raises ``TypeError`` for
     non-figures and ``ValueError`` for an empty list or figures of different sizes."""
-    check_tag(tag)
+    tag = clean_tag(tag)
     if isinstance(figure, (list, tuple)):
         if not figure:
             raise ValueError("figure must not be an empty list")

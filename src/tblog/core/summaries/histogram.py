@@ -36,12 +36,12 @@ import numpy as np
 from tblog.core.proto import summary_pb2
 from tblog.core.summaries._common import (
     DATA_CLASS_TENSOR,
-    check_tag,
     metadata,
     summary_value,
     tensor_proto,
 )
 from tblog.core.summaries._counting import Counted, count_values
+from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "histograms"
 TENSOR = "tensor"  # [k, 3] tensor with the plugin's metadata (tf.summary)
@@ -60,7 +60,7 @@ def histogram_from_buckets_pb(
     tag: str, left_edges: np.ndarray, right_edges: np.ndarray, counts: np.ndarray
 ) -> summary_pb2.Summary:
     """Summary of a histogram given per-bucket left edges, right edges and counts (length k)."""
-    check_tag(tag)
+    tag = clean_tag(tag)
     left = np.asarray(left_edges, dtype=np.float64).reshape(-1)
     right = np.asarray(right_edges, dtype=np.float64).reshape(-1)
     cnt = np.asarray(counts, dtype=np.float64).reshape(-1)
@@ -160,7 +160,7 @@ def buckets_pb(
     total); the ``[k, 3]`` encoding has no place for them. Raises ``ValueError`` for
     mismatched lengths, negative or non-finite counts.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     _check_encoding(encoding)
     cnt = np.asarray(counts, dtype=np.float64).reshape(-1)
     lim = np.asarray(edges, dtype=np.float64).reshape(-1)
@@ -321,7 +321,7 @@ def histogram_pb(
     an empty histogram. Raises ``ValueError`` for NaN/infinite values or bad ``bins``,
     ``TypeError`` for non-numeric values.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     _check_encoding(encoding)
     bins = _check_bins(bins)
     if isinstance(bins, np.ndarray) or (isinstance(bins, str) and bins == "tensorflow"):
@@ -383,7 +383,7 @@ def uniform_pb(
     input gives ``buckets`` all-zero rows. Raises ``ValueError`` for NaN/infinite values or
     a negative ``buckets``.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 0:
         raise ValueError(f"buckets must be a non-negative int, got {buckets!r}")
     k = int(buckets)
@@ -425,7 +425,7 @@ def histogram_raw_pb(
     ``HistogramProto``. Raises ``ValueError`` for different lengths, NaN or
     negative counts, or ``min > max``.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     _check_encoding(encoding)
     limits = np.asarray(bucket_limits, dtype=np.float64).reshape(-1)
     counts = np.asarray(bucket_counts, dtype=np.float64).reshape(-1)

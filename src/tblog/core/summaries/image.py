@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import plugins_pb2, summary_pb2, tensor_pb2
-from tblog.core.summaries._common import DATA_CLASS_BLOB_SEQUENCE, check_tag, metadata
+from tblog.core.summaries._common import DATA_CLASS_BLOB_SEQUENCE, metadata
+from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "images"
 GRID_COLUMNS = 8  # torch's make_grid default
@@ -140,7 +141,7 @@ def image_pb(
     0-1. Raises ``ValueError`` for a shape that does not match ``dataformats``, a
     channel count other than 1-4, NaN or infinity; ``TypeError`` for non-numeric dtypes.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     hwc = _hwc_uint8(img, dataformats, "img_tensor")
     return blob_summary(tag, [encode_png(to_pil(hwc))], hwc.shape[1], hwc.shape[0], description)
 
@@ -165,7 +166,7 @@ def image_samples_pb(
     ``imgs``: ``[N, H, W, C]`` by default, or the layout ``dataformats`` names. Values and
     errors as in :func:`image_pb`; ``max_outputs`` must be a positive int.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     if isinstance(max_outputs, bool) or not isinstance(max_outputs, (int, np.integer)):
         raise TypeError(f"max_outputs must be an int, got {type(max_outputs).__name__}")
     if max_outputs < 1:
@@ -230,7 +231,7 @@ def image_with_boxes_pb(
     resized by this factor. Raises ``ValueError`` for bad shapes, label counts or a
     ``rescale`` that is not positive.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     hwc = _hwc_uint8(img, dataformats, "img_tensor")
     box_arr, label_list = _check_boxes(boxes, labels)
     if not isinstance(rescale, (int, float, np.number)) or isinstance(rescale, bool):

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import plugins_pb2, summary_pb2
-from tblog.core.summaries._common import DATA_CLASS_TENSOR, check_tag, metadata, tensor_proto
+from tblog.core.summaries._common import DATA_CLASS_TENSOR, metadata, tensor_proto
+from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "mesh"
 _VERTEX = plugins_pb2.MeshPluginData.VERTEX
@@ -50,7 +51,7 @@ def mesh_pb(
     out-of-range colors or indices, and ``TypeError`` for non-numeric arrays or an
     unserializable ``config_dict``.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     verts = _component("vertices", vertices)
     parts: list[tuple[int, np.ndarray]] = [(_VERTEX, verts.astype(np.float32))]
     if faces is not None:

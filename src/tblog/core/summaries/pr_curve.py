@@ -15,11 +15,11 @@ import numpy as np
 from tblog.core.proto import plugins_pb2, summary_pb2
 from tblog.core.summaries._common import (
     DATA_CLASS_TENSOR,
-    check_tag,
     metadata,
     summary_value,
     tensor_proto,
 )
+from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "pr_curves"
 MAX_THRESHOLDS = 127
@@ -60,7 +60,7 @@ def pr_curve_pb(
     for labels other than 0/1, predictions outside [0, 1] (or NaN), mismatched shapes or
     fewer than 2 thresholds; ``TypeError`` for non-numeric input.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     n = min(_check_thresholds(num_thresholds), MAX_THRESHOLDS)
     lab = np.asarray(labels)
     pred = np.asarray(predictions)
@@ -120,7 +120,7 @@ def pr_curve_raw_pb(
     ``num_thresholds`` is accepted for torch's API and only checked to be an int >= 2.
     Raises ``ValueError`` for different lengths or non-1-D rows.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     _check_thresholds(num_thresholds)
     names = (
         "true_positive_counts",

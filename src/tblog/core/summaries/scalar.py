@@ -8,11 +8,11 @@ from tblog.core.convert import to_float
 from tblog.core.proto import summary_pb2
 from tblog.core.summaries._common import (
     DATA_CLASS_SCALAR,
-    check_tag,
     metadata,
     scalar_float_proto,
     summary_value,
 )
+from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "scalars"
 
@@ -28,6 +28,6 @@ def scalar_pb(tag: str, value: Any, description: str = "") -> summary_pb2.Summar
     NaN and infinities are valid values. Raises ``TypeError`` for non-numeric values and
     ``ValueError`` for arrays with more than one element.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     number = to_float(value)
     return summary_value(tag, scalar_float_proto(number), scalar_metadata(description=description))

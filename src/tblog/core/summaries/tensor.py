@@ -14,11 +14,11 @@ import numpy as np
 from tblog.core.proto import summary_pb2
 from tblog.core.summaries._common import (
     DATA_CLASS_TENSOR,
-    check_tag,
     metadata,
     summary_value,
     tensor_proto,
 )
+from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "tensor"
 MAX_BYTES = (1 << 31) - 1
@@ -30,7 +30,7 @@ def tensor_pb(tag: str, tensor: Any, description: str = "") -> summary_pb2.Summa
     Raises ``TypeError`` for other dtypes (strings, objects) and ``ValueError`` for a
     tensor of 2 GiB or more (protobuf's limit).
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     arr = np.asarray(tensor)
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"tensor must be numeric or bool, got dtype {arr.dtype}")

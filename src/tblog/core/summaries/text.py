@@ -14,11 +14,11 @@ import numpy as np
 from tblog.core.proto import plugins_pb2, summary_pb2, tensor_pb2
 from tblog.core.summaries._common import (
     DATA_CLASS_TENSOR,
-    check_tag,
     metadata,
     string_tensor_proto,
     summary_value,
 )
+from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "text"
 
@@ -48,7 +48,7 @@ def text_pb(tag: str, text: Any, description: str = "") -> summary_pb2.Summary:
     """Summary of Markdown ``text``: a ``str`` (or UTF-8 ``bytes``), or a list/array of them
     (rank 1 or 2, shown as a table). Raises ``TypeError`` for anything else and
     ``ValueError`` for bytes that are not UTF-8 or an empty list."""
-    check_tag(tag)
+    tag = clean_tag(tag)
     md = text_metadata(description) if description else _METADATA
     if isinstance(text, (str, bytes, np.str_, np.bytes_)):  # the common case, built directly
         cell = _check_cell(text)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import summary_pb2
-from tblog.core.summaries._common import check_tag
 from tblog.core.summaries.image import blob_summary, check_pixels, to_uint8
+from tblog.core.tags import clean_tag
 
 _CHANNELS = (1, 3, 4)
 
@@ -95,7 +95,7 @@ def video_pb(tag: str, vid: Any, fps: float = 4, description: str = "") -> summa
     hundredths of a second). Raises ``ValueError`` for another rank or channel count, an
     empty video, NaN/infinity or ``fps`` not positive; ``TypeError`` for non-numeric data.
     """
-    check_tag(tag)
+    tag = clean_tag(tag)
     arr = check_pixels(vid, "vid_tensor")
     if arr.ndim != 5:
         raise ValueError(f"vid_tensor must have shape [N, T, C, H, W], got {arr.shape}")
