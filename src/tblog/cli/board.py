@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -154,8 +153,3 @@ def ssh_hint(port: int, remote_host: str | None = None) -> str:
     user = os.environ.get("USER") or os.environ.get("LOGNAME") or "user"
     host = remote_host or socket.gethostname()
     return f"ssh -N -L {port}:127.0.0.1:{port} {user}@{host}"
-
-
-def new_log_file(prefix: str = "tensorboard-") -> IO[bytes]:
-    """A temporary binary file for a server's output (deleted when closed)."""
-    return tempfile.TemporaryFile(prefix=prefix)

@@ -39,13 +39,12 @@ class DataLossWarning(UserWarning):
 @dataclass
 class Frames:
     """The complete, checksum-valid records of one file: header ``starts`` and payload
-    ``lengths`` (int64), and ``damage`` (``None``, or why the read stopped at byte
-    ``damage_at``). ``truncated`` marks damage that a live writer's partial record causes."""
+    ``lengths`` (int64), and ``damage`` (``None``, or why the read stopped and at which
+    byte). ``truncated`` marks damage that a live writer's partial record causes."""
 
     starts: np.ndarray
     lengths: np.ndarray
     damage: str | None = None
-    damage_at: int = 0
     truncated: bool = False
 
     def payload(self, data: bytes, i: int) -> bytes:
@@ -147,14 +146,13 @@ def frames(data: bytes, *, check_crc: bool = True) -> Frames:
     out_s, out_l = starts[:good], lengths[:good]
     pos = int(ends[good - 1]) if good else 0
     damage: str | None = None
-    at = 0
     cut = False
     if pos < buf.size:
-        more_s, more_l, damage, at, cut = _walk(data, pos)
+        more_s, more_l, damage, _, cut = _walk(data, pos)
         if more_s:
             out_s = np.concatenate([out_s, np.array(more_s, np.int64)])
             out_l = np.concatenate([out_l, np.array(more_l, np.int64)])
-    result = Frames(out_s, out_l, damage, at, cut)
+    result = Frames(out_s, out_l, damage, cut)
     if check_crc and out_s.size:
         _check_data(data, buf, result)
     return result
@@ -183,6 +181,5 @@ def _check_data(data: bytes, buf: np.ndarray, fr: Frames) -> None:
                 break
     if bad < fr.starts.size:
         fr.damage = f"corrupt record data at byte {int(fr.starts[bad])}"
-        fr.damage_at = int(fr.starts[bad])
         fr.truncated = False
         fr.starts, fr.lengths = fr.starts[:bad], fr.lengths[:bad]

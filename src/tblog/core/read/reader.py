@@ -73,17 +73,6 @@ def scalar_value(value: Any) -> float | None:
     return values.scalar_of(value)
 
 
-def iter_scalars(logdir: str) -> Iterator[tuple[str, str, int, float, float]]:
-    """Yield ``(run, tag, step, wall_time, value)`` for every scalar under ``logdir``."""
-    for run, r in load_runs(logdir).items():
-        for tag, s in r.series.items():
-            if s.values is not None:
-                for step, wall, value in zip(
-                    s.steps.tolist(), s.wall_times.tolist(), s.values.tolist(), strict=True
-                ):
-                    yield run, tag, step, wall, value
-
-
 def _frame(columns: dict[str, Any]) -> Any:
     import pandas as pd
 

@@ -26,7 +26,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -370,9 +370,3 @@ def load(
     no tag left by the ``tag`` filter are left out."""
     loaded = load_runs(logdir, tag, progress=progress, workers=workers)
     return {run: r.series for run, r in loaded.items() if r.series or tag is None}
-
-
-def iter_files(storage: Storage, paths: Iterable[str]) -> Iterable[tuple[str, bytes]]:
-    """``(path, bytes)`` of each file in name order, one file in memory at a time."""
-    for path in sorted(paths):
-        yield path, storage.read(path) or b""

@@ -22,7 +22,6 @@ from tblog.core.proto import plugins_pb2
 from tblog.core.tags import clean_tag
 
 MAX_SPRITE_SIZE = 8192
-CONFIG_NAME = "projector_config.pbtxt"
 
 
 def escape_tag(tag: str) -> str:

@@ -137,7 +137,6 @@ class SegmentedEventFile:
         self._fs = fs
         self._pending: list[bytes] = []
         self._segment = 0
-        self.bytes_uploaded = 0
 
     def write(self, data: bytes) -> None:
         self._pending.append(data)
@@ -151,7 +150,6 @@ class SegmentedEventFile:
             f.write(data)
         self._pending.clear()
         self._segment += 1
-        self.bytes_uploaded += len(data)
 
     def close(self) -> None:
         self.flush()
