@@ -38,7 +38,8 @@ TAGS = st.text(min_size=1, max_size=40).filter(lambda t: "\0" not in t)
 def _proto_event(tag: str, value: float, step: int, wall: float, first: bool) -> bytes:
     """What protobuf serialises for one scalar event (metadata on the tag's first value)."""
     event = event_pb2.Event(wall_time=wall, step=step)
-    summary = scalar.scalar_pb(tag, value)
+    summary = scalar.scalar_pb("x", value)
+    summary.value[0].tag = tag  # as given: the encoder takes tags the front-ends cleaned
     if not first:
         summary.value[0].ClearField("metadata")
     event.summary.CopyFrom(summary)

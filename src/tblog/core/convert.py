@@ -7,7 +7,9 @@ only exist once the user imported them, and its adapter does the conversion.
 
 from __future__ import annotations
 
+import math
 import numbers
+import time
 from typing import Any
 
 import numpy as np
@@ -109,3 +111,43 @@ def _to_int(global_step: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
         raise ValueError(f"global_step must be a whole number, got {value}")
     return int(value)
+
+
+def to_wall_time(walltime: Any) -> float:
+    """``walltime`` as a finite float (``None``: now) (TensorBoard's Rust loader drops non-finite ones).
+    Raises ``TypeError`` for a non-number and ``ValueError`` for NaN or infinity."""
+    if walltime is None:
+        return time.time()
+    if isinstance(walltime, (str, bytes)):
+        raise TypeError(f"walltime must be a number of seconds, got {type(walltime).__name__}")
+    try:
+        wall = float(walltime)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"walltime must be a number of seconds, got {type(walltime).__name__}"
+        ) from None
+    if not math.isfinite(wall):
+        raise ValueError(f"walltime must be a finite number of seconds, got {walltime!r}")
+    return wall
+
+
+# exact type -> its snapshot function, filled on first use (torch.Tensor -> defer_scalar)
+_SNAPSHOTS: dict[type, Any] = {}
+
+
+def prepare_scalar(value: Any) -> Any:
+    """Check a scalar on the caller's thread; framework tensors are resolved later."""
+    vt = type(value)
+    if vt is float:
+        return value
+    snapshot = _SNAPSHOTS.get(vt)
+    if snapshot is not None:
+        return snapshot(value)
+    if vt is int:
+        return float(value)
+    adapter = registry.adapter_for(value)
+    if adapter is not None and adapter.defer_scalar is not None:
+        # read on the writer thread: a device value is never synchronised on the caller's
+        _SNAPSHOTS[vt] = adapter.defer_scalar
+        return adapter.defer_scalar(value)
+    return to_float(value)

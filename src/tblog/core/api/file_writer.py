@@ -5,74 +5,23 @@ Both take protos as their frameworks make them: a Summary, Event, SessionLog, Gr
 RunMetadata from TensorFlow, ``tensorboard.compat.proto`` or tblog, or serialized bytes
 (what ``sess.run(tf.compat.v1.summary.merge_all())`` returns). Old-style values are
 re-encoded as TensorBoard reads them (``tblog.core.summaries.legacy``). Graphs are taken in
-every form an integration knows (:func:`graph_bytes`).
+every form an integration knows (:func:`tblog.core.api.graphs.graph_bytes`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
-import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from tblog.core import registry
-from tblog.core.convert import to_step
+from tblog.core.api.graphs import GRAPH_KINDS, graph_bytes
+from tblog.core.convert import to_step, to_wall_time
 from tblog.core.format import events
 from tblog.core.write.writer import EventWriter
 
 if TYPE_CHECKING:
     from tblog.core.proto import event_pb2
-
-GRAPH_KINDS = (
-    "a GraphDef (or its bytes), a (GraphDef, RunMetadata) pair, a torch.nn.Module with"
-    " example inputs, a tf.Graph, a tf.function with example inputs or a ConcreteFunction"
-)
-
-
-def graph_bytes(
-    graph: Any,
-    inputs: Any = None,
-    verbose: bool = False,
-    use_strict_trace: bool = True,
-    name: str = "graph",
-) -> tuple[bytes, bytes | None]:
-    """``(serialized GraphDef, serialized RunMetadata or None)`` for ``graph``: a GraphDef
-    of any origin or its bytes, a ``(GraphDef, RunMetadata)`` pair (torch's graph profile),
-    or a model its framework's integration traces with ``inputs``. ``TypeError`` naming
-    ``name`` and the accepted kinds otherwise."""
-    from tblog.core.summaries import legacy
-
-    if isinstance(graph, (bytes, bytearray, memoryview)):
-        return bytes(graph), None
-    kind = legacy.proto_name(graph)
-    if kind in legacy.GRAPH_DEF:
-        return graph.SerializeToString(), None
-    if isinstance(graph, tuple) and len(graph) == 2 and legacy.proto_name(graph[0]):
-        data, _ = graph_bytes(graph[0], name=name)
-        meta = None
-        if graph[1] is not None:
-            meta = legacy.proto_bytes(graph[1], legacy.RUN_METADATA, name, "RunMetadata")
-        return data, meta
-    adapter = registry.adapter_for(graph)
-    if adapter is None or adapter.graph_def is None:
-        raise TypeError(f"{name} must be {GRAPH_KINDS}; got {type(graph).__name__}")
-    try:
-        graph_def, run_metadata = adapter.graph_def(graph, inputs, verbose, use_strict_trace)
-    except TypeError as exc:
-        raise TypeError(f"{name}: {exc}") from exc
-    meta = None if run_metadata is None else run_metadata.SerializeToString()
-    return graph_def.SerializeToString(), meta
-
-
-def _wall(walltime: Any) -> float:
-    if walltime is None:
-        return time.time()
-    wall = float(walltime)
-    if not math.isfinite(wall):
-        raise ValueError(f"walltime must be a finite number of seconds, got {walltime!r}")
-    return wall
 
 
 class FileWriter:
@@ -136,7 +85,7 @@ class FileWriter:
         w = self._target()
         if w is None:
             return
-        event.wall_time = _wall(walltime)
+        event.wall_time = to_wall_time(walltime)
         if step is not None:
             event.step = to_step(step)
         w.event(self._run(), event.SerializeToString())
@@ -150,7 +99,7 @@ class FileWriter:
         w = self._target()
         if w is None:
             return
-        w.summary(self._run(), parsed, to_step(global_step), _wall(walltime))
+        w.summary(self._run(), parsed, to_step(global_step), to_wall_time(walltime))
 
     def add_event(self, event: Any, step: Any = None, walltime: Any = None) -> None:
         """Write an Event (any origin, or bytes) as it is; ``step``/``walltime`` override
@@ -192,7 +141,7 @@ class FileWriter:
         from tblog.core.proto import event_pb2
 
         step = to_step(global_step)
-        wall = _wall(walltime)
+        wall = to_wall_time(walltime)
         event = event_pb2.Event(wall_time=wall, step=step, graph_def=data)
         w.event(self._run(), event.SerializeToString())
         if meta is not None:

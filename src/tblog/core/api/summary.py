@@ -41,8 +41,7 @@ from tblog.core.api.summary_state import (
     set_step,
     should_record_summaries,
 )
-from tblog.core.api.summary_writer import _prepare_scalar
-from tblog.core.convert import to_step
+from tblog.core.convert import prepare_scalar, to_step
 from tblog.core.format import events
 
 __all__ = [
@@ -204,7 +203,7 @@ def scalar(name: str, data: Any, step: Any = None, description: str | None = Non
     if type(step) is not int or not -9223372036854775808 <= step <= 9223372036854775807:
         step = to_step(step)  # raises outside int64
     if type(data) is not float:
-        data = _prepare_scalar(data)
+        data = prepare_scalar(data)
     w._events.scalar(w._run, tag, data, step, _time())  # the writer's one scalar entry point
     return True
 

@@ -14,8 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tblog.core import convert
-from tblog.core.api.summary_writer import _prepare_scalar
-from tblog.core.convert import to_step
+from tblog.core.convert import prepare_scalar, to_step
 from tblog.core.write.writer import EventWriter
 
 _time = time.time
@@ -176,7 +175,7 @@ class SummaryFileWriter(SummaryWriter):
 
     def add_scalar(self, tag: str, value: Any, global_step: Any = None) -> None:
         """``tblog.SummaryWriter.add_scalar`` (for the checkpoint hooks)."""
-        self._events.scalar(self._run, tag, _prepare_scalar(value), to_step(global_step), _time())
+        self._events.scalar(self._run, tag, prepare_scalar(value), to_step(global_step), _time())
 
     def add_text(self, tag: str, text: Any, global_step: Any = None) -> None:
         """``tblog.SummaryWriter.add_text``: Markdown under ``<tag>/text_summary``."""

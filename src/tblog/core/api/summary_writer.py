@@ -8,7 +8,6 @@ framework (``tblog.core.convert``); ``add_graph`` dispatches to the model's inte
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import time
@@ -17,9 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from tblog.core import convert, registry
-from tblog.core.api.file_writer import FileWriterMethods, ReopeningEventWriter, graph_bytes
+from tblog.core.api.file_writer import FileWriterMethods, ReopeningEventWriter
+from tblog.core.api.graphs import GraphMethods
 from tblog.core.api.summary_writer_media import MediaMethods
-from tblog.core.convert import to_step
+from tblog.core.convert import MAX_STEP, MIN_STEP, prepare_scalar, to_step, to_wall_time
 from tblog.core.tags import check_run_name, clean_tag
 from tblog.core.write.encoder import SIMPLE_VALUE, TENSOR
 from tblog.core.write.queue import EventWriter
@@ -36,7 +36,7 @@ def default_logdir(comment: str = "") -> str:
     return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class SummaryWriter(MediaMethods, FileWriterMethods):
+class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
     """Writes TensorBoard event files for a log dir; a drop-in for torch's SummaryWriter.
 
     ``log_dir`` may be a local path or any fsspec URL (``memory://``, ``s3://``, ...).
@@ -111,7 +111,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
     ) -> None:
         if self._writer is None:
             return
-        wall = _time() if walltime is None else _wall_time(walltime)
+        wall = _time() if walltime is None else to_wall_time(walltime)
         self._writer.summary(run, summary, to_step(global_step), wall)
 
     # ------------------------------------------------------------------ scalars
@@ -137,7 +137,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         if t is None:
             t = self._tag(tag)
         if type(scalar_value) is not float:
-            scalar_value = _prepare_scalar(scalar_value)
+            scalar_value = prepare_scalar(scalar_value)
         # int64 bounds as literals (constants, cheaper than globals on this hot path)
         if (
             type(global_step) is not int
@@ -152,7 +152,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
             t,
             scalar_value,
             global_step,
-            _time() if walltime is None else _wall_time(walltime),
+            _time() if walltime is None else to_wall_time(walltime),
             TENSOR if new_style else self._scalar_encoding,
         )
 
@@ -173,13 +173,13 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         if not isinstance(tag_scalar_dict, dict):
             raise TypeError(f"tag_scalar_dict must be a dict, got {type(tag_scalar_dict).__name__}")
         step = to_step(global_step)
-        wall = _time() if walltime is None else _wall_time(walltime)
+        wall = _time() if walltime is None else to_wall_time(walltime)
         prefix = main.replace("/", "_") + "_"
         items = [
             (check_run_name(prefix + self._tag(key, "tag_scalar_dict key"), "run"), value)
             for key, value in tag_scalar_dict.items()
         ]
-        values = [(run, _prepare_scalar(value)) for run, value in items]
+        values = [(run, prepare_scalar(value)) for run, value in items]
         encoding = self._scalar_encoding
         for run, value in values:
             w.scalar(run, main, value, step, wall, encoding)
@@ -193,7 +193,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         if w is None:
             return
         step = global_step if type(global_step) is int else to_step(global_step)
-        if not _MIN_STEP <= step <= _MAX_STEP:
+        if not MIN_STEP <= step <= MAX_STEP:
             step = to_step(step)
         wall = _time()
         tags = self._tags
@@ -205,7 +205,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
                     if isinstance(value, dict):
                         self.add_scalars(key, value, step, wall)
                         continue
-                    value = _prepare_scalar(value)
+                    value = prepare_scalar(value)
                 tag = tags.get(key) if type(key) is str else None
                 if tag is None:
                     tag = self._tag(key)
@@ -248,7 +248,7 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
 
         tag = self._tag(tag)
         step = to_step(global_step)
-        wall = _time() if walltime is None else _wall_time(walltime)
+        wall = _time() if walltime is None else to_wall_time(walltime)
         encoding = self._histogram_encoding
         adapter = registry.adapter_for(values)
         if adapter is not None and adapter.histogram_pb is not None:
@@ -334,59 +334,13 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         summaries = hparams.hparams_pb(
             hparam_dict, metrics, hparam_domain_discrete, start_time_secs=wall
         )
-        values = [(key, _prepare_scalar(value)) for key, value in metrics.items()]
+        values = [(key, prepare_scalar(value)) for key, value in metrics.items()]
         steps = hparams_metric_steps(self, run, list(metrics), global_step)
         for summary in summaries:
             self._summary(summary, step, wall, run=run)
         for key, value in values:
             if key in steps:
                 self._put((SCALAR, run, key, value, steps[key], wall))
-
-    # ------------------------------------------------------------------ graphs
-    def add_graph(
-        self,
-        model: Any,
-        input_to_model: Any = None,
-        verbose: bool = False,
-        use_strict_trace: bool = True,
-    ) -> None:
-        """Log a model's graph (the Graphs dashboard); torch models trace ``input_to_model``."""
-        if self._writer is None:
-            return
-        graph_def, run_metadata = graph_bytes(
-            model, input_to_model, verbose, use_strict_trace, name="model"
-        )
-        self.add_graph_def(graph_def, run_metadata=run_metadata)
-
-    def add_graph_def(self, graph_def: Any, run_metadata: Any = None, tag: str = "step1") -> None:
-        """Log a GraphDef proto (or its bytes) and optional RunMetadata for the Graphs dashboard."""
-        if self._writer is None:
-            return
-        from tblog.core.format import events
-
-        data = graph_def if isinstance(graph_def, bytes) else graph_def.SerializeToString()
-        wall = _time()
-        self._writer.event("", events.graph_event(data, wall))
-        if run_metadata is not None:
-            meta = (
-                run_metadata
-                if isinstance(run_metadata, bytes)
-                else run_metadata.SerializeToString()
-            )
-            self._writer.event("", events.run_metadata_event(tag, meta, 0, wall))
-
-    def add_onnx_graph(self, prototxt: str | os.PathLike[str]) -> None:
-        """Log the graph of an ONNX model file (the path torch calls ``prototxt``).
-
-        Read with our own ONNX schema: the ``onnx`` package is not needed. Raises
-        ``FileNotFoundError`` for a missing file and ``ValueError`` for a non-ONNX file.
-        """
-        if self._writer is None:
-            return
-        from tblog.core.summaries.onnx_graph import onnx_graph_def
-
-        with open(os.fspath(prototxt), "rb") as f:
-            self.add_graph_def(onnx_graph_def(f.read()))
 
     # ------------------------------------------------------------------ lifecycle
     def restart(self, step: int) -> None:
@@ -415,9 +369,6 @@ class SummaryWriter(MediaMethods, FileWriterMethods):
         self.close()
 
 
-_MIN_STEP, _MAX_STEP = -(1 << 63), (1 << 63) - 1  # Event.step is an int64
-
-
 def hparams_metric_steps(
     writer: SummaryWriter, run: str, tags: list[str], global_step: Any = None
 ) -> dict[str, int]:
@@ -437,44 +388,6 @@ def hparams_metric_steps(
     given = global_step is not None
     step = to_step(global_step) if given else max(scan.last.values(), default=0)
     return {tag: step for tag in tags if tag not in scan.kinds}
-
-
-def _wall_time(walltime: Any) -> float:
-    """``walltime`` as a finite float (TensorBoard's Rust loader drops non-finite ones).
-    Raises ``TypeError`` for a non-number and ``ValueError`` for NaN or infinity."""
-    if isinstance(walltime, (str, bytes)):
-        raise TypeError(f"walltime must be a number of seconds, got {type(walltime).__name__}")
-    try:
-        wall = float(walltime)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"walltime must be a number of seconds, got {type(walltime).__name__}"
-        ) from None
-    if not math.isfinite(wall):
-        raise ValueError(f"walltime must be a finite number of seconds, got {walltime!r}")
-    return wall
-
-
-# exact type -> its snapshot function, filled on first use (torch.Tensor -> defer_scalar)
-_SNAPSHOTS: dict[type, Any] = {}
-
-
-def _prepare_scalar(value: Any) -> Any:
-    """Check a scalar on the caller's thread; framework tensors are resolved later."""
-    vt = type(value)
-    if vt is float:
-        return value
-    snapshot = _SNAPSHOTS.get(vt)
-    if snapshot is not None:
-        return snapshot(value)
-    if vt is int:
-        return float(value)
-    adapter = registry.adapter_for(value)
-    if adapter is not None and adapter.defer_scalar is not None:
-        # read on the writer thread: a device value is never synchronised on the caller's
-        _SNAPSHOTS[vt] = adapter.defer_scalar
-        return adapter.defer_scalar(value)
-    return convert.to_float(value)
 
 
 def _noop(item: Any) -> None:

@@ -18,6 +18,7 @@ import warnings
 from typing import Any
 
 from tblog.core.api.summary_writer import SummaryWriter
+from tblog.core.format.events import varint
 from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
 
 _log = logging.getLogger(__name__)
@@ -45,23 +46,11 @@ def profiling_available(backend: str, start: int, stop: int) -> bool:
     return True
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def run_metadata_bytes(graph_def: bytes) -> bytes:
     """A serialized ``tensorflow.RunMetadata`` whose one ``function_graphs`` entry has
     ``graph_def`` (a serialized GraphDef) as its pre-optimization graph."""
-    inner = b"\x12" + _varint(len(graph_def)) + graph_def  # FunctionGraphs.pre_optimization_graph
-    return b"\x22" + _varint(len(inner)) + inner  # RunMetadata.function_graphs
+    inner = b"\x12" + varint(len(graph_def)) + graph_def  # FunctionGraphs.pre_optimization_graph
+    return b"\x22" + varint(len(inner)) + inner  # RunMetadata.function_graphs
 
 
 def run_metadata_summary(tag: str, data: bytes) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tblog.core.summaries import histogram
+from tblog.core.summaries import histo_proto, histogram
 from tblog.core.summaries._counting import Counted
 from tblog.core.summaries.histogram import tensorflow_edges
 from tblog.integrations.torch._histogram import _STATS, reduce_on_device, reduce_on_host
@@ -204,7 +204,7 @@ class _Watch:
             vmin, vmax, total, sumsq, _, below, above = (float(v) for v in stats)
             found = Counted(counts, vmin, vmax, int(below), int(above), total, sumsq)
             edges, all_counts = histogram.count_all(self.edges, found)
-            limits, buckets = histogram.torch_buckets(edges, all_counts)
+            limits, buckets = histo_proto.torch_buckets(edges, all_counts)
             self.writer.add_histogram_raw(
                 tag,
                 vmin,
