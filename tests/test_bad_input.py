@@ -14,6 +14,8 @@ from tb import accumulator, array
 
 import tblog
 from tblog.core.format import records
+from tblog.core.proto import event_pb2
+from tblog.core.summaries import scalar
 
 
 def _readable(path) -> int:
@@ -368,9 +370,16 @@ def test_non_numeric_walltime_names_the_argument(tmp_path, walltime):
             lambda: w.add_scalars("m", {"a": 1.0}, 0, walltime=walltime),
             lambda: w.add_histogram("h", np.arange(3.0), 0, walltime=walltime),
             lambda: w.add_text("t", "x", 0, walltime=walltime),
+            lambda: w.file_writer.add_summary(scalar.scalar_pb("f", 1.0), 0, walltime=walltime),
         ):
             with pytest.raises(TypeError, match="walltime must be a number"):
                 call()
+    from tblog.summary import FileWriter
+
+    tf1 = FileWriter(str(tmp_path / "tf1"))
+    with pytest.raises(TypeError, match="walltime must be a number"):
+        tf1.add_event(event_pb2.Event(step=1), walltime=walltime)
+    tf1.close()
 
 
 def _summary_calls():
