@@ -35,11 +35,13 @@ class Kill(Callback):
             trainer.logger.experiment.flush()
             os.kill(os.getpid(), signal.SIGKILL)
 
-dirpath = sys.argv[2] if len(sys.argv) > 2 else None
-fit(tblog.TBLogger(sys.argv[1]), max_epochs={EPOCHS}, validate=False,
-    callbacks=[ModelCheckpoint(dirpath=dirpath, every_n_epochs=1, save_top_k=-1,
-                               save_last=dirpath is not None),
-               Kill()])
+dirpath = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else None
+if len(sys.argv) > 3:  # mid-epoch checkpoints, every N optimizer steps
+    ckpt = ModelCheckpoint(every_n_train_steps=int(sys.argv[3]), save_top_k=-1)
+else:
+    ckpt = ModelCheckpoint(dirpath=dirpath, every_n_epochs=1, save_top_k=-1,
+                           save_last=dirpath is not None)
+fit(tblog.TBLogger(sys.argv[1]), max_epochs={EPOCHS}, validate=False, callbacks=[ckpt, Kill()])
 """
 
 
@@ -114,6 +116,61 @@ def test_sigkill_then_resume_continues_the_same_run(tmp_path):
         assert os.path.join(ckpt_dir, name) in text and f"step={step}." in name
 
 
+def test_sigkill_after_a_mid_epoch_checkpoint_then_resume_keeps_every_step(tmp_path):
+    """Checkpoints every 3 optimizer steps (mid-epoch: 4 batches an epoch), killed at 11,
+    resumed from the step-9 checkpoint: one point per step from 0 to the last, none lost
+    (the reviewer saw step 8 of 32 lost under the earlier resume code), the points before
+    the checkpoint exactly those the first process logged, under both TensorBoard loaders
+    and ``tblog.scalars``."""
+    from tbserver import TensorBoardServer
+
+    save_dir = str(tmp_path / "run")
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, save_dir, "-", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    run_dir = os.path.join(save_dir, "lightning_logs", "version_0")
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    names = sorted(os.listdir(ckpt_dir), key=lambda n: int(re.search(r"step=(\d+)", n).group(1)))
+    assert names == ["epoch=0-step=3.ckpt", "epoch=1-step=6.ckpt", "epoch=2-step=9.ckpt"]
+    before = dict(tb.scalar_series(run_dir, "train/loss"))
+    assert sorted(before) == list(range(KILL_AT - 1))  # 9 (after the checkpoint) is stale
+
+    logger = tblog.TBLogger(save_dir)
+    trainer = fit(
+        logger,
+        max_epochs=EPOCHS,
+        validate=False,
+        callbacks=[ModelCheckpoint(every_n_train_steps=3, save_top_k=-1)],
+        ckpt_path=os.path.join(ckpt_dir, names[-1]),
+    )
+    assert logger.log_dir == run_dir
+    last = trainer.global_step
+    assert last >= 4 * EPOCHS
+    python_loader = tb.scalar_series(run_dir, "train/loss")
+    assert [s for s, _ in python_loader] == list(range(last))
+    for step, value in python_loader[:9]:  # what the checkpoint of step 9 had seen
+        assert value == pytest.approx(before[step], rel=1e-6), step
+    frame = tblog.scalars(save_dir, tags="^train/loss$")
+    assert frame.step.tolist() == list(range(last))
+    np.testing.assert_allclose(frame.value, [v for _, v in python_loader], rtol=1e-6)
+    with TensorBoardServer(save_dir, load_fast=True) as server:
+        series = server.wait_for(
+            lambda: (
+                got
+                if len(got := server.scalars("lightning_logs/version_0", "train/loss")) >= last
+                else None
+            ),
+            timeout=90,
+        )
+    assert [s for s, _ in series] == list(range(last))
+    restored = [e.step for e in tb.accumulator(run_dir).Tensors("checkpoint/restored/text_summary")]
+    assert restored == [9]
+
+
 def _crash(save_dir, dirpath):
     child = subprocess.run(
         [sys.executable, "-c", CHILD, save_dir, dirpath],
@@ -142,7 +199,9 @@ def test_checkpoints_outside_the_version_folder_continue_the_version(tmp_path, h
     assert trainer.global_step == 4 * EPOCHS
     assert logger.log_dir == run_dir
     assert os.listdir(os.path.join(save_dir, "lightning_logs")) == ["version_0"]
-    assert "epoch=3-step=16.ckpt" in os.listdir(ckpts)
+    assert "epoch=3-step=16.ckpt" in os.listdir(ckpts) and "last.ckpt" in os.listdir(ckpts)
+    # one checkpoint record per step, though each save also wrote last.ckpt
+    assert [s for s, _ in tb.scalar_series(run_dir, "checkpoint/step")] == [4, 8, 12, 16]
     loss = tb.scalar_series(run_dir, "train/loss")
     assert [s for s, _ in loss] == list(range(4 * EPOCHS))
     ref_logger = tblog.TBLogger(str(tmp_path / "ref"))

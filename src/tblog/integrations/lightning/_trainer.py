@@ -59,7 +59,7 @@ class Identity:
     name: str
     version: int | str
     sub_dir: str | None
-    step: int  # the last step the logger logged before the save (-1: none)
+    step: int  # the last step the checkpoint's batches logged at (-1: none)
 
 
 def attach_state_callback(trainer: Any, logger: Any) -> None:
@@ -74,13 +74,27 @@ def attach_state_callback(trainer: Any, logger: Any) -> None:
     trainer.callbacks.append(_callback_class(package)(logger))
 
 
-def identity_of(logger: Any) -> dict[str, Any]:
+def identity_of(logger: Any, trainer: Any = None, pl_module: Any = None) -> dict[str, Any]:
     return {
         "name": logger.name,
         "version": logger.version,
         "sub_dir": logger.sub_dir,
-        "step": int(logger._last_step),
+        "step": max(int(logger._last_step), _included_log_step(trainer, pl_module)),
     }
+
+
+def _included_log_step(trainer: Any, pl_module: Any) -> int:
+    """The logging step of the last batch a checkpoint saved now includes (-1: unknown).
+    Lightning logs a batch's metrics after its ``on_train_batch_end``, so a checkpoint
+    saved there (``every_n_train_steps``) holds a batch whose points are logged just after
+    the save: they belong to the checkpoint, and the resume (which logs from the next
+    batch on) keeps them. Under automatic optimization (one optimizer step a batch at
+    most) that batch logs at ``global_step - 1`` or earlier, never later; manual
+    optimization may step more than once a batch: only the last logged step is known."""
+    if getattr(pl_module, "automatic_optimization", False) is not True:
+        return -1
+    global_step = getattr(trainer, "global_step", None)
+    return global_step - 1 if type(global_step) is int else -1
 
 
 def read_identity(path: str, logger: Any) -> tuple[Identity | None, int | None]:
@@ -177,7 +191,7 @@ def _callback_class(package: str) -> type:
         logger = self._tblog_logger()
         if logger is not None:
             entries = checkpoint.setdefault(CHECKPOINT_KEY, [])
-            entries.append(identity_of(logger))
+            entries.append(identity_of(logger, trainer, pl_module))
             if logger._experiment is not None:
                 # what was logged before the checkpoint is on disk before the file is
                 CheckpointRecorder(logger._experiment).before_save()

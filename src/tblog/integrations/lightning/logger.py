@@ -277,9 +277,17 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         path = path or getattr(cb, "best_model_path", None)
         if not path:
             return
-        step = getattr(cb, "_last_global_step_saved", None)
+        step = int(getattr(cb, "_last_global_step_saved", None) or 0)
+        # ``cb`` is a new weakref proxy at each call: the callback is known by its
+        # state_key (unique among a Trainer's callbacks, Lightning checks)
+        key = (step, getattr(cb, "state_key", None) or str(path))
+        if key == getattr(self, "_recorded_save", None):
+            # the same checkpoint again at the same step (ModelCheckpoint's save_last copy,
+            # last.ckpt, right after the epoch file): one record, one point per step
+            return
+        self._recorded_save = key
         CheckpointRecorder(self.experiment).saved(
-            int(step or 0), str(path), _checkpoint_metrics(cb, str(path))
+            step, str(path), _checkpoint_metrics(cb, str(path))
         )
 
     def _on_fit_model(self, model: Any) -> None:
