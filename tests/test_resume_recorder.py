@@ -93,3 +93,33 @@ def test_run_that_logs_nothing_is_marked_at_the_next_save(tmp_path):
     restored = [e.step for e in acc.Tensors("checkpoint/restored/text_summary")]
     assert restored == [11]
     assert [e.step for e in acc.Tensors("checkpoint/step")] == [20]
+
+
+@pytest.mark.parametrize("style", ["torch", "tf.summary"])
+def test_save_records_written_again_at_a_mark_read_as_the_first_ones(tmp_path, style):
+    """Resumed from an older checkpoint, the records of the later ones still on disk are
+    written again after the START, in the writer's scalar encoding: the legacy
+    ``EventAccumulator.Scalars`` (``simple_value`` only) sees every record the Python
+    loader sees, as for the first process's records."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    first = tblog.SummaryWriter(tmp_path, style=style)
+    rec = CheckpointRecorder(first)
+    for s in range(12):
+        first.add_scalar("loss", float(s), s)
+        if s in (3, 6, 9):
+            rec.saved(s, f"ckpt-{s}")
+    first.close()
+    time.sleep(1.05)
+    second = tblog.SummaryWriter(tmp_path, style=style)
+    CheckpointRecorder(second).restored(3, "ckpt-3")
+    for s in range(4, 8):
+        second.add_scalar("loss", 100.0 + s, s)
+    second.close()
+    plugin = [s for s, _ in tb.scalar_series(tmp_path, "checkpoint/step")]
+    assert plugin == [3, 6, 9]
+    if style == "torch":
+        legacy = event_accumulator.EventAccumulator(str(tmp_path))
+        legacy.Reload()
+        assert [e.step for e in legacy.Scalars("checkpoint/step")] == plugin
+        assert [e.value for e in legacy.Scalars("checkpoint/step")] == [3.0, 6.0, 9.0]

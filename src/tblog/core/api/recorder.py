@@ -50,6 +50,7 @@ from typing import Any
 
 from tblog.core.api import resume_scan, write_hook
 from tblog.core.format import events
+from tblog.core.proto import summary_pb2
 from tblog.core.write.encoder import CallItem, EventItem, SummaryItem
 
 STEP_TAG = "checkpoint/step"
@@ -175,7 +176,12 @@ class CheckpointRecorder:
         other step axes. Returns ``step`` as an int."""
         value = check_step(step)
         self._restored = value
-        records = _Records(value, path, on_disk)
+        encoding = (
+            getattr(self.writers[0], "_scalar_encoding", events.TENSOR)
+            if self.writers
+            else events.TENSOR
+        )
+        records = _Records(value, path, on_disk, encoding)
         for i, writer in enumerate(self.writers):
             mark_resume(writer, value, axes=axes, records=records if i == 0 else None)
         return value
@@ -225,9 +231,16 @@ _pending: weakref.WeakKeyDictionary[Any, _Resume] = weakref.WeakKeyDictionary()
 class _Records:
     """The checkpoint records a mark writes into the first writer's run."""
 
-    def __init__(self, step: int, path: str | None, on_disk: Collection[int] | None) -> None:
+    def __init__(
+        self,
+        step: int,
+        path: str | None,
+        on_disk: Collection[int] | None,
+        encoding: int = events.TENSOR,
+    ) -> None:
         self.step = step
         self.path = path
+        self.encoding = encoding  # the writer's scalar encoding, as saved() wrote them
         self.on_disk = None if on_disk is None else {int(s) for s in on_disk}
 
     def events(self, scan: resume_scan.RunScan, start: int, wall: float) -> list[bytes]:
@@ -242,7 +255,7 @@ class _Records:
         for s, data in saved:
             if self.on_disk is not None and s not in self.on_disk:
                 continue
-            out.append(_scalar_event(STEP_TAG, float(s), s, wall))
+            out.append(_scalar_event(STEP_TAG, float(s), s, wall, self.encoding))
             out.append(resume_scan.value_event(data, s, wall))
         from tblog.core.summaries import text
 
@@ -392,7 +405,14 @@ def _fmt_metrics(metrics: Mapping[str, Any] | None) -> str:
     return " (" + ", ".join(parts) + ")"
 
 
-def _scalar_event(tag: str, value: float, step: int, wall: float) -> bytes:
+def _scalar_event(tag: str, value: float, step: int, wall: float, encoding: int) -> bytes:
+    """A scalar event in ``encoding`` (``simple_value`` for torch-style writers: the
+    legacy ``EventAccumulator.Scalars`` reads only those)."""
     from tblog.core.summaries import scalar
 
-    return events.summary_event(scalar.scalar_pb(tag, value), step, wall)
+    if encoding == events.SIMPLE_VALUE:
+        summary = summary_pb2.Summary()
+        summary.value.add(tag=tag, simple_value=value)
+    else:
+        summary = scalar.scalar_pb(tag, value)
+    return events.summary_event(summary, step, wall)
