@@ -192,7 +192,7 @@ def test_unwritable_log_dir_fails_in_the_constructor(tmp_path):
     code = textwrap.dedent(
         """
         import os, sys
-        import tblog, tblog.core.api.summary_writer, tblog.core.format.events
+        import tblog, tblog.writer.summary_writer, tblog.core.format.events
         os.setgid(65534); os.setuid(65534)  # nobody: root would bypass permissions
         try:
             tblog.SummaryWriter(os.path.join(sys.argv[1], "run"))

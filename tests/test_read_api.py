@@ -59,8 +59,8 @@ def test_filters_regex_and_callable(logdir):
 
 def test_filters_apply_before_decoding(logdir, monkeypatch):
     """A run the filter rejects is never read; a rejected tag's values are never decoded."""
+    from tblog.core import storage
     from tblog.core.read import values
-    from tblog.core.write import storage
 
     read = []
     orig = storage.LocalStorage.read

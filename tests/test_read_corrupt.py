@@ -135,7 +135,7 @@ def test_read_yields_prefix_and_warns(damaged):
     steps = [e.step for _, e in events if _ == "flip" and e.HasField("summary")]
     assert sorted(set(steps)) == sorted({e.step for t in ("loss", "acc") for e in acc.Tensors(t)})
     with pytest.raises(tblog.DataLossError, match="byte"):
-        from tblog.core.read.reader import parse_events
+        from tblog.reader.reader import parse_events
 
         list(parse_events(Path(damage["flip"][0]).read_bytes(), source="flip"))
 

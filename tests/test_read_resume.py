@@ -22,7 +22,7 @@ import tb
 from tbserver import TensorBoardServer
 
 import tblog
-from tblog.core.api.checkpoint import CheckpointManager
+from tblog.checkpoint.manager import CheckpointManager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "torch_checkpoint_loop.py")
@@ -180,10 +180,10 @@ def test_resume_scan_agrees_with_reader_and_tensorboard(logs, which):
     values it keeps exactly the points the accumulator keeps after its purges."""
     from tensorboard import data_compat
 
-    from tblog.core.api import resume_scan
+    from tblog.checkpoint import resume_scan
     from tblog.core.proto import summary_pb2
     from tblog.core.read import events
-    from tblog.core.write.storage import LocalStorage
+    from tblog.core.storage import LocalStorage
 
     storage = LocalStorage(str(logs))
     seen_runs = 0

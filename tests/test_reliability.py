@@ -241,7 +241,7 @@ for w in writers:
 def test_exit_never_hangs_on_stalled_storage(tmp_path):
     code = """
 import sys, time, tblog
-from tblog.core.write import storage
+from tblog.core import storage
 w = tblog.SummaryWriter(sys.argv[1])
 w.add_scalar("x", 1.0, 0)
 w.flush()

@@ -164,7 +164,7 @@ def _resume_workload(logdir: str) -> None:
     sub-runs by the writers' host and pid, which both share)."""
     import numpy as np
 
-    from tblog.core.api import checkpoint_log
+    from tblog.checkpoint import checkpoint_log
 
     w = tblog.SummaryWriter(logdir)
     for i in range(100):

@@ -164,7 +164,7 @@ def test_tensorboard_servers_show_one_point_per_step(runs, load_fast):
 @pytest.mark.parametrize(("hook", "order"), SCENARIOS)
 def test_every_tag_carries_one_plugin_only(runs, hook, order):
     """In the raw files (placeholders included), no tag has values of two plugins."""
-    from tblog.core.read.reader import parse_events
+    from tblog.reader.reader import parse_events
 
     logdir = runs / "logs" / f"{hook}-{order}"
     plugins: dict[str, set[str]] = {}

@@ -10,7 +10,7 @@ import pytest
 import tb
 
 import tblog
-from tblog.core.api.recorder import Axis, CheckpointRecorder, check_step, mark_resume
+from tblog.checkpoint.recorder import Axis, CheckpointRecorder, check_step, mark_resume
 
 
 def test_check_step_exact_up_to_int64():

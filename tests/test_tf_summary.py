@@ -18,7 +18,7 @@ tf = pytest.importorskip("tensorflow")
 from tb import array, multiplexer  # noqa: E402
 
 import tblog.summary as tb_summary  # noqa: E402
-from tblog.core.api.summary import SummaryFileWriter  # noqa: E402
+from tblog.summary._api import SummaryFileWriter  # noqa: E402
 
 BOTH = pytest.mark.parametrize("api", [tf.summary, tb_summary], ids=["tf", "tblog"])
 

@@ -16,7 +16,7 @@ import pytest
 import tb
 
 import tblog
-from tblog.core.write import storage as storage_mod
+from tblog.core import storage as storage_mod
 from tblog.core.write.queue import EventWriter, WriterClosedError
 
 

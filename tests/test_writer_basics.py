@@ -143,11 +143,11 @@ def test_memory_logdir_readable_by_tblog_and_tensorboard(tmp_path):
         w.flush()
         w.add_histogram("h", np.arange(10.0), 7)
     ours = sorted(
-        (run, v.tag, e.step, tblog.core.read.reader.scalar_value(v))
+        (run, v.tag, e.step, tblog.reader.reader.scalar_value(v))
         for run, e in tblog.read(url)
         if e.WhichOneof("what") == "summary"
         for v in e.summary.value
-        if tblog.core.read.reader.scalar_value(v) is not None
+        if tblog.reader.reader.scalar_value(v) is not None
     )
     assert tblog.runs(url) == [".", "m_x"]
     # TensorBoard cannot open memory://, so copy the tree out and read it there.

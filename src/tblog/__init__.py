@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "SummaryWriter": ("tblog.core.api.summary_writer", "SummaryWriter"),
+    "SummaryWriter": ("tblog.writer.summary_writer", "SummaryWriter"),
     "EventWriter": ("tblog.core.write.writer", "EventWriter"),
-    "read": ("tblog.core.read.reader", "read"),
-    "runs": ("tblog.core.read.reader", "runs"),
-    "scalars": ("tblog.core.read.reader", "scalars"),
-    "histograms": ("tblog.core.read.reader", "histograms"),
-    "hparams": ("tblog.core.read.reader", "hparams"),
+    "read": ("tblog.reader.reader", "read"),
+    "runs": ("tblog.reader.reader", "runs"),
+    "scalars": ("tblog.reader.reader", "scalars"),
+    "histograms": ("tblog.reader.reader", "histograms"),
+    "hparams": ("tblog.reader.reader", "hparams"),
     "DataLossWarning": ("tblog.core.format.decode", "DataLossWarning"),
     "DataLossError": ("tblog.core.format.records", "DataLossError"),
     "TBCallback": ("tblog.integrations.keras", "TBCallback"),
     "TBLogger": ("tblog.integrations.lightning", "TBLogger"),
-    "CheckpointManager": ("tblog.core.api.checkpoint", "CheckpointManager"),
+    "CheckpointManager": ("tblog.checkpoint.manager", "CheckpointManager"),
     "summary": ("tblog.summary", None),
 }
 
@@ -43,11 +43,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from tblog.core.api.summary_writer import SummaryWriter
     from tblog.core.format.decode import DataLossWarning
     from tblog.core.format.records import DataLossError
-    from tblog.core.read.reader import histograms, hparams, read, runs, scalars
     from tblog.core.write.writer import EventWriter
+    from tblog.reader.reader import histograms, hparams, read, runs, scalars
+    from tblog.writer.summary_writer import SummaryWriter
 
 
 def __getattr__(name: str) -> Any:

@@ -13,9 +13,9 @@ import signal
 import sys
 from typing import Any
 
-from tblog.core.read.reader import scalar_frame
 from tblog.core.read.scan import Run, Series, load_runs
-from tblog.core.write.storage import open_storage
+from tblog.core.storage import open_storage
+from tblog.reader.reader import scalar_frame
 
 # Show a progress bar when a load reads more than this many bytes.
 PROGRESS_BYTES = 64 << 20

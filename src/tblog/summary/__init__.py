@@ -6,7 +6,7 @@
         tf_summary.scalar("loss", 0.5)
 
 Imports no ML framework. ``FileWriter`` (TF1's ``tf.compat.v1.summary.FileWriter``) loads
-on first use. See :mod:`tblog.core.api.summary` for the rules (default writer, step,
+on first use. See :mod:`tblog.summary._api` for the rules (default writer, step,
 ``record_if``, name scopes, return values).
 """
 
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tblog.core.api.summary import (
+from tblog.summary import experimental
+from tblog.summary._api import (
     SummaryFileWriter,
     SummaryWriter,
     audio,
@@ -30,7 +31,6 @@ from tblog.core.api.summary import (
     text,
     write,
 )
-from tblog.summary import experimental
 
 __all__ = [
     "FileWriter",
@@ -54,7 +54,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "FileWriter":
-        from tblog.core.api.file_writer import FileWriter
+        from tblog.writer.file_writer import FileWriter
 
         globals()["FileWriter"] = FileWriter
         return FileWriter

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tblog.core.api.summary import get_step, set_step, summary_scope
+from tblog.summary._api import get_step, set_step, summary_scope
 
 __all__ = ["get_step", "set_step", "summary_scope"]

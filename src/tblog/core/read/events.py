@@ -19,7 +19,7 @@ from tblog.core.format.records import DataLossError
 from tblog.core.proto import event_pb2
 from tblog.core.read import values
 from tblog.core.read.scan import Restarts, load_run
-from tblog.core.write.storage import Storage
+from tblog.core.storage import Storage
 
 _START = event_pb2.SessionLog.START
 
@@ -113,7 +113,7 @@ def tags_since(storage: Storage, paths: Iterable[str], step: int) -> tuple[dict[
     ignores STARTs), each with how the data server stores it (``"scalar"``, ``"blob"``
     or ``"tensor"``, judged from the value that names its plugin, else its first), and
     whether the files hold a ``SessionLog START``. A damaged file counts up to the damage.
-    (The resume scan, :func:`tblog.core.api.resume_scan.scan_run`, reads the same.)
+    (The resume scan, :func:`tblog.checkpoint.resume_scan.scan_run`, reads the same.)
     """
     run = load_run(storage, list(paths), purge=False)
     stale = {

@@ -36,7 +36,7 @@ import numpy as np
 from tblog.core.format import decode, decode_scalars
 from tblog.core.proto import event_pb2
 from tblog.core.read import values
-from tblog.core.write.storage import Storage, open_storage
+from tblog.core.storage import Storage, open_storage
 
 _BIT = {"scalar": 1, "blob": 2, "tensor": 4}
 _START = event_pb2.SessionLog.START

@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tblog.core.storage import EventFile, open_storage
 from tblog.core.write import encoder, fork, runs, shutdown
 from tblog.core.write.encoder import CallItem, EventItem, FlushItem, RestartItem, SummaryItem
-from tblog.core.write.storage import EventFile, open_storage
 
 if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
     from tblog.core.proto import summary_pb2
@@ -128,7 +128,7 @@ class EventWriter:
     def observe_batches(self, observer: Callable[[list[Any]], bool]) -> None:
         """Call ``observer(batch)`` on the writer thread before each batch taken off the
         queue is encoded (it may insert items in place; ``False`` removes it). The resume
-        marking's hook (:mod:`tblog.core.api.write_hook`)."""
+        marking's hook (:mod:`tblog.checkpoint.write_hook`)."""
         self._observers = [*self._observers, observer]
 
     def before_close(self, fn: Callable[[], None]) -> None:

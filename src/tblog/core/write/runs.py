@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tblog.core.format import events, records
-from tblog.core.write.storage import EventFile, Storage
+from tblog.core.storage import EventFile, Storage
 
 _counter = itertools.count()
 _counter_lock = threading.Lock()

@@ -16,8 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tblog.core.api import recorder
-from tblog.core.api.summary_writer import SummaryWriter
+from tblog.checkpoint import recorder
 from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
 from tblog.integrations.keras import _projector, _weights
 from tblog.integrations.keras._distribute import is_chief
@@ -25,6 +24,7 @@ from tblog.integrations.keras._graph import model_graph_def
 from tblog.integrations.keras._profile import Profiler
 from tblog.integrations.keras._tf_writers import SummaryDefaults
 from tblog.integrations.keras.checkpoint import RESUME_ATTR
+from tblog.writer.summary_writer import SummaryWriter
 
 
 def _check_freq(name: str, value: Any) -> int:
@@ -374,7 +374,7 @@ def _mark_resume(writer: SummaryWriter, resume: tuple[int, int]) -> None:
     count epochs, ``batch_*`` and ``evaluation_*`` the optimizer's iterations.
 
     ``resume`` is ``(iterations, epoch)`` of the restored checkpoint; each axis is marked at
-    its first step logged from there (:func:`tblog.core.api.recorder.mark_resume`), so both
+    its first step logged from there (:func:`tblog.checkpoint.recorder.mark_resume`), so both
     curves keep their history up to the checkpoint and continue after it.
     """
     iterations, epoch = resume

@@ -17,9 +17,9 @@ import time
 import warnings
 from typing import Any
 
-from tblog.core.api.summary_writer import SummaryWriter
 from tblog.core.format.events import varint
 from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
+from tblog.writer.summary_writer import SummaryWriter
 
 _log = logging.getLogger(__name__)
 

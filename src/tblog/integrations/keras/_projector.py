@@ -14,7 +14,7 @@ import os
 import warnings
 from typing import Any
 
-from tblog.core.write.storage import is_url, open_storage
+from tblog.core.storage import is_url, open_storage
 
 
 def embedding_layers(model: Any) -> list[Any]:

@@ -29,9 +29,9 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from tblog.core.api.summary_state import SummaryFileWriter, _DefaultContext, record_if
 from tblog.core.format import records
-from tblog.core.write.storage import is_event_file
+from tblog.core.storage import is_event_file
+from tblog.summary._state import SummaryFileWriter, _DefaultContext, record_if
 
 
 class _TfRun:

@@ -6,7 +6,7 @@
 Checkpoints are ``<directory>/ckpt-<iterations>.weights.h5`` written by
 ``model.save_weights`` (layer weights and optimizer variables, on every backend), named by
 the optimizer's iteration count, written atomically and pruned by
-:class:`tblog.core.api.checkpoint.CheckpointManager`. At the start of ``fit`` the latest one is
+:class:`tblog.checkpoint.manager.CheckpointManager`. At the start of ``fit`` the latest one is
 loaded back with ``model.load_weights`` and the fit starts at the epoch it belongs to; each
 writer is told that the run resumes at that iteration, so TensorBoard drops what the
 crashed process logged from there on. Log with the optimizer's iterations as the step
@@ -20,7 +20,7 @@ from typing import Any
 
 import keras
 
-from tblog.core.api.checkpoint import CheckpointManager
+from tblog.checkpoint.manager import CheckpointManager
 
 # Set on the model when a checkpoint was restored: ``(iterations, epoch)`` it resumes at.
 # ``TBCallback`` reads it to mark its own runs, so its curves continue there too.
@@ -34,7 +34,7 @@ class CheckpointCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     ``writer``: a ``tblog.SummaryWriter`` or a sequence of them (saves recorded in the
     first, restores marking all), or ``None``. ``max_to_keep``/``keep_every_n_steps``: as
-    in :class:`~tblog.core.api.checkpoint.CheckpointManager`. With an int ``save_freq``, a
+    in :class:`~tblog.checkpoint.manager.CheckpointManager`. With an int ``save_freq``, a
     resume starts over the epoch of the checkpoint (Keras cannot start an epoch midway):
     choose a multiple of the steps per epoch so that no step is trained twice. A save due
     at an epoch's last batch is made at the epoch end, after validation. Put this callback

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tblog.core.write.storage import is_url, open_storage
+from tblog.core.storage import is_url, open_storage
 
 VERSION_PREFIX = "version_"
 

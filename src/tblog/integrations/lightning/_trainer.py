@@ -27,8 +27,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from tblog.core.api.recorder import CheckpointRecorder
-from tblog.core.write.storage import is_event_file
+from tblog.checkpoint.recorder import CheckpointRecorder
+from tblog.core.storage import is_event_file
 
 _TRAINER_PACKAGES = ("lightning.pytorch", "pytorch_lightning")
 CHECKPOINT_KEY = "tblog_loggers"

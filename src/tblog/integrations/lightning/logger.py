@@ -14,10 +14,9 @@ from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any
 
-from tblog.core.api.recorder import CheckpointRecorder
-from tblog.core.api.summary_writer import SummaryWriter
+from tblog.checkpoint.recorder import CheckpointRecorder
 from tblog.core.convert import to_step
-from tblog.core.write.storage import open_storage
+from tblog.core.storage import open_storage
 from tblog.integrations.lightning import _compat, _graph, _hparams, _layout, _trainer
 from tblog.integrations.lightning._compat import (
     PACKAGE,
@@ -25,6 +24,7 @@ from tblog.integrations.lightning._compat import (
     rank_zero_only,
     rank_zero_warn,
 )
+from tblog.writer.summary_writer import SummaryWriter
 
 _WRITER_KWARGS = frozenset(inspect.signature(SummaryWriter).parameters) - {"log_dir"}
 
@@ -234,7 +234,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         """Log the metrics of ``log_hyperparams`` as ``add_hparams`` does: none whose tag the
         run already logs (the HPARAMS tab shows its last value), the others at ``step`` or
         else at the run's last logged step."""
-        from tblog.core.api.summary_writer import hparams_metric_steps
+        from tblog.writer.summary_writer import hparams_metric_steps
 
         if self._prefix:
             metrics = self._fabric_add_prefix(metrics)

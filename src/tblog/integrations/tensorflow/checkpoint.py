@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tblog.core.api.recorder import CheckpointRecorder, check_step
+from tblog.checkpoint.recorder import CheckpointRecorder, check_step
 
 _NUMBER = re.compile(r"-(\d+)\Z")
 

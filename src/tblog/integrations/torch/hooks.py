@@ -269,7 +269,7 @@ def watch(model: torch.nn.Module, writer: Any, log: str = "gradients", log_freq:
         if not callable(getattr(writer, method, None)):
             raise TypeError(f"writer must have {method}(), got {type(writer).__name__}")
     unwatch(model)
-    from tblog.core.api.summary_writer import SummaryWriter
+    from tblog.writer.summary_writer import SummaryWriter
 
     if isinstance(writer, SummaryWriter) and writer.writer is None:
         return  # a non-zero rank under rank_zero_only: no hooks, no cost

@@ -48,7 +48,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tblog.core.api import resume_scan, write_hook
+from tblog.checkpoint import resume_scan, write_hook
 from tblog.core.format import events
 from tblog.core.proto import summary_pb2
 from tblog.core.write.encoder import CallItem, EventItem, SummaryItem

@@ -1,15 +1,15 @@
 """Recording checkpoint saves and restores in a run: the functions of
-:mod:`tblog.core.api.recorder` under their earlier names (kept for existing callers)."""
+:mod:`tblog.checkpoint.recorder` under their earlier names (kept for existing callers)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from tblog.core.api import recorder
-from tblog.core.api.recorder import RESTORED_TAG, SAVED_TAG, mark_resume
-from tblog.core.api.recorder import STEP_TAG as SCALAR_TAG
-from tblog.core.write.storage import open_storage
+from tblog.checkpoint import recorder
+from tblog.checkpoint.recorder import RESTORED_TAG, SAVED_TAG, mark_resume
+from tblog.checkpoint.recorder import STEP_TAG as SCALAR_TAG
+from tblog.core.storage import open_storage
 
 
 def record_save(
@@ -30,7 +30,7 @@ def stale_tags(
     """``{run: {tag: kind}}`` of the summary tags with a point at a step >= ``step``, for
     the run in ``logdir`` (run ``""``) and its sub-runs; ``kind`` is ``"scalar"``,
     ``"blob"`` or ``"tensor"``."""
-    from tblog.core.api.resume_scan import scan_runs
+    from tblog.checkpoint.resume_scan import scan_runs
 
     storage = open_storage(logdir, storage_options)
     return {run: scan.stale(step) for run, scan in scan_runs(storage, storage.root).items()}

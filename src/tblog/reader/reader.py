@@ -19,7 +19,7 @@ from tblog.core.proto import event_pb2
 from tblog.core.read import events as _events
 from tblog.core.read import values
 from tblog.core.read.scan import Filter, Run, load_runs, matcher
-from tblog.core.write.storage import open_storage
+from tblog.core.storage import open_storage
 
 HPARAMS_PLUGIN = "hparams"
 SESSION_START_TAG = "_hparams_/session_start_info"

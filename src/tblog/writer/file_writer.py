@@ -5,7 +5,7 @@ Both take protos as their frameworks make them: a Summary, Event, SessionLog, Gr
 RunMetadata from TensorFlow, ``tensorboard.compat.proto`` or tblog, or serialized bytes
 (what ``sess.run(tf.compat.v1.summary.merge_all())`` returns). Old-style values are
 re-encoded as TensorBoard reads them (``tblog.core.summaries.legacy``). Graphs are taken in
-every form an integration knows (:func:`tblog.core.api.graphs.graph_bytes`).
+every form an integration knows (:func:`tblog.writer.graphs.graph_bytes`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from tblog.core.api.graphs import GRAPH_KINDS, graph_bytes
 from tblog.core.convert import to_step, to_wall_time
 from tblog.core.format import events
 from tblog.core.write.writer import EventWriter
+from tblog.writer.graphs import GRAPH_KINDS, graph_bytes
 
 if TYPE_CHECKING:
     from tblog.core.proto import event_pb2

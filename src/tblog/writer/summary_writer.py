@@ -16,14 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from tblog.core import convert, registry
-from tblog.core.api.file_writer import FileWriterMethods, ReopeningEventWriter
-from tblog.core.api.graphs import GraphMethods
-from tblog.core.api.summary_writer_media import MediaMethods
 from tblog.core.convert import MAX_STEP, MIN_STEP, prepare_scalar, to_step, to_wall_time
 from tblog.core.tags import check_run_name, clean_tag
 from tblog.core.write.encoder import SIMPLE_VALUE, TENSOR
 from tblog.core.write.queue import EventWriter
 from tblog.core.write.writer import SCALAR
+from tblog.writer.file_writer import FileWriterMethods, ReopeningEventWriter
+from tblog.writer.graphs import GraphMethods
+from tblog.writer.media import MediaMethods
 
 _time = time.time
 # What each style writes: (scalar encoding, histogram encoding, metadata on every event)
@@ -381,7 +381,7 @@ def hparams_metric_steps(
     core = writer.writer
     if core is None or not tags:
         return {}
-    from tblog.core.api.resume_scan import scan_run
+    from tblog.checkpoint.resume_scan import scan_run
 
     core.flush()
     scan = scan_run(core.storage, core.run_dir(run))

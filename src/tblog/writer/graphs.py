@@ -56,7 +56,7 @@ def graph_bytes(
 
 
 class GraphMethods:
-    """Mixin of :class:`~tblog.core.api.summary_writer.SummaryWriter` (it provides
+    """Mixin of :class:`~tblog.writer.summary_writer.SummaryWriter` (it provides
     ``_writer``)."""
 
     _writer: EventWriter | None

@@ -4,7 +4,7 @@ Checkpoints are files ``<directory>/<prefix>-<step><suffix>``; the directory lis
 the only state (no index file to get out of step with the files). A save writes a hidden
 temporary file in the same directory, syncs it and renames it into place, so a crash
 never leaves a half-written checkpoint under a checkpoint name. Saves and restores are
-recorded in the run of ``writer`` by :class:`tblog.core.api.recorder.CheckpointRecorder`; after a
+recorded in the run of ``writer`` by :class:`tblog.checkpoint.recorder.CheckpointRecorder`; after a
 restore of step N, TensorBoard shows one point per step whether the loop resumes at N + 1 or
 runs N again.
 
@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from tblog.checkpoint.recorder import CheckpointRecorder, check_step
 from tblog.core import registry
-from tblog.core.api.recorder import CheckpointRecorder, check_step
 
 SaveFn = Callable[[Any, str], None]
 LoadFn = Callable[[str], Any]

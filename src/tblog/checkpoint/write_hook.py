@@ -1,5 +1,5 @@
 """The two hooks the resume marking needs in the write path (what
-:class:`tblog.core.api.recorder.CheckpointRecorder` needs from the writer).
+:class:`tblog.checkpoint.recorder.CheckpointRecorder` needs from the writer).
 
 - :func:`observe_batches`: on the writer thread, before the items of a batch taken off the
   queue are encoded, the writer calls ``observer(batch)`` with the batch as a ``list`` of

@@ -21,7 +21,7 @@ from tblog.core.format import events
 from tblog.core.proto import summary_pb2, tensor_pb2
 from tblog.core.read import events as read_events
 from tblog.core.read.scan import load_run
-from tblog.core.write.storage import Storage, is_event_file
+from tblog.core.storage import Storage, is_event_file
 
 
 @dataclass

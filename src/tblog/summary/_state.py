@@ -1,7 +1,7 @@
 """The state and writers of ``tblog.summary`` (``tf.summary``'s TF2 API): per thread, a
 default writer, a default step and a recording condition, as TensorFlow keeps them; the
 writers (:class:`SummaryFileWriter` on a tblog :class:`EventWriter` run, the no-op one).
-The ops that use them are in :mod:`tblog.core.api.summary`.
+The ops that use them are in :mod:`tblog.summary._api`.
 """
 
 from __future__ import annotations

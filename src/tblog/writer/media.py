@@ -2,7 +2,7 @@
 figures, video, audio, text, PR curves, custom-scalar layouts, meshes and embeddings.
 
 Each turns its input into a Summary with the pure functions of ``tblog.core.summaries``
-and queues it with ``_summary``; :class:`~tblog.core.api.summary_writer.SummaryWriter` mixes
+and queues it with ``_summary``; :class:`~tblog.writer.summary_writer.SummaryWriter` mixes
 these in and provides ``_writer``, ``_tag``, ``_summary`` and the scalar methods.
 """
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class MediaMethods:
-    """Mixin of :class:`~tblog.core.api.summary_writer.SummaryWriter`."""
+    """Mixin of :class:`~tblog.writer.summary_writer.SummaryWriter`."""
 
     _writer: EventWriter | None
 

@@ -1,0 +1,1 @@
+"""Checkpoints and resume: ``CheckpointManager``, the checkpoint recorder, the resume scan."""

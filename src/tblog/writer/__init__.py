@@ -1,0 +1,1 @@
+"""The torch / tensorboardX front-end: ``tblog.SummaryWriter``, its FileWriter surface and graphs."""
