@@ -127,7 +127,8 @@ def _resume(cls, logdir):
 
 def test_resume_purge_step_survives_a_reopen(tmp_path):
     """Not differential: TensorBoard's Python loader ignores the first START of a run, so
-    torch's ``purge_step`` purges nothing there (ours starts each run with a START at 0)."""
+    torch's ``purge_step`` purges nothing there (ours starts each run with a START that purges
+    nothing)."""
     _resume(tblog.SummaryWriter, tmp_path)
     ours = _view(tmp_path)
     expected = [(s, float(s)) for s in range(5)] + [(s, 100.0 + s) for s in range(5, 9)]

@@ -117,10 +117,12 @@ def test_resume_drops_points_after_the_restart_step(tmp_path, how):
     # TensorBoard's server-side loader: exactly one value per step, the new ones from 50.
     plugin = [(e.step, float(tb.array(e))) for e in tb.accumulator(logdir).Tensors("loss")]
     assert plugin == expected
-    # The legacy loader purges on every START (ours: step 0 in the first file, 50 in the
-    # second) in its legacy reservoirs, where the simple_value scalars we write (as torch
-    # does) land: exactly one value per step there too.
-    assert _starts(logdir) == [(files[0], 0), (files[1], 50)]
+    # The legacy loader purges on every START (ours: the no-purge step in the first file,
+    # 50 in the second) in its legacy reservoirs, where the simple_value scalars we write
+    # (as torch does) land: exactly one value per step there too.
+    from tblog.core.format.events import NO_PURGE_STEP
+
+    assert _starts(logdir) == [(files[0], NO_PURGE_STEP), (files[1], 50)]
     legacy = [(e.step, e.value) for e in tb.legacy_accumulator(logdir).Scalars("loss")]
     assert legacy == expected
     if how == "purge_step":

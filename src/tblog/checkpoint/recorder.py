@@ -14,7 +14,8 @@ replace the old), else at N + 1 (the loop resumes after N, whose points are kept
 at S makes both TensorBoard loaders drop what earlier processes logged at steps >= S
 (``../shared/event-format.md`` sections 2 and 8):
 
-- the Python loader purges on a ``SessionLog START`` at S (the core puts a START at 0 in
+- the Python loader purges on a ``SessionLog START`` at S (the core puts a START (at
+  ``events.NO_PURGE_STEP``, where it purges nothing) in
   each run's first file, since the loader ignores the first START it sees; a run with no
   START yet, started by another writer, gets one more);
 - the Rust data server ignores START: a new point at s drops that tag's points at steps

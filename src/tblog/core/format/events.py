@@ -73,6 +73,12 @@ def _float_bytes(value: float) -> bytes:
 # Scalar encodings: how ``Summary.Value`` holds the number.
 SIMPLE_VALUE = 0  # simple_value (field 2, float): torch's writer, tbparse, EventAccumulator
 TENSOR = 1  # tensor{DT_FLOAT} + scalars metadata: tf.summary, Keras
+# The step of the START that opens a fresh run directory. TensorBoard's Python loader
+# ignores a run's first START and purges on each later one (points at steps >= its step), so
+# a run needs one START before a resume's can purge. At the largest int64 step it purges
+# nothing wherever it lands: several writers that open one empty directory at once each
+# write one (none can know it is first), and none drops another's points.
+NO_PURGE_STEP = (1 << 63) - 1
 _VALUE_PREFIX = {SIMPLE_VALUE: b"\x15", TENSOR: _TENSOR_PREFIX}
 
 

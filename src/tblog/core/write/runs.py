@@ -2,7 +2,8 @@
 
 A run's file is opened when its first bytes are written (never by the encoder), so every
 storage error happens in :meth:`RunFiles.write`, where the bytes stay pending for a retry.
-A run's first records are ``file_version``, then a ``SessionLog START`` at step 0 when the
+A run's first records are ``file_version``, then a ``SessionLog START`` (at
+``events.NO_PURGE_STEP``, where it purges nothing) when the
 directory held no event file (so that later restarts purge under TensorBoard's Python
 loader, which ignores a run's first START), or at the purge step of a resume otherwise.
 """
@@ -144,7 +145,7 @@ class RunFiles:
         file = storage.open_append(storage.join(r.path, event_file_name(self._suffix, secs)))
         first = [records.frame(events.file_version_event(now))]
         if not existing:
-            first.append(records.frame(events.session_start_event(0, now)))
+            first.append(records.frame(events.session_start_event(events.NO_PURGE_STEP, now)))
         elif self._purge_step is not None and r.path not in self._reopened:
             first.append(records.frame(events.session_start_event(self._purge_step, now)))
         r.pending[:0] = first
