@@ -183,3 +183,39 @@ def test_readme_first_two_commands_are_the_first_two_code_blocks():
     first_section = README.split("\n## ", 2)[1]
     assert first_section.startswith("Two commands")
     assert demo in first_section and tests in first_section
+
+
+def test_demo_extra_has_the_cli(metadata):
+    """After the demo, the README sends the user to ``tblog ls`` / ``export`` / ``plot`` /
+    ``board`` and TensorBoard: the demo's environment has what they need."""
+    demo = {r.name.lower() for r in _extra(metadata, "demo")}
+    cli = {r.name.lower() for r in _extra(metadata, "cli")}
+    assert cli <= demo, cli - demo
+
+
+def test_demo_skips_exactly_what_is_missing_and_the_demo_extra_has_it(metadata):
+    """Each part of ``examples/demo.py`` names every package its script imports (so a
+    missing one makes the demo skip the part and say so, rather than fail), and the
+    ``demo`` extra installs all of them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo", ROOT / "examples" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    dist_of = {"sklearn": "scikit-learn", "tensorflow": "tensorflow-cpu"}
+    extra = {r.name.lower() for r in _extra(metadata, "demo")}
+    extra |= {
+        Requirement(r).name.lower() for r in metadata.get_all("Requires-Dist") if "extra" not in r
+    }
+    for name, needs, script, _args, _kill in demo.DEMOS:
+        imports = set()
+        tree = ast.parse((ROOT / "examples" / script).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imports.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imports.add(node.module.split(".")[0])
+        imports = {n for n in imports if n not in sys.stdlib_module_names and n != "tblog"}
+        assert set(needs) == imports, (name, script)
+        for module in imports:
+            assert dist_of.get(module, module) in extra, (name, module)

@@ -202,3 +202,25 @@ def test_export_parquet_refuses_a_terminal(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_parquet(out)) == 2 * 3 * 20
+
+
+@pytest.mark.parametrize(
+    ("fmt", "blocked", "named"), [("csv", "pandas", "pandas"), ("parquet", "pyarrow", "pyarrow")]
+)
+def test_export_without_the_cli_extra_says_what_to_install(tmp_path, fmt, blocked, named):
+    _write_runs(tmp_path)
+    code = (
+        "import sys; sys.modules[sys.argv[1]] = None; sys.modules['fastparquet'] = None; "
+        "from tblog.cli import main; sys.exit(main(sys.argv[2:]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, blocked, "export", "runs", "--format", fmt, "-o", "x"],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert named in proc.stderr and "tblog[cli]" in proc.stderr
+    assert not (tmp_path / "x").exists()

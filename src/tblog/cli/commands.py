@@ -145,6 +145,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Long-format scalar rows as CSV, Parquet or JSON (records) to a file or stdout
     (Parquet to stdout only when it is not a terminal)."""
+    missing = missing_for_export(args.format)
+    if missing:
+        print(
+            f"tblog export: needs {', '.join(missing)}: pip install 'tblog[cli]'",
+            file=sys.stderr,
+        )
+        return 2
     loaded = _load(args.logdir, args.tag, quiet=args.output in (None, "-"))
     if not loaded:
         print(printable(f"tblog export: no runs under {args.logdir}"), file=sys.stderr)
@@ -173,6 +180,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out not in (None, "-"):
         print(f"wrote {len(frame)} rows to {out}", file=sys.stderr)
     return 0
+
+
+def missing_for_export(fmt: str) -> list[str]:
+    """The packages of the ``cli`` extra that ``tblog export --format fmt`` needs and that
+    are not installed (pandas builds the rows; Parquet needs pyarrow or fastparquet)."""
+    import importlib.util
+
+    def installed(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    missing = [] if installed("pandas") else ["pandas"]
+    if fmt == "parquet" and not (installed("pyarrow") or installed("fastparquet")):
+        missing.append("pyarrow")
+    return missing
 
 
 def write_parquet_stdout(frame: Any) -> None:
