@@ -23,31 +23,37 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # SIGKILL mid-training, to show that the next run resumes the same curves.
 DEMOS: list[tuple[str, tuple[str, ...], str, list[str], bool]] = [
     ("numpy", ("numpy",), "quickstart.py", ["--logdir", "runs/quickstart"], False),
-    ("torch", ("torch",), "torch_tutorial.py", ["--logdir", "runs/torch_tutorial"], False),
+    (
+        "torch",
+        ("torch", "sklearn", "matplotlib"),
+        "torch_tutorial.py",
+        ["--logdir", "runs/torch_tutorial"],
+        False,
+    ),
     (
         "keras",
-        ("keras",),
+        ("keras", "torch", "sklearn"),
         "keras_digits.py",
         ["--logdir", "runs/keras_digits", "--backend", "torch"],
         False,
     ),
     (
         "lightning",
-        ("lightning",),
+        ("lightning", "torch", "sklearn"),
         "lightning_digits.py",
         ["--save-dir", "runs/lightning_digits"],
         False,
     ),
     (
         "torch-checkpoint",
-        ("torch",),
+        ("torch", "sklearn"),
         "torch_checkpoint_loop.py",
         ["--logdir", "runs/torch_checkpoint_loop", "--kill-at", "80"],
         True,
     ),
     (
         "torch-checkpoint",
-        ("torch",),
+        ("torch", "sklearn"),
         "torch_checkpoint_loop.py",
         ["--logdir", "runs/torch_checkpoint_loop"],
         False,

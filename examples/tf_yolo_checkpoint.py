@@ -28,10 +28,11 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import tensorflow as tf
+print("loading TensorFlow ...", flush=True)  # its import takes seconds, ~10 on a busy machine
+import tensorflow as tf  # noqa: E402
 
-from tblog import summary  # the swap: TensorFlow's tutorial has `summary = tf.summary`
-from tblog.integrations.tensorflow import CheckpointHook
+from tblog import summary  # noqa: E402  (the swap: TensorFlow's tutorial has `summary = tf.summary`)
+from tblog.integrations.tensorflow import CheckpointHook  # noqa: E402
 
 GRID, CLASSES, IMAGE = 4, 3, 16
 

@@ -35,7 +35,6 @@ def test_ruff_format():
 
 def test_mypy_strict_everywhere():
     import re
-
     import tomllib
 
     out = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)

@@ -143,7 +143,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Long-format scalar rows as CSV, Parquet or JSON (records) to a file or stdout."""
+    """Long-format scalar rows as CSV, Parquet or JSON (records) to a file or stdout
+    (Parquet to stdout only when it is not a terminal)."""
+    missing = missing_for_export(args.format)
+    if missing:
+        print(
+            f"tblog export: needs {', '.join(missing)}: pip install 'tblog[cli]'",
+            file=sys.stderr,
+        )
+        return 2
     loaded = _load(args.logdir, args.tag, quiet=args.output in (None, "-"))
     if not loaded:
         print(printable(f"tblog export: no runs under {args.logdir}"), file=sys.stderr)
@@ -152,8 +160,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = args.output
     if args.format == "parquet":
         if out in (None, "-"):
-            raise SystemExit("tblog export: --format parquet needs -o FILE")
-        frame.to_parquet(out, index=False)
+            if sys.stdout.isatty():
+                print(
+                    "tblog export: Parquet is binary: redirect stdout (> file.parquet) or give -o FILE",
+                    file=sys.stderr,
+                )
+                return 2
+            write_parquet_stdout(frame)
+        else:
+            frame.to_parquet(out, index=False)
     elif args.format == "csv":
         frame.to_csv(sys.stdout if out in (None, "-") else out, index=False)
     else:
@@ -165,6 +180,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out not in (None, "-"):
         print(f"wrote {len(frame)} rows to {out}", file=sys.stderr)
     return 0
+
+
+def missing_for_export(fmt: str) -> list[str]:
+    """The packages of the ``cli`` extra that ``tblog export --format fmt`` needs and that
+    are not installed (pandas builds the rows; Parquet needs pyarrow or fastparquet)."""
+    import importlib.util
+
+    def installed(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    missing = [] if installed("pandas") else ["pandas"]
+    if fmt == "parquet" and not (installed("pyarrow") or installed("fastparquet")):
+        missing.append("pyarrow")
+    return missing
+
+
+def write_parquet_stdout(frame: Any) -> None:
+    """Write ``frame`` as one Parquet file to stdout's binary stream (a pipe or a
+    redirected file: Parquet's footer is written last, so no seek is needed)."""
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(buffer.getvalue())
+    sys.stdout.buffer.flush()
 
 
 def write_json(frame: Any, f: Any, chunk: int = 100_000) -> None:
