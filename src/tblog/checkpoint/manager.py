@@ -21,8 +21,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tblog.checkpoint.recorder import CheckpointRecorder, check_step
+from tblog.checkpoint.recorder import CheckpointRecorder
 from tblog.core import registry
+from tblog.core.convert import to_step
 
 SaveFn = Callable[[Any, str], None]
 LoadFn = Callable[[str], Any]
@@ -111,7 +112,8 @@ class CheckpointManager:
 
     def path_for(self, step: int) -> str:
         """The file name a checkpoint of ``step`` has."""
-        return os.path.join(self.directory, f"{self.prefix}-{_check_step(step)}{self.suffix}")
+        step = to_step(step, "step", non_negative=True)
+        return os.path.join(self.directory, f"{self.prefix}-{step}{self.suffix}")
 
     def step_of(self, path: str | os.PathLike[str]) -> int:
         """The step in a checkpoint file name; raises ``ValueError`` for other names."""
@@ -126,7 +128,7 @@ class CheckpointManager:
     def should_save(self, step: int) -> bool:
         """Whether :meth:`save` at ``step`` writes: ``step`` is a multiple of
         ``save_interval_steps`` (if set) and not the step just restored."""
-        step = _check_step(step)
+        step = to_step(step, "step", non_negative=True)
         if step == self._restored_step:
             return False
         return self.save_interval_steps is None or step % self.save_interval_steps == 0
@@ -147,7 +149,7 @@ class CheckpointManager:
         is flushed before the save, so all that was logged before a checkpoint is on disk with it.
         Raises ``ValueError``/``TypeError`` for a bad ``step``; errors of ``save_fn``.
         """
-        step = _check_step(step)
+        step = to_step(step, "step", non_negative=True)
         if not force and not self.should_save(step):
             return None
         path = self.path_for(step)
@@ -253,10 +255,6 @@ def _check_positive(name: str, value: int | None) -> None:
         raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
-
-
-def _check_step(step: Any) -> int:
-    return check_step(step)
 
 
 def _fsync_path(path: str) -> None:
