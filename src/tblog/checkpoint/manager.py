@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,15 @@ from tblog.core.convert import to_step
 
 SaveFn = Callable[[Any, str], None]
 LoadFn = Callable[[str], Any]
+
+
+class DamagedCheckpointError(RuntimeError):
+    """A checkpoint file that cannot be loaded (empty, truncated, corrupt); ``path`` names
+    it (the newest one when several were tried); the loader's error is its ``__cause__``."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class CheckpointManager:
@@ -201,27 +211,64 @@ class CheckpointManager:
         return kept
 
     # ------------------------------------------------------------------ restore
-    def restore(self, path: str | os.PathLike[str] | None = None) -> tuple[int, Any] | None:
+    def restore(
+        self, path: str | os.PathLike[str] | None = None, *, fallback: bool = False
+    ) -> tuple[int, Any] | None:
         """Load the latest checkpoint (or ``path``) and return ``(step, state)``.
 
         Returns ``None`` when the directory holds no checkpoint (and no ``path`` given).
         Every writer's runs are marked at the first step logged from ``step`` on (TensorBoard
         drops what the crashed process logged from there); a following ``save(step, ...)`` is skipped,
         the checkpoint being on disk already. Raises ``ValueError`` for a ``path`` that does
-        not name a checkpoint, ``FileNotFoundError`` when it does not exist.
+        not name a checkpoint, ``FileNotFoundError`` when it does not exist, and
+        :class:`DamagedCheckpointError` (naming the file, the loader's error chained) when
+        it cannot be loaded (an empty or truncated file). With ``fallback``, a checkpoint
+        that cannot be loaded is skipped with a warning naming it and the next older one is
+        tried; the restore record names the skipped files; :class:`DamagedCheckpointError`
+        when none can be loaded.
         """
+        listing = self._listing()
         if path is None:
-            path = self.latest_checkpoint
-            if path is None:
+            if not listing:
                 return None
-        path = os.fspath(path)
-        step = self.step_of(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no checkpoint at {path!r}")
-        state = self._load(path)
-        self._restored_step = step
-        self.recorder.restored(step, path, on_disk=self.steps)
-        return step, state
+            step, first = listing[-1]
+        else:
+            first = os.fspath(path)
+            step = self.step_of(first)
+            if not os.path.exists(first):
+                raise FileNotFoundError(f"no checkpoint at {first!r}")
+        candidates = [(step, first)]
+        if fallback:
+            candidates += [(s, p) for s, p in reversed(listing) if s < step]
+        failed: list[tuple[str, Exception]] = []
+        for step, path in candidates:
+            try:
+                state = self._load(path)
+            except Exception as exc:  # noqa: BLE001 - named, chained, raised below
+                failed.append((path, exc))
+                continue
+            if failed:
+                skipped = ", ".join(f"{p!r} ({_describe(e)})" for p, e in failed)
+                warnings.warn(
+                    f"tblog: skipped checkpoint(s) that could not be loaded: {skipped}; "
+                    f"restored {path!r}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            self._restored_step = step
+            damaged = {p for p, _ in failed}
+            on_disk = [s for s, p in self._listing() if p not in damaged]
+            self.recorder.restored(step, path, on_disk=on_disk, skipped=[p for p, _ in failed])
+            return step, state
+        if len(failed) == 1:
+            bad, error = failed[0]
+            raise DamagedCheckpointError(
+                f"cannot load checkpoint {bad!r}: {_describe(error)}", bad
+            ) from error
+        tried = "; ".join(f"{p!r} ({_describe(e)})" for p, e in failed)
+        raise DamagedCheckpointError(
+            f"no checkpoint in {self.directory!r} could be loaded: {tried}", failed[0][0]
+        ) from failed[0][1]
 
     def _format(self) -> registry.Adapter:
         if self._adapter is None:
@@ -246,6 +293,11 @@ class CheckpointManager:
 
     def __repr__(self) -> str:
         return f"CheckpointManager({self.directory!r}, steps={self.steps})"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _check_positive(name: str, value: int | None) -> None:
