@@ -136,7 +136,9 @@ class CheckpointRecorder:
         the restore record). Returns ``step`` as an int."""
         value = to_step(step, "step", non_negative=True)
         self._restored = value
-        encoding = self.writers[0].scalar_encoding if self.writers else events.TENSOR
+        # a writer without scalar_encoding (tblog.summary's) writes tensor scalars
+        first = self.writers[0] if self.writers else None
+        encoding = getattr(first, "scalar_encoding", events.TENSOR)
         records = _Records(value, path, on_disk, encoding, tuple(skipped))
         for i, writer in enumerate(self.writers):
             _mark(writer, value, axes, records if i == 0 else None)
