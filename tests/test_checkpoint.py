@@ -23,8 +23,8 @@ import tb
 from tbserver import TensorBoardServer
 
 import tblog
-from tblog.checkpoint.checkpoint_log import mark_resume
 from tblog.checkpoint.manager import CheckpointManager
+from tblog.checkpoint.recorder import mark_resume
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "torch_checkpoint_loop.py")

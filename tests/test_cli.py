@@ -187,7 +187,7 @@ def test_fast_path_on_awkward_scalars_matches_tensorboard(tmp_path):
 def test_export_after_mark_resume_matches_tensorboard(tmp_path):
     """A run resumed with ``mark_resume`` (placeholders + START): the stale points and the
     placeholders are gone, as under TensorBoard's Python loader."""
-    from tblog.checkpoint.checkpoint_log import mark_resume
+    from tblog.checkpoint.recorder import mark_resume
 
     run = tmp_path / "logs" / "run"
     w = tblog.SummaryWriter(str(run))

@@ -164,7 +164,7 @@ def _resume_workload(logdir: str) -> None:
     sub-runs by the writers' host and pid, which both share)."""
     import numpy as np
 
-    from tblog.checkpoint import checkpoint_log
+    from tblog.checkpoint import recorder
 
     w = tblog.SummaryWriter(logdir)
     for i in range(100):
@@ -176,7 +176,7 @@ def _resume_workload(logdir: str) -> None:
     w.add_scalars("grp", {"x": 1.0, "y": 2.0}, 90)
     w.close()
     w = tblog.SummaryWriter(logdir)
-    checkpoint_log.mark_resume(w, 50)
+    recorder.mark_resume(w, 50)
     for i in range(50, 60):
         w.add_scalar("a", i * 10.0, i)
     w.close()

@@ -10,7 +10,12 @@ import pytest
 import tb
 
 import tblog
-from tblog.checkpoint.recorder import Axis, CheckpointRecorder, check_step, mark_resume
+from tblog.checkpoint.recorder import Axis, CheckpointRecorder, mark_resume
+from tblog.core.convert import to_step
+
+
+def check_step(step):
+    return to_step(step, "step", non_negative=True)
 
 
 def test_check_step_exact_up_to_int64():

@@ -18,14 +18,25 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-from tblog.checkpoint.recorder import CheckpointRecorder, check_step
+from tblog.checkpoint.recorder import CheckpointRecorder
 from tblog.core import registry
+from tblog.core.convert import to_step
 
 SaveFn = Callable[[Any, str], None]
 LoadFn = Callable[[str], Any]
+
+
+class DamagedCheckpointError(RuntimeError):
+    """A checkpoint file that cannot be loaded (empty, truncated, corrupt); ``path`` names
+    it (the newest one when several were tried); the loader's error is its ``__cause__``."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class CheckpointManager:
@@ -111,7 +122,8 @@ class CheckpointManager:
 
     def path_for(self, step: int) -> str:
         """The file name a checkpoint of ``step`` has."""
-        return os.path.join(self.directory, f"{self.prefix}-{_check_step(step)}{self.suffix}")
+        step = to_step(step, "step", non_negative=True)
+        return os.path.join(self.directory, f"{self.prefix}-{step}{self.suffix}")
 
     def step_of(self, path: str | os.PathLike[str]) -> int:
         """The step in a checkpoint file name; raises ``ValueError`` for other names."""
@@ -126,7 +138,7 @@ class CheckpointManager:
     def should_save(self, step: int) -> bool:
         """Whether :meth:`save` at ``step`` writes: ``step`` is a multiple of
         ``save_interval_steps`` (if set) and not the step just restored."""
-        step = _check_step(step)
+        step = to_step(step, "step", non_negative=True)
         if step == self._restored_step:
             return False
         return self.save_interval_steps is None or step % self.save_interval_steps == 0
@@ -147,7 +159,7 @@ class CheckpointManager:
         is flushed before the save, so all that was logged before a checkpoint is on disk with it.
         Raises ``ValueError``/``TypeError`` for a bad ``step``; errors of ``save_fn``.
         """
-        step = _check_step(step)
+        step = to_step(step, "step", non_negative=True)
         if not force and not self.should_save(step):
             return None
         path = self.path_for(step)
@@ -199,27 +211,64 @@ class CheckpointManager:
         return kept
 
     # ------------------------------------------------------------------ restore
-    def restore(self, path: str | os.PathLike[str] | None = None) -> tuple[int, Any] | None:
+    def restore(
+        self, path: str | os.PathLike[str] | None = None, *, fallback: bool = False
+    ) -> tuple[int, Any] | None:
         """Load the latest checkpoint (or ``path``) and return ``(step, state)``.
 
         Returns ``None`` when the directory holds no checkpoint (and no ``path`` given).
         Every writer's runs are marked at the first step logged from ``step`` on (TensorBoard
         drops what the crashed process logged from there); a following ``save(step, ...)`` is skipped,
         the checkpoint being on disk already. Raises ``ValueError`` for a ``path`` that does
-        not name a checkpoint, ``FileNotFoundError`` when it does not exist.
+        not name a checkpoint, ``FileNotFoundError`` when it does not exist, and
+        :class:`DamagedCheckpointError` (naming the file, the loader's error chained) when
+        it cannot be loaded (an empty or truncated file). With ``fallback``, a checkpoint
+        that cannot be loaded is skipped with a warning naming it and the next older one is
+        tried; the restore record names the skipped files; :class:`DamagedCheckpointError`
+        when none can be loaded.
         """
+        listing = self._listing()
         if path is None:
-            path = self.latest_checkpoint
-            if path is None:
+            if not listing:
                 return None
-        path = os.fspath(path)
-        step = self.step_of(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"no checkpoint at {path!r}")
-        state = self._load(path)
-        self._restored_step = step
-        self.recorder.restored(step, path, on_disk=self.steps)
-        return step, state
+            step, first = listing[-1]
+        else:
+            first = os.fspath(path)
+            step = self.step_of(first)
+            if not os.path.exists(first):
+                raise FileNotFoundError(f"no checkpoint at {first!r}")
+        candidates = [(step, first)]
+        if fallback:
+            candidates += [(s, p) for s, p in reversed(listing) if s < step]
+        failed: list[tuple[str, Exception]] = []
+        for step, path in candidates:
+            try:
+                state = self._load(path)
+            except Exception as exc:  # noqa: BLE001 - named, chained, raised below
+                failed.append((path, exc))
+                continue
+            if failed:
+                skipped = ", ".join(f"{p!r} ({_describe(e)})" for p, e in failed)
+                warnings.warn(
+                    f"tblog: skipped checkpoint(s) that could not be loaded: {skipped}; "
+                    f"restored {path!r}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            self._restored_step = step
+            damaged = {p for p, _ in failed}
+            on_disk = [s for s, p in self._listing() if p not in damaged]
+            self.recorder.restored(step, path, on_disk=on_disk, skipped=[p for p, _ in failed])
+            return step, state
+        if len(failed) == 1:
+            bad, error = failed[0]
+            raise DamagedCheckpointError(
+                f"cannot load checkpoint {bad!r}: {_describe(error)}", bad
+            ) from error
+        tried = "; ".join(f"{p!r} ({_describe(e)})" for p, e in failed)
+        raise DamagedCheckpointError(
+            f"no checkpoint in {self.directory!r} could be loaded: {tried}", failed[0][0]
+        ) from failed[0][1]
 
     def _format(self) -> registry.Adapter:
         if self._adapter is None:
@@ -246,6 +295,11 @@ class CheckpointManager:
         return f"CheckpointManager({self.directory!r}, steps={self.steps})"
 
 
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _check_positive(name: str, value: int | None) -> None:
     if value is None:
         return
@@ -253,10 +307,6 @@ def _check_positive(name: str, value: int | None) -> None:
         raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
-
-
-def _check_step(step: Any) -> int:
-    return check_step(step)
 
 
 def _fsync_path(path: str) -> None:

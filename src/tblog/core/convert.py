@@ -76,41 +76,48 @@ def to_float(value: Any) -> float:
 MIN_STEP, MAX_STEP = -(1 << 63), (1 << 63) - 1  # Event.step is an int64
 
 
-def to_step(global_step: Any) -> int:
-    """``None`` -> 0; ints, numpy integers and one-element integer tensors -> ``int``.
+def to_step(value: Any, name: str = "global_step", *, non_negative: bool = False) -> int:
+    """The one step validator: ``value`` as an ``int`` (``Event.step`` is an int64).
 
-    Raises ``TypeError`` for a non-integer and ``ValueError`` for a fractional value or
-    one outside int64 (TensorBoard's ``Event.step``), which would otherwise wrap around.
+    Python and numpy integers, one-element integer arrays/tensors of any framework and
+    integer-valued floats are converted exactly (integers never through a float); ``None``
+    is 0. With ``non_negative`` (a checkpoint's step) ``None`` is refused and the range is
+    ``[0, 2**63 - 1]``. Raises ``TypeError`` for a non-integer and ``ValueError`` for a
+    fraction or a value out of range (which would otherwise wrap around), naming ``name``.
     """
-    step = _to_int(global_step)
-    if not MIN_STEP <= step <= MAX_STEP:
-        raise ValueError(f"global_step must fit in int64 (Event.step), got {step}")
+    if type(value) is int:
+        step = value
+    elif value is None and not non_negative:
+        return 0
+    else:
+        step = _to_int(value, name)
+    if non_negative:
+        if not 0 <= step <= MAX_STEP:
+            raise ValueError(f"{name} must be in [0, 2**63 - 1], got {step}")
+    elif not MIN_STEP <= step <= MAX_STEP:
+        raise ValueError(f"{name} must fit in int64 (Event.step), got {step}")
     return step
 
 
-def _to_int(global_step: Any) -> int:
-    if global_step is None:
-        return 0
-    if type(global_step) is int:
-        return global_step
-    if isinstance(global_step, bool):
-        raise TypeError("global_step must be an integer, got bool")
-    if isinstance(global_step, float):
-        if not global_step.is_integer():
-            raise ValueError(f"global_step must be a whole number, got {global_step}")
-        return int(global_step)
+def _to_int(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got bool")
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{name} must be a whole number, got {value}")
+        return int(value)
     try:
-        arr = to_numpy(global_step)
-    except TypeError:
-        raise TypeError(
-            f"global_step must be an integer, got {type(global_step).__name__}"
-        ) from None
+        arr = to_numpy(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
     if arr.size != 1 or arr.dtype.kind not in "iuf":
-        raise TypeError(f"global_step must be an integer, got {global_step!r:.60}")
-    value = arr.reshape(()).item()
-    if isinstance(value, float) and not value.is_integer():
-        raise ValueError(f"global_step must be a whole number, got {value}")
-    return int(value)
+        raise TypeError(f"{name} must be an integer, got {value!r:.60}")
+    item = arr.reshape(()).item()  # a Python int for integer dtypes: exact
+    if isinstance(item, float) and not item.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {item}")
+    return int(item)
 
 
 def to_wall_time(walltime: Any) -> float:

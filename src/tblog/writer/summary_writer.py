@@ -20,7 +20,6 @@ from tblog.core.convert import MAX_STEP, MIN_STEP, prepare_scalar, to_step, to_w
 from tblog.core.tags import check_run_name, clean_tag
 from tblog.core.write.encoder import SIMPLE_VALUE, TENSOR
 from tblog.core.write.queue import EventWriter
-from tblog.core.write.writer import SCALAR
 from tblog.writer.file_writer import FileWriterMethods, ReopeningEventWriter
 from tblog.writer.graphs import GraphMethods
 from tblog.writer.media import MediaMethods
@@ -98,6 +97,11 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
     def writer(self) -> EventWriter | None:
         """The underlying :class:`EventWriter` (``None`` on non-zero ranks)."""
         return self._writer
+
+    @property
+    def scalar_encoding(self) -> int:
+        """How this writer encodes scalars: ``SIMPLE_VALUE`` (torch) or ``TENSOR`` (tf.summary)."""
+        return self._scalar_encoding
 
     def _tag(self, tag: Any, name: str = "tag") -> str:
         cleaned = self._tags.get(tag) if type(tag) is str else None
@@ -340,7 +344,7 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
             self._summary(summary, step, wall, run=run)
         for key, value in values:
             if key in steps:
-                self._put((SCALAR, run, key, value, steps[key], wall))
+                self._writer.scalar(run, key, value, steps[key], wall, self._scalar_encoding)
 
     # ------------------------------------------------------------------ lifecycle
     def restart(self, step: int) -> None:

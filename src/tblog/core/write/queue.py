@@ -30,8 +30,11 @@ from typing import TYPE_CHECKING, Any
 from tblog.core.storage import EventFile, open_storage
 from tblog.core.write import encoder, fork, runs, shutdown
 from tblog.core.write.encoder import CallItem, EventItem, FlushItem, RestartItem, SummaryItem
+from tblog.core.write.marks import MARK_ITEMS, MarkItem, MarkPlan, Marks, SettleItem
 
 if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
+    from collections.abc import Mapping, Sequence
+
     from tblog.core.proto import summary_pb2
 
 fork.install()
@@ -97,8 +100,8 @@ class EventWriter:
             self.storage, self.logdir, filename_suffix, purge_step, metadata_every
         )
         self._errors: list[tuple[BaseException, bool]] = []  # (error, storage error)
-        self._observers: list[Callable[[list[Any]], bool]] = []  # see observe_batches
-        self._on_close: list[Callable[[], None]] = []  # see before_close
+        self._marks = Marks()  # pending resume marks (writer thread only; see mark())
+        self._marked = False  # mark() was called: close() settles what is pending
         self._failed_writes = 0
         self._lock = threading.Lock()
         self._closed = True
@@ -124,16 +127,6 @@ class EventWriter:
     def closed(self) -> bool:
         """True once :meth:`close` has been called (until :meth:`reopen`)."""
         return self._closed
-
-    def observe_batches(self, observer: Callable[[list[Any]], bool]) -> None:
-        """Call ``observer(batch)`` on the writer thread before each batch taken off the
-        queue is encoded (it may insert items in place; ``False`` removes it). The resume
-        marking's hook (:mod:`tblog.checkpoint.write_hook`)."""
-        self._observers = [*self._observers, observer]
-
-    def before_close(self, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` on the closing thread when :meth:`close` starts (it may queue)."""
-        self._on_close.append(fn)
 
     def run_names(self) -> list[str]:
         """Names of the sub-runs written so far (``add_scalars`` runs, ...), not the main one."""
@@ -186,13 +179,10 @@ class EventWriter:
             self._kick()
 
     def put(self, item: Any) -> None:
-        """Queue one item (an ``encoder`` item, or a scalar tuple); waits only when the queue
-        is full. The legacy ``(0, run, tag, value, step, wall_time)`` scalar tuple is
-        accepted and written as a tensor scalar."""
+        """Queue one item (an ``encoder`` or ``marks`` item, or a scalar tuple in
+        ``encoder.Scalar``'s field order); waits only when the queue is full."""
         if self._errors or self._closed:
             self.check()
-        if type(item) is tuple and len(item) == 6 and type(item[0]) is int:
-            item = (*item[1:], encoder.TENSOR)
         q = self._queue
         q.append(item)
         if len(q) >= self._wake_at:
@@ -237,6 +227,22 @@ class EventWriter:
         """Run ``fn`` on the writer thread after everything queued so far is written."""
         self.put(CallItem(fn))
 
+    def mark(
+        self, groups: Sequence[tuple[tuple[str, ...], int]], plans: Mapping[str, MarkPlan]
+    ) -> None:
+        """Mark the runs of ``plans`` as resumed from a checkpoint: each group of each run at
+        its first item from here on at a step >= the group's N (``groups``: ``(tag prefixes,
+        N)``, the first with prefixes ``()``), at N if that item is at N, else at N + 1; the
+        run's plan says what to write there (:mod:`tblog.core.write.marks`). Replaces the
+        marks still pending; :meth:`settle` and :meth:`close` mark what is left."""
+        self._marked = True
+        self.put(MarkItem(groups, plans))
+
+    def settle(self) -> None:
+        """Mark every group still pending (see :meth:`mark`) here, at its N + 1."""
+        if self._marked and not self._closed:
+            self.put(SettleItem())
+
     def run_dir(self, run: str) -> str:
         return self._runs.run_dir(run)
 
@@ -267,9 +273,8 @@ class EventWriter:
         """
         if self._closed:
             return
-        hooks, self._on_close = self._on_close, []
-        for fn in hooks:  # they may still queue items
-            fn()
+        if self._marked:  # what is still pending is marked after everything logged
+            self._queue.append(SettleItem())
         deadline = None if timeout is None else time.monotonic() + timeout
         error: BaseException | None = None
         try:
@@ -337,7 +342,8 @@ class EventWriter:
     def _finish(self) -> None:
         """Closing: encode what is left (the storage may refuse it), close the files."""
         q = self._queue
-        for error in encoder.encode([i for i in q if type(i) not in _BARRIERS], self._runs):
+        items = self._marks.apply(list(q), time.time())
+        for error in encoder.encode([i for i in items if type(i) not in _BARRIERS], self._runs):
             self._record(error, storage=False)
         for item in q:
             if type(item) is FlushItem:
@@ -357,14 +363,16 @@ class EventWriter:
         popleft = q.popleft
         while q:
             batch = list(itertools.starmap(popleft, itertools.repeat((), min(len(q), _BATCH))))
-            if self._observers:
-                self._observers = [fn for fn in self._observers if fn(batch)]
-            self._handle(batch)
+            kinds = set(map(type, batch))  # found in C: most batches hold no barrier
+            if self._marks.runs or not kinds.isdisjoint(MARK_ITEMS):  # a resume mark
+                batch = self._marks.apply(batch, time.time())
+                kinds = set(map(type, batch))
+            self._handle(batch, kinds)
             self._write()
 
-    def _handle(self, batch: list[Any]) -> None:
-        """Encode a batch; barriers (flush, call) keep their place."""
-        kinds = set(map(type, batch))  # found in C: most batches hold no barrier
+    def _handle(self, batch: list[Any], kinds: set[type]) -> None:
+        """Encode a batch (``kinds``: its items' types); barriers (flush, call) keep their
+        place."""
         if FlushItem not in kinds and CallItem not in kinds:
             self._encode(batch)
             return
@@ -411,4 +419,4 @@ class EventWriter:
             self._start(open_main=False)  # a child that logs nothing writes no file
 
 
-_BARRIERS = (FlushItem, CallItem)
+_BARRIERS = (FlushItem, CallItem, MarkItem, SettleItem)  # never dropped; not encoded

@@ -12,10 +12,7 @@ from tblog.core.write.encoder import SIMPLE_VALUE, TENSOR, Scalar
 from tblog.core.write.queue import EventWriter, WriterClosedError, WriterThread
 from tblog.core.write.runs import event_file_name
 
-SCALAR = 0  # the legacy ``(SCALAR, run, tag, value, step, wall_time)`` tuple of put()
-
 __all__ = [
-    "SCALAR",
     "SIMPLE_VALUE",
     "TENSOR",
     "EventWriter",

@@ -18,7 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tblog.checkpoint.recorder import CheckpointRecorder, check_step
+from tblog.checkpoint.recorder import CheckpointRecorder
+from tblog.core.convert import to_step
 
 _NUMBER = re.compile(r"-(\d+)\Z")
 
@@ -83,7 +84,7 @@ class CheckpointHook:
 
     def should_save(self, step: int) -> bool:
         """Whether :meth:`save` at ``step`` saves (interval, and not the restored step)."""
-        if check_step(step) == self.restored_step:
+        if to_step(step, "step", non_negative=True) == self.restored_step:
             return False
         return self.save_interval_steps is None or step % self.save_interval_steps == 0
 
@@ -99,7 +100,7 @@ class CheckpointHook:
         then record it (with ``metrics``) and flush the writer. Returns the checkpoint
         prefix, or ``None`` when nothing was saved (also when the manager's own
         ``checkpoint_interval`` skipped it)."""
-        step = check_step(step)
+        step = to_step(step, "step", non_negative=True)
         if not force and not self.should_save(step):
             return None
         self.recorder.before_save()  # what was logged before the checkpoint is on disk with it
