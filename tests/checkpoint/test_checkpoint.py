@@ -3,7 +3,7 @@
 The kill test runs ``examples/torch_checkpoint_loop.py`` three times: once straight
 through, logging with ``torch.utils.tensorboard`` (the anchor); once SIGKILLed at step 80
 after saves at 0 and 50; once resumed. Both TensorBoard loaders (the Python one, through
-``tests/tb.py`` and a ``--load_fast=false`` server, and the Rust data server,
+``tests/support/tb.py`` and a ``--load_fast=false`` server, and the Rust data server,
 ``--load_fast=true``) must show the resumed log dir like the anchor's: every tag, one value
 per step 0..119, the same values.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 import subprocess
 import sys
 import time
@@ -20,14 +19,15 @@ import time
 import numpy as np
 import pytest
 import tb
+from checkpoint_records import recorded_paths, texts
+from paths import EXAMPLES
 from tbserver import TensorBoardServer
 
 import tblog
 from tblog.checkpoint.checkpoint_log import mark_resume
 from tblog.checkpoint.manager import CheckpointManager
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "torch_checkpoint_loop.py")
+EXAMPLE = str(EXAMPLES / "torch_checkpoint_loop.py")
 STEPS = 120
 
 
@@ -43,25 +43,6 @@ def pickle_load(path):
 
 def manager(directory, **kw):
     return CheckpointManager(directory, save_fn=pickle_save, load_fn=pickle_load, **kw)
-
-
-def texts(run_dir, tag):
-    """``[(step, text)]`` of a text tag as TensorBoard's server-side loader sees it."""
-    acc = tb.accumulator(run_dir)
-    out = []
-    for e in acc.Tensors(tag + "/text_summary"):
-        arr = tb.array(e).reshape(-1)
-        out.append((e.step, arr[0].decode() if isinstance(arr[0], bytes) else str(arr[0])))
-    return out
-
-
-def recorded_paths(run_dir):
-    """Checkpoint paths named by the save and restore records, by step."""
-    found = {}
-    for tag in ("checkpoint/saved", "checkpoint/restored"):
-        for step, text in texts(run_dir, tag):
-            found.setdefault(step, []).append(re.search(r"`([^`]+)`", text).group(1))
-    return found
 
 
 # ---------------------------------------------------------------- the manager itself

@@ -83,7 +83,7 @@ if __name__ == "__main__":
     sys.exit(0)
 
 import tb  # noqa: E402
-from test_checkpoint import recorded_paths, texts  # noqa: E402
+from checkpoint_records import recorded_paths, texts  # noqa: E402
 
 # The torch backend passes too but costs ~45 s more here: TBLOG_KERAS_BACKENDS=tensorflow,torch
 BACKENDS = [

@@ -17,16 +17,16 @@ import sys
 import numpy as np
 import pytest
 import tb
+from checkpoint_records import recorded_paths, texts
+from paths import EXAMPLES
 from tbserver import TensorBoardServer
-from test_checkpoint import recorded_paths, texts
 
 from tblog.integrations.tensorflow.checkpoint import CheckpointHook
 
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("tensorflow is not installed", allow_module_level=True)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "tf_yolo_checkpoint.py")
+EXAMPLE = str(EXAMPLES / "tf_yolo_checkpoint.py")
 STEPS, VAL_EVERY = 120, 25
 
 

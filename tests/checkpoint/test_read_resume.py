@@ -4,8 +4,8 @@ A writer process (``examples/torch_checkpoint_loop.py``) is SIGKILLed mid-run an
 with a ``tblog.CheckpointManager`` restore; an in-process run leaves tags that the resumed
 run never logs again (their resume placeholders must never surface). ``tblog.scalars``,
 ``tblog.histograms``, ``tblog.read(purge=True)`` and the resume-scan helpers must show
-what TensorBoard's server-side Python loader (``tests/tb.py``) and the Rust data server
-(``tests/tbserver.py``, ``--load_fast=true``) show.
+what TensorBoard's server-side Python loader (``tests/support/tb.py``) and the Rust data server
+(``tests/support/tbserver.py``, ``--load_fast=true``) show.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import time
 import numpy as np
 import pytest
 import tb
+from paths import EXAMPLES
 from tbserver import TensorBoardServer
 
 import tblog
 from tblog.checkpoint.manager import CheckpointManager
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "torch_checkpoint_loop.py")
+EXAMPLE = str(EXAMPLES / "torch_checkpoint_loop.py")
 
 
 def _pickle_save(state, path):

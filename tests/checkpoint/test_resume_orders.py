@@ -1,8 +1,8 @@
 """Kill and resume in both checkpoint orders, for CheckpointManager and the TensorFlow hook.
 
-Each scenario runs ``tests/resume_workload.py`` (attempt 0) until a SIGKILL before step 13
+Each scenario runs ``tests/support/resume_workload.py`` (attempt 0) until a SIGKILL before step 13
 (checkpoints at 0, 5, 10 are on disk), then again (attempt 1) to the end. TensorBoard's
-Python loader (``tests/tb.py``, and a ``--load_fast=false`` server) and its Rust data
+Python loader (``tests/support/tb.py``, and a ``--load_fast=false`` server) and its Rust data
 server (``--load_fast=true``) must show exactly one point per step for every tag (tensor
 and ``simple_value`` scalars, histograms, images, text) with the values of the process
 that logged that step last: in ``log-save`` order the resumed loop starts after the
@@ -17,12 +17,12 @@ import sys
 
 import pytest
 import tb
+from paths import SUPPORT
 from tbserver import TensorBoardServer
 
 import tblog
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOAD = os.path.join(HERE, "resume_workload.py")
+WORKLOAD = str(SUPPORT / "resume_workload.py")
 STEPS, KILL, N = 24, 13, 10
 SCENARIOS = [
     ("manager", "log-save"),

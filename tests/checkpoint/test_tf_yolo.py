@@ -14,12 +14,12 @@ import sys
 import numpy as np
 import pytest
 import tb
+from paths import EXAMPLES
 
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("tensorflow is not installed", allow_module_level=True)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(ROOT, "examples", "tf_yolo_checkpoint.py")
+EXAMPLE = str(EXAMPLES / "tf_yolo_checkpoint.py")
 
 
 def _run(logdir, *args):

@@ -10,11 +10,12 @@ import types
 
 import numpy as np
 import pytest
+import tb
+from paths import SRC
 
 from tblog.core import convert, registry
-from tests import tb
 
-CORE = pathlib.Path(__file__).resolve().parents[1] / "src" / "tblog" / "core"
+CORE = SRC / "tblog" / "core"
 FRAMEWORKS = ("torch", "tensorflow", "keras", "lightning", "jax", "pytorch_lightning")
 
 

@@ -10,7 +10,7 @@ scripts, arguments, environment and order, each in its own process), must
 - never show ``nan`` in a text record (the checkpoint records in particular), and show
   the metrics of the state that a checkpoint holds in its record from the first one on.
 
-``examples/tf_yolo_checkpoint.py`` is covered by ``tests/test_checkpoint_tf.py``.
+``examples/tf_yolo_checkpoint.py`` is covered by ``tests/checkpoint/test_checkpoint_tf.py``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 import tb
+from paths import EXAMPLES
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # At most this many CPU seconds of an example without a line of output. The longest
 # silences left are single imports that a script cannot split: keras with the torch
 # backend (it imports torch._dynamo) and lightning, 4.5 to 6 CPU seconds each.
@@ -37,7 +37,7 @@ SKIP = {"tf_yolo_checkpoint.py"}  # see the module docstring
 
 
 def _load_demo():
-    spec = importlib.util.spec_from_file_location("demo", os.path.join(ROOT, "examples", "demo.py"))
+    spec = importlib.util.spec_from_file_location("demo", EXAMPLES / "demo.py")
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     return demo

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from paths import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 PATHS = ["src", "tests", "examples", "benchmarks", "noxfile.py"]
 
 

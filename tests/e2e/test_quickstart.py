@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tb
+from paths import EXAMPLES
 from PIL import Image
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "quickstart.py")
+EXAMPLE = str(EXAMPLES / "quickstart.py")
 STEPS, EVERY = 60, 20
 LOGGED_STEPS = [0, 20, 40, 59]  # every EVERY steps, and the last one
 PARAM_SIZES = {"W1": 32, "b1": 16, "W2": 16, "b2": 1}

@@ -3,7 +3,7 @@ the callback's train and validation runs: with ``tf.summary`` on the TensorFlow 
 ``keras.callbacks.TensorBoard`` makes them (the anchor, compared through TensorBoard's
 loaders), and with ``tblog.summary`` on every backend.
 
-Each workload runs in a subprocess (``python tests/test_tf_summary_keras.py BACKEND
+Each workload runs in a subprocess (``python tests/summary/test_tf_summary_keras.py BACKEND
 CALLBACK API OUT``) with ``KERAS_BACKEND`` set.
 """
 
@@ -73,11 +73,12 @@ if __name__ == "__main__":
 
 
 import tb  # noqa: E402
+from paths import SUPPORT, pythonpath  # noqa: E402
 
 
 def _run(backend: str, callback: str, api: str, out: Path) -> dict:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = pythonpath(SUPPORT)
     proc = subprocess.run(
         [sys.executable, __file__, backend, callback, api, str(out)],
         capture_output=True,

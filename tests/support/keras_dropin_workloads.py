@@ -1,6 +1,6 @@
 """Keras' own uses of ``keras.callbacks.TensorBoard``, run unchanged against the anchor and
 against ``tblog.TBCallback`` for ``test_keras_dropin.py``:
-``python tests/test_keras_dropin_workloads.py <out dir> [case...]`` with ``KERAS_BACKEND``
+``python tests/support/keras_dropin_workloads.py <out dir> [case...]`` with ``KERAS_BACKEND``
 set.
 
 Each case is written once, against a ``TensorBoard`` name, as the code in Keras' test file
@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-HERE = Path(__file__).resolve()
+from paths import SRC
 
 
 def _model(keras: Any, compile_model: bool = True) -> Any:
@@ -418,5 +417,5 @@ def main(out: Path, only: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE.parent.parent / "src"))
+    sys.path.insert(0, str(SRC))
     main(Path(sys.argv[1]).resolve(), sys.argv[2:])

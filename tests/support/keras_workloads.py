@@ -1,6 +1,6 @@
 """Keras workloads for ``test_keras.py``, each run in a subprocess with ``KERAS_BACKEND``
-set (torch and jax with TensorFlow made unimportable): ``python tests/test_keras_workloads.py
-<workload> <out dir>``. Each writes TBCallback logs and Keras' own record of the fit
+set (torch and jax with TensorFlow made unimportable): ``python
+tests/support/keras_workloads.py <workload> <out dir>``. Each writes TBCallback logs and Keras' own record of the fit
 (``History``, ``evaluate``, the weights) under ``<out dir>``. Imports no TensorBoard.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from paths import EXAMPLES, SRC
 
-HERE = Path(__file__).resolve()
 EPOCHS = 2
 UPDATE_FREQ = 4  # 6 batches per epoch: not a multiple, the case where Keras 3.15 drops epochs
 BATCH = 16
@@ -212,7 +212,7 @@ def _fit_more(out: Path) -> None:
         _embeddings(out)
         import runpy
 
-        example = runpy.run_path(str(HERE.parent.parent / "examples" / "keras_digits.py"))
+        example = runpy.run_path(str(EXAMPLES / "keras_digits.py"))
         example["main"](["--logdir", str(out / "example"), "--epochs", "1"])
 
 
@@ -287,5 +287,5 @@ def _main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(HERE.parent.parent / "src"))
+    sys.path.insert(0, str(SRC))
     _main(sys.argv[1:])

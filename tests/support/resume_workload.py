@@ -1,6 +1,6 @@
 """A training loop for the kill-and-resume tests: run it, SIGKILL it, run it again.
 
-    python tests/resume_workload.py LOGDIR CKDIR --hook manager|tf --order log-save|save-log
+    python tests/support/resume_workload.py LOGDIR CKDIR --hook manager|tf --order log-save|save-log
         [--kill-at K] [--attempt A]
 
 Every step logs, in the main run: ``loss`` (a tblog tensor scalar), ``legacy`` (a

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
 
 import numpy as np
 import pytest
 import tb
 import torch
 from google.protobuf import text_format
+from paths import EXAMPLES
 from PIL import Image
 from tensorboard.plugins.projector import projector_config_pb2
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "torch_tutorial.py")
+EXAMPLE = str(EXAMPLES / "torch_tutorial.py")
 PLUGINS = ("scalars", "images", "pr_curves", "histograms", "text")
 
 

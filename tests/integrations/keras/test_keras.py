@@ -1,6 +1,6 @@
 """TBCallback on the tensorflow, torch and jax backends, read back through TensorBoard.
 
-The workloads (``test_keras_workloads.py``) run in subprocesses with ``KERAS_BACKEND`` set
+The workloads (``support/keras_workloads.py``) run in subprocesses with ``KERAS_BACKEND`` set
 (torch and jax with TensorFlow made unimportable); this process reads their logs with
 TensorBoard's loaders and checks them against Keras' own record of the fit (``History``,
 ``evaluate``, the model's weights), against ``keras.callbacks.TensorBoard`` on the
@@ -19,21 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 import tb
-from test_keras_workloads import BATCH, EPOCHS, TRAIN, UPDATE_FREQ
+from keras_backends import BACKENDS
+from keras_workloads import BATCH, EPOCHS, TRAIN, UPDATE_FREQ
+from paths import SUPPORT
 
-WORKLOADS = Path(__file__).resolve().parent / "test_keras_workloads.py"
+WORKLOADS = SUPPORT / "keras_workloads.py"
 
 
 # ---------------------------------------------------------------------- test side
-def _jax_backend_works() -> bool:
-    try:
-        import jax  # noqa: F401
-    except Exception:  # noqa: BLE001 - jax may not install everywhere
-        return False
-    return True
-
-
-BACKENDS = ["tensorflow", "torch"] + (["jax"] if _jax_backend_works() else [])
 
 
 def _start(backend: str, workload: str, out: Path) -> subprocess.Popen[bytes]:

@@ -1,6 +1,6 @@
 """``tblog.TBCallback`` runs code written for ``keras.callbacks.TensorBoard`` unchanged.
 
-The cases of ``test_keras_dropin_workloads.py`` (Keras' own test file for the callback, its
+The cases of ``support/keras_dropin_workloads.py`` (Keras' own test file for the callback, its
 docstring examples and issue #13) run on the tensorflow, torch and jax backends with the
 anchor, with ``TBCallback(keras_tag_names=True)`` and with plain ``TBCallback``. This
 process reads every log dir back with TensorBoard's loaders and checks (1) Keras' own
@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import pytest
 import tb
-from test_keras import BACKENDS
-from test_keras_dropin_workloads import CASES, ONLY, TF_SUMMARY_TAGS, WITH_DEFAULT
+from keras_backends import BACKENDS
+from keras_dropin_workloads import CASES, ONLY, TF_SUMMARY_TAGS, WITH_DEFAULT
+from paths import SUPPORT
 
 # The workloads (some 150 small fits on three backends) run in the module fixture.
 pytestmark = pytest.mark.timeout(1800)
-WORKLOADS = Path(__file__).resolve().parent / "test_keras_dropin_workloads.py"
+WORKLOADS = SUPPORT / "keras_dropin_workloads.py"
 IMPLS = ("keras", "tblog", "default")
 # What we write beyond the anchor, on purpose: a layer graph on every backend (Keras 3.15
 # writes none: its write_graph is "not supported at this time").

@@ -7,7 +7,7 @@ import os
 
 import tb
 from lightning.pytorch.callbacks import ModelCheckpoint
-from test_lightning_support import fit
+from lightning_support import fit
 
 import tblog
 

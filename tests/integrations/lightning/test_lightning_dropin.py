@@ -2,7 +2,7 @@
 
 Lightning's own tests of the logger (``tests/tests_pytorch/loggers/test_tensorboard.py``, as
 of Lightning 2.6) are ported here, parametrized over both classes, and each workload's
-output is compared as TensorBoard reads it (``tests/tb.py``). Then the issue #13 cases:
+output is compared as TensorBoard reads it (``tests/support/tb.py``). Then the issue #13 cases:
 hyperparameters in every form Lightning takes (OmegaConf, dataclasses, Namespace,
 mappings), subclasses that override the path properties, and the graph warnings.
 """
@@ -27,10 +27,10 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning_logs import session_groups, tree
+from lightning_logs import session_hparams as session
+from lightning_support import Digits, fit
 from omegaconf import OmegaConf
-from test_lightning import session_groups, tree
-from test_lightning import session_hparams as session
-from test_lightning_support import Digits, fit
 
 import tblog
 
@@ -510,7 +510,7 @@ class _LazyInitExperimentCheck(L.Callback):
 @BOTH
 def test_logger_initialization(tmp_path, Logger):
     """The experiment exists by ``setup`` (Lightning's test also runs two ``ddp_spawn``
-    processes; tests/test_lightning_ddp.py covers ranks)."""
+    processes; test_lightning_ddp.py covers ranks)."""
     trainer = L.Trainer(
         logger=Logger(str(tmp_path)),
         default_root_dir=tmp_path,

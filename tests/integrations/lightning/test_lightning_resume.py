@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import tb
 from lightning.pytorch.callbacks import ModelCheckpoint
-from test_lightning_support import fit
+from lightning_support import fit
+from paths import SUPPORT
 
 import tblog
 
@@ -22,9 +23,9 @@ KILL_AT = 11  # global step at which the first process kills itself (after the s
 
 CHILD = f"""
 import os, signal, sys
-sys.path.insert(0, {os.path.dirname(__file__)!r})
+sys.path.insert(0, {str(SUPPORT)!r})
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from test_lightning_support import fit
+from lightning_support import fit
 import tblog
 
 class Kill(Callback):
