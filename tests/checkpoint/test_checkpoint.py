@@ -249,6 +249,7 @@ def resumed(tmp_path_factory):
     return root, steps_before
 
 
+@pytest.mark.slow
 def test_torch_kill_resume_matches_uninterrupted_run(resumed):
     root, steps_before = resumed
     assert steps_before == [0, 50]
@@ -266,6 +267,7 @@ def test_torch_kill_resume_matches_uninterrupted_run(resumed):
         )
 
 
+@pytest.mark.slow
 def test_torch_checkpoint_records_match_files(resumed):
     root, _ = resumed
     run_dir = root / "resumed"
@@ -278,6 +280,7 @@ def test_torch_checkpoint_records_match_files(resumed):
     assert [s for s, _ in texts(run_dir, "checkpoint/restored")] == [50]
 
 
+@pytest.mark.slow
 def test_stale_tags_python_loader(resumed):
     root, _ = resumed
     got = tb.mux_scalars(root / "stale")
@@ -290,6 +293,7 @@ def test_stale_tags_python_loader(resumed):
         assert [e.step for e in acc.Tensors(tag)] == [10], tag
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("load_fast", [False, True], ids=["python", "rust"])
 def test_both_tensorboard_servers_agree(resumed, load_fast):
     root, _ = resumed

@@ -17,6 +17,8 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # Keras fits in subprocesses, SIGKILLed and resumed
+
 STEPS_PER_EPOCH, EPOCHS, SAVE_FREQ, KILL_AT = 10, 12, 50, 80
 STEPS = STEPS_PER_EPOCH * EPOCHS
 MORE_EPOCHS = 2  # a second fit after the resumed one: its curves must not be marked again

@@ -23,6 +23,8 @@ from tbserver import TensorBoardServer
 
 from tblog.integrations.tensorflow.checkpoint import CheckpointHook
 
+pytestmark = pytest.mark.slow  # TensorFlow training, SIGKILLed and resumed; servers
+
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("tensorflow is not installed", allow_module_level=True)
 

@@ -25,6 +25,8 @@ from tbserver import TensorBoardServer
 import tblog
 from tblog.checkpoint.manager import CheckpointManager
 
+pytestmark = pytest.mark.slow  # training SIGKILLed and resumed; the Rust data server
+
 EXAMPLE = str(EXAMPLES / "torch_checkpoint_loop.py")
 
 

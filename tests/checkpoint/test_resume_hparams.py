@@ -62,6 +62,7 @@ def test_run_name_outside_the_log_dir_is_refused(tmp_path, bad):
     assert tb.scalar_series(logdir, "x") == [(0, 1.0)]
 
 
+@pytest.mark.slow
 def test_hparams_tab_shows_the_curves_last_value(tmp_path):
     with tblog.SummaryWriter(tmp_path / "run") as w:
         _log_curve(w)

@@ -22,6 +22,8 @@ from tbserver import TensorBoardServer
 
 import tblog
 
+pytestmark = pytest.mark.slow  # workloads SIGKILLed and resumed; TensorBoard servers
+
 WORKLOAD = str(SUPPORT / "resume_workload.py")
 STEPS, KILL, N = 24, 13, 10
 SCENARIOS = [

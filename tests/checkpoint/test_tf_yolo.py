@@ -16,6 +16,8 @@ import pytest
 import tb
 from paths import EXAMPLES
 
+pytestmark = pytest.mark.slow  # TensorFlow's checkpoint tutorial loop in a subprocess
+
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("tensorflow is not installed", allow_module_level=True)
 

@@ -384,6 +384,7 @@ def test_python_m_tblog_help():
         assert command in out.stdout
 
 
+@pytest.mark.slow
 def test_board_serves_the_logdir(logdir):
     port = free_port()
     proc = subprocess.Popen(

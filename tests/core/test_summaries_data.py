@@ -453,6 +453,7 @@ def test_add_tensor_read_by_tensorboard(tmp_path):
 
 
 # ---------------------------------------------------------------- the Rust data server
+@pytest.mark.slow
 def test_rust_data_server_serves_data_summaries(tmp_path):
     """``tensorboard --load_fast=true`` (the default reader) serves every kind above."""
     from tbserver import TensorBoardServer

@@ -297,6 +297,7 @@ def test_tf_summary_style_puts_metadata_on_every_event(tmp_path):
     assert _events_one_by_one(tmp_path / "first")["tensors"] == {"loss"}
 
 
+@pytest.mark.slow
 def test_keras_callback_events_classify_like_keras(tmp_path):
     keras = pytest.importorskip("keras")
     import numpy as np

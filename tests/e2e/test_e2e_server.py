@@ -19,6 +19,8 @@ from tbserver import TensorBoardServer
 
 import tblog
 
+pytestmark = pytest.mark.slow  # TensorBoard servers
+
 STEPS = list(range(0, 60, 3))
 HIST_STEPS = [0, 10, 20]
 HIST_N = 1000

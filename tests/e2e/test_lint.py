@@ -11,6 +11,8 @@ import sys
 import pytest
 from paths import ROOT
 
+pytestmark = pytest.mark.slow  # ruff and mypy over the whole tree
+
 PATHS = ["src", "tests", "examples", "benchmarks", "noxfile.py"]
 
 

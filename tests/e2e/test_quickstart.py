@@ -12,6 +12,8 @@ import tb
 from paths import EXAMPLES
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # runs an example as a script
+
 EXAMPLE = str(EXAMPLES / "quickstart.py")
 STEPS, EVERY = 60, 20
 LOGGED_STEPS = [0, 20, 40, 59]  # every EVERY steps, and the last one

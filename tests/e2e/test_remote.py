@@ -19,6 +19,8 @@ from tb import accumulator, array
 import tblog
 from tblog.core.format import records
 
+pytestmark = pytest.mark.slow  # S3 through a moto server, subprocess workloads
+
 
 def test_memory_logdir_roundtrip_and_incremental_flushes(tmp_path):
     url = "memory://tblog-test/run1"

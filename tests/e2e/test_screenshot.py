@@ -22,10 +22,13 @@ WIDTH, HEIGHT = 1400, 900
 # TensorBoard's first run colour (#ff7043, the runs palette of the frontend).
 RUN_COLOUR = np.array([0xFF, 0x70, 0x43])
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(CHROMIUM),
-    reason=f"{CHROMIUM} is not installed (run tests/install_chromium.sh as root)",
-)
+pytestmark = [
+    pytest.mark.slow,  # a TensorBoard server and a headless browser
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason=f"{CHROMIUM} is not installed (run tests/install_chromium.sh as root)",
+    ),
+]
 
 
 def _screenshot(url: str, out: str, user_dir: str, budget_ms: int) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # Keras fits in subprocesses
+
 BATCHES, EPOCHS, VAL_BATCHES = 4, 2, 2
 
 

@@ -121,6 +121,7 @@ def test_python_plugin_loader_equal_torch(dirs):
         assert ours.SummaryMetadata(tag) == theirs.SummaryMetadata(tag)
 
 
+@pytest.mark.slow
 def test_rust_data_server_equal_torch(dirs):
     from tbserver import TensorBoardServer
 

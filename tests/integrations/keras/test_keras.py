@@ -23,6 +23,8 @@ from keras_backends import BACKENDS
 from keras_workloads import BATCH, EPOCHS, TRAIN, UPDATE_FREQ
 from paths import SUPPORT
 
+pytestmark = pytest.mark.slow  # Keras fits on every backend, in subprocesses
+
 WORKLOADS = SUPPORT / "keras_workloads.py"
 
 

@@ -28,7 +28,7 @@ from keras_dropin_workloads import CASES, ONLY, TF_SUMMARY_TAGS, WITH_DEFAULT
 from paths import SUPPORT
 
 # The workloads (some 150 small fits on three backends) run in the module fixture.
-pytestmark = pytest.mark.timeout(1800)
+pytestmark = [pytest.mark.timeout(1800), pytest.mark.slow]
 WORKLOADS = SUPPORT / "keras_dropin_workloads.py"
 IMPLS = ("keras", "tblog", "default")
 # What we write beyond the anchor, on purpose: a layer graph on every backend (Keras 3.15

@@ -21,6 +21,7 @@ import tblog
 
 
 # ---------------------------------------------------------------------------- differential
+@pytest.mark.slow
 def test_fit_matches_tensorboard_logger(tmp_path):
     """Same module, same seeds: TensorBoard sees the same runs, tags, steps, values and files."""
     ref_dir, our_dir = str(tmp_path / "ref"), str(tmp_path / "ours")
@@ -117,6 +118,7 @@ def test_logger_api_without_trainer_matches(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_hparams_tab_lists_each_run_with_its_logged_metrics(tmp_path):
     save_dir = str(tmp_path)
     loggers = []
@@ -177,6 +179,7 @@ def test_next_version_matches_tensorboard_logger(tmp_path):
 
 
 # ---------------------------------------------------------------------------- other packages / inputs
+@pytest.mark.slow
 def test_pytorch_lightning_trainer_accepts_it(tmp_path):
     import pytorch_lightning as PL
 
@@ -244,6 +247,7 @@ def test_import_is_lazy():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_trainer_run_twice_reuses_the_version(tmp_path):
     """fit then validate with one logger: one version directory, data from both calls."""
     logger = tblog.TBLogger(str(tmp_path))
@@ -255,6 +259,7 @@ def test_trainer_run_twice_reuses_the_version(tmp_path):
     assert [v for _, v in tb.scalar_series(logger.log_dir, "hp_metric")] == [-1.0]
 
 
+@pytest.mark.slow
 def test_example_runs_and_resumes(tmp_path):
     """examples/lightning_digits.py: a run, then --resume continues the same version."""
     import importlib.util

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import tb
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning_support import fit
 
 import tblog
+
+pytestmark = pytest.mark.slow  # a 2-process Lightning Trainer fit
 
 
 def test_ddp_spawn_writes_one_run_with_one_event_file(tmp_path):

@@ -94,6 +94,7 @@ def assert_same_scalars(ref_root: str, our_root: str, *, once_per_step: bool = F
 # both loggers; where Lightning only checks that a call does not fail, the output is compared.
 
 
+@pytest.mark.slow
 @BOTH
 def test_hparams_reload(tmp_path, Logger):
     class CustomModel(BoringModel):
@@ -156,6 +157,7 @@ def test_no_name(tmp_path, Logger, name):
     assert session(logger.log_dir)["5j"] == ("number_value", 5.0)
 
 
+@pytest.mark.slow
 @BOTH
 def test_log_sub_dir(tmp_path, Logger):
     """Lightning's ``test_tensorboard_log_sub_dir``: a subclass fixing ``version`` and ``name``."""
@@ -315,6 +317,7 @@ def test_log_graph_warning_no_example_input_array(tmp_path, Logger):
         logger.log_graph(model)
 
 
+@pytest.mark.slow
 def test_with_accumulated_gradients(tmp_path):
     """Lightning's test patches ``log_metrics``; here the steps are read back from the files."""
 
@@ -372,6 +375,7 @@ def test_finalize(tmp_path):
     assert not os.path.exists(os.path.join(logger.log_dir, "hparams.yaml"))  # only on success
 
 
+@pytest.mark.slow
 @BOTH
 def test_save_hparams_to_yaml_once(tmp_path, Logger):
     logger = Logger(save_dir=tmp_path, default_hp_metric=False)
@@ -423,6 +427,7 @@ class _FitTestModel(BoringModel):
         self.log("test_loss", torch.tensor(2))
 
 
+@pytest.mark.slow
 def test_loggers_fit_test(tmp_path):
     """A subclass recording ``log_metrics`` calls: the same calls, the same scalars."""
     histories = {}
@@ -463,6 +468,7 @@ def test_loggers_fit_test(tmp_path):
     assert_same_scalars(str(tmp_path / "ref"), str(tmp_path / "ours"))
 
 
+@pytest.mark.slow
 def test_loggers_pickle(tmp_path):
     """The logger and a Trainer holding it pickle after the experiment is open; the copy logs."""
     import pickle
@@ -484,6 +490,7 @@ def test_loggers_pickle(tmp_path):
     assert tb.scalar_series(logger.log_dir, "a") == [(0, 1.0)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tuner_method", ["lr_find", "scale_batch_size"])
 def test_logger_reset_correctly(tmp_path, tuner_method):
     """The tuners leave the Trainer's and the module's logger as they were."""
@@ -507,6 +514,7 @@ class _LazyInitExperimentCheck(L.Callback):
         assert trainer.logger._experiment
 
 
+@pytest.mark.slow
 @BOTH
 def test_logger_initialization(tmp_path, Logger):
     """The experiment exists by ``setup`` (Lightning's test also runs two ``ddp_spawn``
@@ -636,6 +644,7 @@ def test_dictconfig_is_resolved_and_flattened(tmp_path):
         assert yaml.safe_load(f)["model"]["width"] == 16
 
 
+@pytest.mark.slow
 def test_hydra_style_module_through_the_trainer(tmp_path):
     """``save_hyperparameters(cfg)`` with a DictConfig, as every Hydra user does: the Trainer
     hands the logger a DictConfig; the HPARAMS tab lists the run with those values."""
@@ -718,6 +727,7 @@ _OVERRIDES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("checkpoints", [True, False], ids=["ckpt", "no-ckpt"])
 @pytest.mark.parametrize("prop", sorted(_OVERRIDES))
 def test_subclass_overriding_a_path_property(tmp_path, prop, checkpoints):

@@ -18,6 +18,8 @@ from paths import SUPPORT
 
 import tblog
 
+pytestmark = pytest.mark.slow  # Lightning Trainer fits, SIGKILLed and resumed
+
 EPOCHS = 4  # 4 batches an epoch: steps 0..15, a checkpoint at the end of each epoch
 KILL_AT = 11  # global step at which the first process kills itself (after the step-8 checkpoint)
 

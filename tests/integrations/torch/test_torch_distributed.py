@@ -8,7 +8,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import tb
+
+pytestmark = pytest.mark.slow  # a 2-process torch.distributed group
 
 CHILD = textwrap.dedent(
     """
