@@ -251,11 +251,11 @@ storage.LocalEventFile.write = stalled
 w.add_scalar("x", 2.0, 1)
 print("exiting", flush=True)
 """
-    t0 = time.monotonic()
+    # A hang (the write sleeps an hour) shows as TimeoutExpired; the exit timeout's warning
+    # shows that the process gave up waiting rather than the write finishing.
     proc = _run_child(
         code, str(tmp_path), env={**os.environ, "TBLOG_EXIT_TIMEOUT": "1"}, timeout=60
     )
     assert proc.stdout.strip() == "exiting"
     assert "did not finish writing" in proc.stderr
-    assert time.monotonic() - t0 < 30
     assert _tb_steps(tmp_path) == [0]

@@ -4,9 +4,11 @@ scripts, arguments, environment and order, each in its own process), must
 - learn: its loss curves, as TensorBoard's loader reads them, end clearly below where they
   start, every value finite;
 - keep talking: its output (stdout and stderr, as a user sees them in a terminal or a pipe)
-  has a line at least every ``GAP_CPU`` seconds of the process's CPU time, from its start
-  to its exit. CPU time rather than wall-clock time, so that other work on the machine
-  does not decide the result; the wall-clock gaps are in the failure message;
+  says what it is about to load before the slow imports start. Checked by order, not by
+  time: the examples run with ``PYTHONPROFILEIMPORTTIME=1``, which writes a line to stderr
+  as each module is imported, into the same pipe as the examples' own lines; a line naming
+  each framework of the example must come before that framework's first import line, and
+  some line before the first import of any heavy package;
 - never show ``nan`` in a text record (the checkpoint records in particular), and show
   the metrics of the state that a checkpoint holds in its record from the first one on.
 
@@ -21,7 +23,6 @@ import os
 import re
 import subprocess
 import threading
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,11 +30,13 @@ import pytest
 import tb
 from paths import EXAMPLES
 
-# At most this many CPU seconds of an example without a line of output. The longest
-# silences left are single imports that a script cannot split: keras with the torch
-# backend (it imports torch._dynamo) and lightning, 4.5 to 6 CPU seconds each.
-GAP_CPU = 8.0
+pytestmark = pytest.mark.slow  # runs every example of the demo
+
 SKIP = {"tf_yolo_checkpoint.py"}  # see the module docstring
+# Packages that take seconds of CPU to import: each must be preceded by a printed line.
+HEAVY = ("torch", "tensorflow", "keras", "lightning", "jax", "sklearn", "matplotlib", "scipy")
+# ``import time: self [us] | cumulative | imported package`` (nesting by indentation)
+_IMPORT_LINE = re.compile(r"import time:\s+(?:\d+|self \[us\])\s+\|\s+\S+\s+\|\s*(\S+)")
 
 
 def _load_demo():
@@ -44,97 +47,101 @@ def _load_demo():
 
 
 demo = _load_demo()
-_HAVE_PROC = os.path.exists("/proc/self/stat")  # elsewhere: wall-clock seconds stand in
-_TICK = os.sysconf("SC_CLK_TCK") if _HAVE_PROC else 100
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a live (or not yet reaped) process, from /proc."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        fields = f.read().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)
 
 
 @dataclass
 class Run:
-    """One example's process: its exit code and each output line with the wall-clock and
-    CPU seconds since its start at which the line arrived; the last entry is its exit."""
+    """One example's process: its exit code and its output in order, each entry either
+    ``("line", text)`` (what the example printed) or ``("import", top-level package)``."""
 
     cmd: list[str]
     code: int = 0
-    lines: list[tuple[float, float, str]] = field(default_factory=list)
+    output: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def lines(self) -> list[str]:
+        return [text for kind, text in self.output if kind == "line"]
 
     @property
     def text(self) -> str:
-        return "\n".join(text for _, _, text in self.lines)
+        return "\n".join(self.lines)
 
-    def gaps(self) -> list[tuple[float, float, str]]:
-        """``(cpu gap, wall gap, line)`` before every line and before the exit."""
-        out, wall0, cpu0 = [], 0.0, 0.0
-        for wall, cpu, text in self.lines:
-            out.append((cpu - cpu0, wall - wall0, text))
-            wall0, cpu0 = wall, cpu
-        return out
+    def first_import(self, package: str) -> int | None:
+        """Index in ``output`` of the first import line of ``package`` (or a submodule)."""
+        return next(
+            (i for i, (k, t) in enumerate(self.output) if k == "import" and t == package), None
+        )
+
+    def lines_before(self, index: int) -> list[str]:
+        return [text for kind, text in self.output[:index] if kind == "line"]
 
 
 def run_example(script: str, args: list[str], cwd: str, timeout: float = 900) -> Run:
-    """Run an example the way ``demo.py`` does, in ``cwd``, timing each line of its output."""
+    """Run an example the way ``demo.py`` does, in ``cwd``, recording its output lines and
+    its imports in the order they reach the pipe."""
     run = Run(demo.command(script, args))
-    start = time.monotonic()
+    env = {**demo.child_env(), "PYTHONPROFILEIMPORTTIME": "1", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        run.cmd, cwd=cwd, env=demo.child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        run.cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     watchdog = threading.Timer(timeout, proc.kill)
     watchdog.start()
     try:
         for raw in proc.stdout:
-            wall = time.monotonic() - start
-            cpu = _cpu_seconds(proc.pid) if _HAVE_PROC else wall
-            run.lines.append((wall, cpu, raw.decode(errors="replace").rstrip()))
-        _, status, usage = os.wait4(proc.pid, 0)
+            text = raw.decode(errors="replace").rstrip()
+            m = _IMPORT_LINE.match(text)
+            if m is None:
+                run.output.append(("line", text))
+            elif not m.group(1).startswith("imported"):  # not the header line
+                run.output.append(("import", m.group(1).split(".")[0]))
+        run.code = proc.wait()
     finally:
         watchdog.cancel()
         proc.stdout.close()
-    proc.returncode = run.code = os.waitstatus_to_exitcode(status)
-    wall = time.monotonic() - start
-    run.lines.append((wall, usage.ru_utime + usage.ru_stime if _HAVE_PROC else wall, "<exit>"))
     return run
 
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
-    """``(directory, {script: [Run, ...]})`` after every demo entry (but SKIP) ran in
-    that one directory, in the demo's order."""
+    """``(directory, {script: [(needs, args, Run), ...]})`` after every demo entry (but
+    SKIP) ran in that one directory, in the demo's order."""
     cwd = tmp_path_factory.mktemp("first_run")
-    runs: dict[str, list[Run]] = {}
+    runs: dict[str, list[tuple[tuple[str, ...], list[str], Run]]] = {}
     for _name, needs, script, args, expect_kill in demo.DEMOS:
         if script in SKIP or any(importlib.util.find_spec(m) is None for m in needs):
             continue  # as the demo skips what is not installed
         run = run_example(script, args, str(cwd))
-        runs.setdefault(script, []).append(run)
+        runs.setdefault(script, []).append((needs, args, run))
         want = -9 if expect_kill else 0
         assert run.code == want, f"{run.cmd} exited with {run.code}:\n{run.text[-3000:]}"
     return cwd, runs
 
 
-def test_output_at_least_every_few_cpu_seconds(first_run):
+def _frameworks(needs: tuple[str, ...], args: list[str]) -> list[str]:
+    """The heavy packages an example is run for: the demo's ``needs`` and a ``--backend``."""
+    named = list(needs)
+    if "--backend" in args:
+        named.append(args[args.index("--backend") + 1])
+    return [n for n in named if n in HEAVY]
+
+
+def test_each_framework_is_announced_before_its_import(first_run):
     _, runs = first_run
-    report, silent = [], []
-    for script, script_runs in runs.items():
-        for run in script_runs:
-            gaps = run.gaps()
-            cpu, wall, line = max(gaps)
-            report.append(
-                f"{script}: {len(gaps) - 1} lines, {run.lines[-1][1]:.1f} s CPU, "
-                f"{run.lines[-1][0]:.1f} s wall; longest silence {cpu:.1f} s CPU "
-                f"({wall:.1f} s wall) before {line[:70]!r}"
-            )
-            if cpu > GAP_CPU:
-                silent.append(report[-1])
+    checked = 0
+    for script, entries in runs.items():
+        for needs, args, run in entries:
+            heavy = [i for i in map(run.first_import, HEAVY) if i is not None]
+            if heavy:  # something is said before the first slow import starts
+                assert run.lines_before(min(heavy)), (script, run.output[: min(heavy) + 1])
+            for name in _frameworks(needs, args):
+                first = run.first_import(name)
+                assert first is not None, (script, name, "never imported?")
+                said = [ln for ln in run.lines_before(first) if re.search(rf"\b{name}\b", ln)]
+                assert said, f"{script}: nothing names {name} before its import: {run.text[:500]}"
+                checked += 1
             # progress while training, not only at the start and the end
-            assert len(gaps) >= 6, report[-1]
-    print("\n".join(report))
-    assert not silent, "\n".join(silent)
+            assert len(run.lines) >= 6, (script, run.text)
+    assert checked >= 4, runs  # torch, keras (+ its torch backend), lightning at least
 
 
 def _falls(series: list[tuple[int, float]], what: str) -> None:
