@@ -3,8 +3,8 @@
 The scalar encoders write the bytes protobuf would produce for
 ``Event{wall_time, step, summary{value{tag, simple_value}}}`` (torch's encoding) or
 ``Event{wall_time, step, summary{value{tag, tensor{DT_FLOAT, float_val}, metadata}}}``
-(tf.summary's) without building a message; ``tests/test_events.py`` and ``tests/test_perf_invariants.py``
-check byte equality. ``ScalarEncoder.frames`` encodes and frames a whole batch with numpy:
+(tf.summary's) without building a message; ``tests/core/test_events.py`` and
+``tests/core/test_perf_invariants.py`` check byte equality. ``ScalarEncoder.frames`` encodes and frames a whole batch with numpy:
 records of equal length are built as rows of one ``uint8`` matrix from a per-tag template,
 and their CRCs are computed from the template's CRC plus one table gather per varying byte.
 
