@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
+import pytest
 import tb
 
 import tblog
@@ -49,6 +50,7 @@ def test_writers_opened_at_once_in_threads_on_one_empty_dir_lose_nothing(tmp_pat
         _assert_every_writer_kept(logdir, writers)
 
 
+@pytest.mark.slow
 def test_writers_opened_at_once_in_processes_on_one_empty_dir_lose_nothing(tmp_path):
     writers = 4
     ctx = multiprocessing.get_context("spawn")

@@ -18,10 +18,10 @@ import tomllib
 import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from paths import ROOT
 
 import tblog
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 

@@ -25,8 +25,8 @@ import sys
 import pandas as pd
 import pytest
 import tb
+from paths import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 BLOCK = re.compile(
     r"^(<!-- fragment:(?P<why>[^\n]*)-->\n)?```(?P<lang>\w+)\n(?P<code>.*?)^```", re.M | re.S
