@@ -12,7 +12,7 @@ import os
 
 import pytest
 from lightning.pytorch.callbacks import ModelCheckpoint
-from test_lightning import session_groups
+from lightning_logs import session_groups
 from test_lightning_support import fit
 
 import tblog
