@@ -141,7 +141,7 @@ def write(tag: str, tensor: Any, step: Any = None, metadata: Any = None, name: A
     if target is None:
         return False
     from tblog.core.proto import summary_pb2
-    from tblog.core.summaries._common import summary_value, tensor_proto
+    from tblog.core.summaries.common import summary_value, tensor_proto
 
     md = summary_pb2.SummaryMetadata()
     if metadata is not None:
@@ -149,7 +149,7 @@ def write(tag: str, tensor: Any, step: Any = None, metadata: Any = None, name: A
             metadata.SerializeToString() if hasattr(metadata, "SerializeToString") else metadata
         )
     value = tensor() if callable(tensor) else tensor
-    from tblog.core.summaries._common import string_tensor_proto
+    from tblog.core.summaries.common import string_tensor_proto
 
     if isinstance(value, (str, bytes)):
         proto = string_tensor_proto(value)

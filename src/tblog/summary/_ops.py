@@ -27,7 +27,7 @@ from tblog.core.summaries import audio as audio_summary
 from tblog.core.summaries import histogram as histogram_summary
 from tblog.core.summaries import image as image_summary
 from tblog.core.summaries import text as text_summary
-from tblog.core.summaries._common import string_tensor_proto, summary_value, tensor_proto
+from tblog.core.summaries.common import string_tensor_proto, summary_value, tensor_proto
 
 DEFAULT_BUCKET_COUNT = 30
 

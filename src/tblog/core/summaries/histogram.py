@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import summary_pb2
-from tblog.core.summaries._common import (
+from tblog.core.summaries._counting import Counted, count_values
+from tblog.core.summaries.common import (
     DATA_CLASS_TENSOR,
     metadata,
     summary_value,
     tensor_proto,
 )
-from tblog.core.summaries._counting import Counted, count_values
 from tblog.core.summaries.histo_proto import histo_pb
 from tblog.core.tags import clean_tag
 

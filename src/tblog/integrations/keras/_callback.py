@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from tblog.checkpoint import recorder
-from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
+from tblog.core.summaries.common import metadata, string_tensor_proto, summary_value
 from tblog.integrations.keras import _projector, _weights
 from tblog.integrations.keras._distribute import is_chief
 from tblog.integrations.keras._graph import model_graph_def
