@@ -126,7 +126,7 @@ def _target(step: Any) -> tuple[SummaryFileWriter, int] | None:
             )
     if not isinstance(writer, SummaryFileWriter):
         return None
-    writer._check_open()
+    writer.check_open()
     return writer, (step if type(step) is int else to_step(step))
 
 
@@ -172,7 +172,7 @@ def _number(value: Any) -> Any:
 
 def _emit(target: tuple[SummaryFileWriter, int], summary: Any) -> None:
     writer, step = target
-    writer._events.summary(writer._run, summary, step, _time())
+    writer.event_writer.summary(writer.run, summary, step, _time())
 
 
 def scalar(name: str, data: Any, step: Any = None, description: str | None = None) -> bool:
@@ -198,13 +198,13 @@ def scalar(name: str, data: Any, step: Any = None, description: str | None = Non
 
         _emit(target, scalar_summary.scalar_pb(tag, data, description or ""))
         return True
-    if w._closed:
-        w._check_open()
+    if w.closed:
+        w.check_open()
     if type(step) is not int or not -9223372036854775808 <= step <= 9223372036854775807:
         step = to_step(step)  # raises outside int64
     if type(data) is not float:
         data = prepare_scalar(data)
-    w._events.scalar(w._run, tag, data, step, _time())  # the writer's one scalar entry point
+    w.event_writer.scalar(w.run, tag, data, step, _time())  # the writer's one scalar entry point
     return True
 
 
@@ -295,7 +295,7 @@ def graph(graph_data: Any) -> bool:
     writer = _state.writer
     if writer is None or not _recording() or not isinstance(writer, SummaryFileWriter):
         return False
-    writer._check_open()
+    writer.check_open()
     if hasattr(graph_data, "SerializeToString"):
         data = graph_data.SerializeToString()
     else:
@@ -308,7 +308,7 @@ def graph(graph_data: Any) -> bool:
             raise ValueError(
                 f"graph_data must be a tf.Graph or a GraphDef, got {type(graph_data).__name__}"
             )
-    writer._events.event(writer._run, events.graph_event(data, _time()))
+    writer.event_writer.event(writer.run, events.graph_event(data, _time()))
     return True
 
 

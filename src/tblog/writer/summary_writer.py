@@ -17,7 +17,7 @@ from typing import Any
 
 from tblog.core import convert, registry
 from tblog.core.convert import MAX_STEP, MIN_STEP, prepare_scalar, to_step, to_wall_time
-from tblog.core.tags import check_run_name, clean_tag
+from tblog.core.tags import check_run_name
 from tblog.core.write.encoder import SIMPLE_VALUE, TENSOR
 from tblog.core.write.queue import EventWriter
 from tblog.core.write.writer import SCALAR
@@ -36,7 +36,21 @@ def default_logdir(comment: str = "") -> str:
     return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
+class _RankGate:
+    """``__new__`` of :class:`SummaryWriter`: on a process that must not write (``rank_zero_only``
+    and a global rank other than 0) it makes the writer an instance of a subclass whose public
+    methods do nothing (:func:`_not_writing`). In a base class so that ``inspect.signature``
+    of ``SummaryWriter`` is its ``__init__``'s."""
+
+    _writes = True  # False on the classes _not_writing makes
+
+    def __new__(cls, *args: Any, rank_zero_only: bool = True, **kwargs: Any) -> Any:
+        if rank_zero_only and cls._writes and _global_rank() != 0:
+            cls = _not_writing(cls)
+        return super().__new__(cls)
+
+
+class SummaryWriter(_RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     """Writes TensorBoard event files for a log dir; a drop-in for torch's SummaryWriter.
 
     ``log_dir`` may be a local path or any fsspec URL (``memory://``, ``s3://``, ...).
@@ -66,18 +80,13 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
     ) -> None:
         if style not in _STYLES:
             raise ValueError(f"style must be one of {sorted(_STYLES)}, got {style!r}")
-        self._scalar_encoding, self._histogram_encoding, metadata_every = _STYLES[style]
-        if log_dir is None:
-            log_dir = default_logdir(comment)
-        self.log_dir = os.fspath(log_dir)
-        self.purge_step = purge_step
-        self._tags: dict[str, str] = {}
-        self._enabled = not rank_zero_only or _global_rank() == 0
-        self._writer: EventWriter | None = None
-        if self._enabled:
+        scalar_encoding, histogram_encoding, metadata_every = _STYLES[style]
+        path = os.fspath(default_logdir(comment) if log_dir is None else log_dir)
+        events = None
+        if self._writes:  # the rank's check is _RankGate's
             # reopens itself when used after close(), as torch's writer does
-            self._writer = ReopeningEventWriter(
-                self.log_dir,
+            events = ReopeningEventWriter(
+                path,
                 max_queue=max_queue,
                 flush_secs=flush_secs,
                 filename_suffix=filename_suffix,
@@ -85,9 +94,8 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
                 storage_options=storage_options,
                 metadata_every=metadata_every,
             )
-            self._put = self._writer.put
-        else:
-            self._put = _noop
+        super().__init__(path, events, scalar_encoding, histogram_encoding)
+        self.purge_step = purge_step
 
     # ------------------------------------------------------------------ basics
     def get_logdir(self) -> str:
@@ -99,20 +107,10 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         """The underlying :class:`EventWriter` (``None`` on non-zero ranks)."""
         return self._writer
 
-    def _tag(self, tag: Any, name: str = "tag") -> str:
-        cleaned = self._tags.get(tag) if type(tag) is str else None
-        if cleaned is None:
-            cleaned = clean_tag(tag, name)
-            self._tags[tag] = cleaned
-        return cleaned
-
-    def _summary(
-        self, summary: Any, global_step: Any, walltime: float | None, run: str = ""
-    ) -> None:
-        if self._writer is None:
-            return
-        wall = _time() if walltime is None else to_wall_time(walltime)
-        self._writer.summary(run, summary, to_step(global_step), wall)
+    @property
+    def scalar_encoding(self) -> int:
+        """How this writer encodes scalars: ``SIMPLE_VALUE`` (torch) or ``TENSOR`` (tf.summary)."""
+        return self._scalar_encoding
 
     # ------------------------------------------------------------------ scalars
     def add_scalar(
@@ -131,8 +129,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         for compatibility: DT_DOUBLE scalars are dropped by TensorBoard's Rust loader).
         """
         w = self._writer
-        if w is None:
-            return
         t = self._tags.get(tag) if type(tag) is str else None
         if t is None:
             t = self._tag(tag)
@@ -166,44 +162,49 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         """Log several scalars under ``main_tag``, one run per key (torch's layout:
         ``<log_dir>/<main_tag with / as _>_<key>``). Raises ``ValueError`` for a key that
         would make a run outside the log dir (``..``), before anything is logged."""
-        w = self._writer
-        if w is None:
-            return
+        wall = _time() if walltime is None else to_wall_time(walltime)
+        self._add_scalars(main_tag, tag_scalar_dict, to_step(global_step), wall, "")
+
+    def _add_scalars(
+        self, main_tag: Any, tag_scalar_dict: Any, step: int, wall: float, parent: str
+    ) -> None:
         main = self._tag(main_tag)
         if not isinstance(tag_scalar_dict, dict):
             raise TypeError(f"tag_scalar_dict must be a dict, got {type(tag_scalar_dict).__name__}")
-        step = to_step(global_step)
-        wall = _time() if walltime is None else to_wall_time(walltime)
-        prefix = main.replace("/", "_") + "_"
+        prefix = (parent + "/" if parent else "") + main.replace("/", "_") + "_"
         items = [
             (check_run_name(prefix + self._tag(key, "tag_scalar_dict key"), "run"), value)
             for key, value in tag_scalar_dict.items()
         ]
         values = [(run, prepare_scalar(value)) for run, value in items]
+        scalar = self._writer.scalar
         encoding = self._scalar_encoding
         for run, value in values:
-            w.scalar(run, main, value, step, wall, encoding)
+            scalar(run, main, value, step, wall, encoding)
 
-    def _add_metrics(self, metrics: Mapping[str, Any], global_step: Any) -> None:
-        """``add_scalar(key, value, global_step)`` for each item of ``metrics`` at one wall
-        time (``add_scalars`` for a dict value): the loggers' hot path. Raises
-        ``ValueError`` naming the metric whose value is not a number, a one-element
-        tensor or a dict of them (the metrics before it are logged)."""
-        w = self._writer
-        if w is None:
-            return
-        step = global_step if type(global_step) is int else to_step(global_step)
+    def log_metrics(self, metrics: Mapping[str, Any], step: Any = None, *, run: str = "") -> None:
+        """Log each item of ``metrics`` at ``step``, all at one wall time: a number or a
+        one-element tensor as :meth:`add_scalar` logs it (this writer's scalar encoding, the
+        tag cleaned the same way), a dict as :meth:`add_scalars` does. ``run``: a sub-run
+        of the log dir (``""``: the writer's own; :func:`~tblog.core.tags.check_run_name`).
+
+        The loggers' hot path (Lightning's ``TBLogger``, the Keras callback). Raises
+        ``ValueError`` naming the metric whose value is not a number, a one-element tensor
+        or a dict of them (the metrics before it are logged)."""
+        if run:
+            run = check_run_name(run, "run")
+        step = step if type(step) is int else to_step(step)
         if not MIN_STEP <= step <= MAX_STEP:
             step = to_step(step)
         wall = _time()
         tags = self._tags
-        scalar = w.scalar
+        scalar = self._writer.scalar
         encoding = self._scalar_encoding
         for key, value in metrics.items():
             try:
                 if type(value) is not float:
                     if isinstance(value, dict):
-                        self.add_scalars(key, value, step, wall)
+                        self._add_scalars(key, value, step, wall, run)
                         continue
                     value = prepare_scalar(value)
                 tag = tags.get(key) if type(key) is str else None
@@ -214,14 +215,12 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
                     f"metric {key!r}: cannot log {value!r:.80} ({exc}); expected a str key"
                     " and a number, a one-element tensor or a dict of them"
                 ) from exc
-            scalar("", tag, value, step, wall, encoding)
+            scalar(run, tag, value, step, wall, encoding)
 
     def add_tensor(
         self, tag: str, tensor: Any, global_step: Any = None, walltime: float | None = None
     ) -> None:
         """Log a raw tensor (any numeric dtype and shape)."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import tensor as tensor_summary
 
         self._summary(
@@ -242,8 +241,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
     ) -> None:
         """Log a histogram of ``values``. ``bins``: ``"tensorflow"`` (TensorBoard's
         exponential buckets), an int, a numpy bin rule name or an array of edges."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import histogram
 
         tag = self._tag(tag)
@@ -284,8 +281,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         walltime: float | None = None,
     ) -> None:
         """Log a histogram given its statistics and buckets (``bucket_limits`` are right edges)."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import histogram
 
         self._summary(
@@ -320,8 +315,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         ``global_step``, or by default at the run's last logged step (0 in an empty run).
         Raises ``TypeError``/``ValueError`` for bad arguments, before writing anything.
         """
-        if self._writer is None:
-            return
         from tblog.core.summaries import hparams
         from tblog.core.tags import check_run_name
 
@@ -340,27 +333,24 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
             self._summary(summary, step, wall, run=run)
         for key, value in values:
             if key in steps:
-                self._put((SCALAR, run, key, value, steps[key], wall))
+                self._writer.put((SCALAR, run, key, value, steps[key], wall))
 
     # ------------------------------------------------------------------ lifecycle
     def restart(self, step: int) -> None:
         """Tell TensorBoard the run resumes at ``step``: points at or after it that an
         earlier process wrote are dropped by both loaders, in every run of this writer."""
-        if self._writer is None:
-            return
         self._writer.restart(to_step(step))
 
     def flush(self) -> None:
         """Return once everything logged so far is written to the log dir (a no-op once
         closed)."""
-        if self._writer is not None and not self._writer.closed:
+        if not self._writer.closed:
             self._writer.flush()
 
     def close(self) -> None:
         """Flush and close the event files. Idempotent; the next ``add_*`` reopens (new
         event files in the same runs), as torch's writer does."""
-        if self._writer is not None:
-            self._writer.close()
+        self._writer.close()
 
     def __enter__(self) -> SummaryWriter:
         return self
@@ -390,8 +380,65 @@ def hparams_metric_steps(
     return {tag: step for tag in tags if tag not in scan.kinds}
 
 
-def _noop(item: Any) -> None:
-    return None
+class _NotWriting:
+    """The public methods of a writer on a rank that writes nothing: no-ops (set below for
+    every public method of :class:`SummaryWriter`, except these)."""
+
+    _writes = False
+
+    def get_logdir(self) -> str:
+        log_dir: str = getattr(self, "log_dir")  # noqa: B009 - set by WriterBase
+        return log_dir
+
+    @property
+    def writer(self) -> None:
+        """``None``: this process writes nothing."""
+        return None
+
+    @property
+    def all_writers(self) -> dict[str, Any]:
+        """Only this writer's own FileWriter surface (which writes nothing)."""
+        return {self.get_logdir(): getattr(self, "file_writer")}  # noqa: B009
+
+    def add_figure(self, tag: str, figure: Any, *args: Any, close: bool = True, **kw: Any) -> None:
+        """Writes nothing; closes the figures (``close``), as on rank 0."""
+        if close:
+            from tblog.core.summaries import figure as figure_summary
+
+            figure_summary.close_figures(figure)
+
+    def _reopen(self) -> None:
+        return None
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _nothing(self: Any, *args: Any, **kwargs: Any) -> None:
+    """Writes nothing: this process's rank does not write (``rank_zero_only``)."""
+
+
+for _base in SummaryWriter.__mro__:
+    for _name, _member in vars(_base).items():
+        if not _name.startswith("_") and callable(_member) and not hasattr(_NotWriting, _name):
+            setattr(_NotWriting, _name, _nothing)
+
+_NOT_WRITING: dict[type, type] = {}
+
+
+def _not_writing(cls: type) -> type:
+    """The subclass of ``cls`` (a SummaryWriter) whose public methods do nothing."""
+    sub = _NOT_WRITING.get(cls)
+    if sub is None:
+        sub = _NOT_WRITING[cls] = type(
+            cls.__name__,
+            (_NotWriting, cls),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
+    return sub
 
 
 def _global_rank() -> int:

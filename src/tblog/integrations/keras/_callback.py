@@ -306,9 +306,8 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             ) / elapsed
         for run, values in (("train", train), ("validation", val)):
             if values:
-                writer = self._writer(run)
-                for name, value in values.items():
-                    writer.add_scalar(f"epoch_{name}", value, epoch)
+                metrics = {f"epoch_{name}": value for name, value in values.items()}
+                self._writer(run).log_metrics(metrics, epoch)
 
     def _named_weights(self) -> list[tuple[str, Any]]:
         if self._weights is None:
