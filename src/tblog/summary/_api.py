@@ -15,7 +15,7 @@ wrote, ``False`` when there is no default writer or recording is off, and raises
 ``tf.name_scope`` when TensorFlow is loaded (read through the registry adapter's
 ``name_scope``; nothing here imports TensorFlow). Values may be Python numbers, numpy
 arrays or torch/TensorFlow/JAX tensors (:mod:`tblog.core.convert`). Encodings are those of
-``tf.summary`` (:mod:`tblog.summary._ops`).
+``tf.summary`` (:mod:`tblog.core.summaries.tf_style`).
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def histogram(
     target = _target(step)
     if target is None:
         return False
-    from tblog.summary import _ops as summary_ops
+    from tblog.core.summaries import tf_style as summary_ops
 
     buckets = _number(buckets)
     _emit(target, summary_ops.histogram_pb(tag, convert.to_numpy(data), buckets, description or ""))
@@ -236,7 +236,7 @@ def image(
     target = _target(step)
     if target is None:
         return False
-    from tblog.summary import _ops as summary_ops
+    from tblog.core.summaries import tf_style as summary_ops
 
     max_outputs = _number(max_outputs)
     _emit(target, summary_ops.image_pb(tag, convert.to_numpy(data), max_outputs, description or ""))
@@ -260,7 +260,7 @@ def audio(
     target = _target(step)
     if target is None:
         return False
-    from tblog.summary import _ops as summary_ops
+    from tblog.core.summaries import tf_style as summary_ops
 
     sample_rate = _number(sample_rate)
     max_outputs = _number(max_outputs)
@@ -279,7 +279,7 @@ def text(name: str, data: Any, step: Any = None, description: str | None = None)
     target = _target(step)
     if target is None:
         return False
-    from tblog.summary import _ops as summary_ops
+    from tblog.core.summaries import tf_style as summary_ops
 
     if not isinstance(data, (str, bytes, list, tuple)):
         adapter = registry.adapter_for(data)

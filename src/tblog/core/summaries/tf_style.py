@@ -1,5 +1,5 @@
 """The encodings of ``tf.summary``'s histogram, image, audio and text ops, as pure functions
-(arrays in, ``Summary`` out) behind :mod:`tblog.summary._api`.
+(arrays in, ``Summary`` out) behind :mod:`tblog.summary._api` (tf.summary's front-end).
 
 Each mirrors ``tensorboard/plugins/<kind>/summary_v2.py`` exactly, so TensorBoard shows the
 same thing for ``tf.summary.<kind>`` and ``tblog.summary.<kind>``:
