@@ -400,7 +400,14 @@ class _NotWriting:
         """Only this writer's own FileWriter surface (which writes nothing)."""
         return {self.get_logdir(): getattr(self, "file_writer")}  # noqa: B009
 
-    def add_figure(self, tag: str, figure: Any, *args: Any, close: bool = True, **kw: Any) -> None:
+    def add_figure(
+        self,
+        tag: str,
+        figure: Any,
+        global_step: Any = None,
+        close: bool = True,
+        walltime: float | None = None,
+    ) -> None:
         """Writes nothing; closes the figures (``close``), as on rank 0."""
         if close:
             from tblog.core.summaries import figure as figure_summary
