@@ -371,13 +371,18 @@ def hparams_metric_steps(
     core = writer.writer
     if core is None or not tags:
         return {}
-    from tblog.checkpoint.resume_scan import scan_run
+    from tblog.core.read import events as read_events
+    from tblog.core.read.scan import load_run
 
     core.flush()
-    scan = scan_run(core.storage, core.run_dir(run))
+    storage, run_dir = core.storage, core.run_dir(run)
+    series = {}
+    if storage.isdir(run_dir):
+        series = load_run(storage, read_events.event_paths(storage, run_dir), purge=False).series
     given = global_step is not None
-    step = to_step(global_step) if given else max(scan.last.values(), default=0)
-    return {tag: step for tag in tags if tag not in scan.kinds}
+    last = (int(s.steps.max()) for s in series.values() if s.steps.size)
+    step = to_step(global_step) if given else max(last, default=0)
+    return {tag: step for tag in tags if tag not in series}
 
 
 class _NotWriting:
