@@ -33,6 +33,7 @@ _fabric = importlib.import_module(
 loggers = importlib.import_module(PACKAGE + ".loggers")
 _fabric_logger = importlib.import_module(_fabric.__name__ + ".loggers.logger")
 fabric_utils = importlib.import_module(_fabric.__name__ + ".utilities.logger")
+cloud_io = importlib.import_module(_fabric.__name__ + ".utilities.cloud_io")
 _rank_zero = importlib.import_module(PACKAGE + ".utilities.rank_zero")
 saving = importlib.import_module(PACKAGE + ".core.saving")
 

@@ -153,6 +153,13 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             return _layout.next_version(self.root_dir)  # rank 0's choice is broadcast
         return _layout.claim_version(self.root_dir)
 
+    @property
+    def _fs(self) -> Any:
+        """TensorBoardLogger's fsspec filesystem of ``root_dir`` (its attribute, kept for code
+        that reaches for it; TBLogger itself reads and writes through ``tblog.core.storage``).
+        Made on first use."""
+        return _compat.cloud_io.get_filesystem(self._root_dir)
+
     # ------------------------------------------------------------------ experiment
     @property
     @rank_zero_experiment
