@@ -24,6 +24,7 @@ from tblog.core.write.writer import SCALAR
 from tblog.writer.file_writer import FileWriterMethods, ReopeningEventWriter
 from tblog.writer.graphs import GraphMethods
 from tblog.writer.media import MediaMethods
+from tblog.writer.ranks import RankGate
 
 _time = time.time
 # What each style writes: (scalar encoding, histogram encoding, metadata on every event)
@@ -36,21 +37,7 @@ def default_logdir(comment: str = "") -> str:
     return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class _RankGate:
-    """``__new__`` of :class:`SummaryWriter`: on a process that must not write (``rank_zero_only``
-    and a global rank other than 0) it makes the writer an instance of a subclass whose public
-    methods do nothing (:func:`_not_writing`). In a base class so that ``inspect.signature``
-    of ``SummaryWriter`` is its ``__init__``'s."""
-
-    _writes = True  # False on the classes _not_writing makes
-
-    def __new__(cls, *args: Any, rank_zero_only: bool = True, **kwargs: Any) -> Any:
-        if rank_zero_only and cls._writes and _global_rank() != 0:
-            cls = _not_writing(cls)
-        return super().__new__(cls)
-
-
-class SummaryWriter(_RankGate, MediaMethods, GraphMethods, FileWriterMethods):
+class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     """Writes TensorBoard event files for a log dir; a drop-in for torch's SummaryWriter.
 
     ``log_dir`` may be a local path or any fsspec URL (``memory://``, ``s3://``, ...).
@@ -83,7 +70,7 @@ class SummaryWriter(_RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         scalar_encoding, histogram_encoding, metadata_every = _STYLES[style]
         path = os.fspath(default_logdir(comment) if log_dir is None else log_dir)
         events = None
-        if self._writes:  # the rank's check is _RankGate's
+        if self._writes:  # False on a rank that writes nothing (RankGate)
             # reopens itself when used after close(), as torch's writer does
             events = ReopeningEventWriter(
                 path,
@@ -383,83 +370,3 @@ def hparams_metric_steps(
     last = (int(s.steps.max()) for s in series.values() if s.steps.size)
     step = to_step(global_step) if given else max(last, default=0)
     return {tag: step for tag in tags if tag not in series}
-
-
-class _NotWriting:
-    """The public methods of a writer on a rank that writes nothing: no-ops (set below for
-    every public method of :class:`SummaryWriter`, except these)."""
-
-    _writes = False
-
-    def get_logdir(self) -> str:
-        log_dir: str = getattr(self, "log_dir")  # noqa: B009 - set by WriterBase
-        return log_dir
-
-    @property
-    def writer(self) -> None:
-        """``None``: this process writes nothing."""
-        return None
-
-    @property
-    def all_writers(self) -> dict[str, Any]:
-        """Only this writer's own FileWriter surface (which writes nothing)."""
-        return {self.get_logdir(): getattr(self, "file_writer")}  # noqa: B009
-
-    def add_figure(
-        self,
-        tag: str,
-        figure: Any,
-        global_step: Any = None,
-        close: bool = True,
-        walltime: float | None = None,
-    ) -> None:
-        """Writes nothing; closes the figures (``close``), as on rank 0."""
-        if close:
-            from tblog.core.summaries import figure as figure_summary
-
-            figure_summary.close_figures(figure)
-
-    def _reopen(self) -> None:
-        return None
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _nothing(self: Any, *args: Any, **kwargs: Any) -> None:
-    """Writes nothing: this process's rank does not write (``rank_zero_only``)."""
-
-
-for _base in SummaryWriter.__mro__:
-    for _name, _member in vars(_base).items():
-        if not _name.startswith("_") and callable(_member) and not hasattr(_NotWriting, _name):
-            setattr(_NotWriting, _name, _nothing)
-
-_NOT_WRITING: dict[type, type] = {}
-
-
-def _not_writing(cls: type) -> type:
-    """The subclass of ``cls`` (a SummaryWriter) whose public methods do nothing."""
-    sub = _NOT_WRITING.get(cls)
-    if sub is None:
-        sub = _NOT_WRITING[cls] = type(
-            cls.__name__,
-            (_NotWriting, cls),
-            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
-        )
-    return sub
-
-
-def _global_rank() -> int:
-    """Global rank from a loaded framework (torch.distributed, if initialised) or the environment."""
-    rank = registry.global_rank()
-    if rank is not None:
-        return rank
-    for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "JSM_NAMESPACE_RANK"):
-        value = os.environ.get(var)
-        if value is not None and value.isdigit():
-            return int(value)
-    return 0
