@@ -13,7 +13,7 @@ import os
 import pytest
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning_logs import session_groups
-from test_lightning_support import fit
+from lightning_support import fit
 
 import tblog
 

@@ -290,7 +290,7 @@ def _every_add(w, step):
         lambda: w.add_scalar("s", 1.0, step),
         lambda: w.add_scalar("s", np.float32(1.0), step),
         lambda: w.add_scalars("m", {"a": 1.0}, step),
-        lambda: w._add_metrics({"s": 1.0}, step),
+        lambda: w.log_metrics({"s": 1.0}, step),
         lambda: w.add_histogram("h", np.arange(5.0), step),
         lambda: w.add_histogram_raw("r", 0, 1, 1, 0, 0, [1.0], [1.0], step),
         lambda: w.add_text("t", "x", step),
@@ -334,7 +334,7 @@ def test_tag_utf8_cannot_encode_raises_at_the_call(tmp_path):
             lambda: w.add_scalar("bad\ud800", 1.0, 0),
             lambda: w.add_histogram("bad\ud800", np.arange(3.0), 0),
             lambda: w.add_text("bad\ud800", "x", 0),
-            lambda: w._add_metrics({"bad\ud800": 1.0}, 0),
+            lambda: w.log_metrics({"bad\ud800": 1.0}, 0),
         ):
             with pytest.raises(ValueError, match="UTF-8"):
                 call()

@@ -11,7 +11,7 @@ import tb
 tf = pytest.importorskip("tensorflow")
 
 import tblog  # noqa: E402
-from tblog.writer.file_writer import FileWriter  # noqa: E402
+from tblog.summary.file_writer import FileWriter  # noqa: E402
 
 
 def _graph(logdir):

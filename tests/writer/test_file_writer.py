@@ -14,7 +14,7 @@ import tb
 
 tf = pytest.importorskip("tensorflow")
 
-from tblog.writer.file_writer import FileWriter  # noqa: E402
+from tblog.summary.file_writer import FileWriter  # noqa: E402
 
 PLUGINS = ("scalars", "histograms", "images", "audio", "text")
 STEPS = 4

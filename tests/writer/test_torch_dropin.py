@@ -94,7 +94,7 @@ def test_scalar_fast_paths_reopen(tmp_path):
     w.close()
     w.add_scalar("a", 1.0, 1)
     w.close()
-    w._add_metrics({"b": 2.0, "c": {"x": 3.0}}, 2)  # the loggers' path
+    w.log_metrics({"b": 2.0, "c": {"x": 3.0}}, 2)  # the loggers' path
     w.close()
     w.add_hparams({"lr": 0.1}, {"m": 4.0}, global_step=3)
     w.close()

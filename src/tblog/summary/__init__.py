@@ -54,7 +54,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "FileWriter":
-        from tblog.writer.file_writer import FileWriter
+        from tblog.summary.file_writer import FileWriter
 
         globals()["FileWriter"] = FileWriter
         return FileWriter

@@ -15,7 +15,7 @@ wrote, ``False`` when there is no default writer or recording is off, and raises
 ``tf.name_scope`` when TensorFlow is loaded (read through the registry adapter's
 ``name_scope``; nothing here imports TensorFlow). Values may be Python numbers, numpy
 arrays or torch/TensorFlow/JAX tensors (:mod:`tblog.core.convert`). Encodings are those of
-``tf.summary`` (:mod:`tblog.summary._ops`).
+``tf.summary`` (:mod:`tblog.core.summaries.tf_style`).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _target(step: Any) -> tuple[SummaryFileWriter, int] | None:
             )
     if not isinstance(writer, SummaryFileWriter):
         return None
-    writer._check_open()
+    writer.check_open()
     return writer, (step if type(step) is int else to_step(step))
 
 
@@ -141,7 +141,7 @@ def write(tag: str, tensor: Any, step: Any = None, metadata: Any = None, name: A
     if target is None:
         return False
     from tblog.core.proto import summary_pb2
-    from tblog.core.summaries._common import summary_value, tensor_proto
+    from tblog.core.summaries.common import summary_value, tensor_proto
 
     md = summary_pb2.SummaryMetadata()
     if metadata is not None:
@@ -149,7 +149,7 @@ def write(tag: str, tensor: Any, step: Any = None, metadata: Any = None, name: A
             metadata.SerializeToString() if hasattr(metadata, "SerializeToString") else metadata
         )
     value = tensor() if callable(tensor) else tensor
-    from tblog.core.summaries._common import string_tensor_proto
+    from tblog.core.summaries.common import string_tensor_proto
 
     if isinstance(value, (str, bytes)):
         proto = string_tensor_proto(value)
@@ -172,7 +172,7 @@ def _number(value: Any) -> Any:
 
 def _emit(target: tuple[SummaryFileWriter, int], summary: Any) -> None:
     writer, step = target
-    writer._events.summary(writer._run, summary, step, _time())
+    writer.event_writer.summary(writer.run, summary, step, _time())
 
 
 def scalar(name: str, data: Any, step: Any = None, description: str | None = None) -> bool:
@@ -198,13 +198,13 @@ def scalar(name: str, data: Any, step: Any = None, description: str | None = Non
 
         _emit(target, scalar_summary.scalar_pb(tag, data, description or ""))
         return True
-    if w._closed:
-        w._check_open()
+    if w.closed:
+        w.check_open()
     if type(step) is not int or not -9223372036854775808 <= step <= 9223372036854775807:
         step = to_step(step)  # raises outside int64
     if type(data) is not float:
         data = prepare_scalar(data)
-    w._events.scalar(w._run, tag, data, step, _time())  # the writer's one scalar entry point
+    w.event_writer.scalar(w.run, tag, data, step, _time())  # the writer's one scalar entry point
     return True
 
 
@@ -218,7 +218,7 @@ def histogram(
     target = _target(step)
     if target is None:
         return False
-    from tblog.summary import _ops as summary_ops
+    from tblog.core.summaries import tf_style as summary_ops
 
     buckets = _number(buckets)
     _emit(target, summary_ops.histogram_pb(tag, convert.to_numpy(data), buckets, description or ""))
@@ -236,7 +236,7 @@ def image(
     target = _target(step)
     if target is None:
         return False
-    from tblog.summary import _ops as summary_ops
+    from tblog.core.summaries import tf_style as summary_ops
 
     max_outputs = _number(max_outputs)
     _emit(target, summary_ops.image_pb(tag, convert.to_numpy(data), max_outputs, description or ""))
@@ -260,7 +260,7 @@ def audio(
     target = _target(step)
     if target is None:
         return False
-    from tblog.summary import _ops as summary_ops
+    from tblog.core.summaries import tf_style as summary_ops
 
     sample_rate = _number(sample_rate)
     max_outputs = _number(max_outputs)
@@ -279,7 +279,7 @@ def text(name: str, data: Any, step: Any = None, description: str | None = None)
     target = _target(step)
     if target is None:
         return False
-    from tblog.summary import _ops as summary_ops
+    from tblog.core.summaries import tf_style as summary_ops
 
     if not isinstance(data, (str, bytes, list, tuple)):
         adapter = registry.adapter_for(data)
@@ -295,7 +295,7 @@ def graph(graph_data: Any) -> bool:
     writer = _state.writer
     if writer is None or not _recording() or not isinstance(writer, SummaryFileWriter):
         return False
-    writer._check_open()
+    writer.check_open()
     if hasattr(graph_data, "SerializeToString"):
         data = graph_data.SerializeToString()
     else:
@@ -308,7 +308,7 @@ def graph(graph_data: Any) -> bool:
             raise ValueError(
                 f"graph_data must be a tf.Graph or a GraphDef, got {type(graph_data).__name__}"
             )
-    writer._events.event(writer._run, events.graph_event(data, _time()))
+    writer.event_writer.event(writer.run, events.graph_event(data, _time()))
     return True
 
 

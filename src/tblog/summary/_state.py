@@ -15,6 +15,7 @@ from typing import Any
 
 from tblog.core import convert
 from tblog.core.convert import prepare_scalar, to_step
+from tblog.core.tags import check_run_name
 from tblog.core.write.writer import EventWriter
 
 _time = time.time
@@ -40,10 +41,11 @@ class SummaryWriter:
         """Make this the default writer of the current thread (and ``step`` its step)."""
         self.as_default(step).__enter__()
 
-    def as_default(self, step: Any = None) -> _DefaultContext:
+    def as_default(self, step: Any = None, *, flush: bool = True) -> DefaultContext:
         """A context manager making this the default writer (and ``step``, when not ``None``,
-        the default step) inside it; on exit the previous ones return and it flushes."""
-        return _DefaultContext(self, step)
+        the default step) inside it; on exit the previous ones return and it flushes
+        (``flush=False``, tblog's: it only wakes the writer thread, e.g. per Keras batch)."""
+        return DefaultContext(self, step, flush)
 
     def init(self) -> None:
         """Nothing to do (TensorFlow's graph-mode initializer)."""
@@ -55,7 +57,7 @@ class SummaryWriter:
         """Flush and close."""
 
 
-class _DefaultContext:
+class DefaultContext:
     """``as_default``'s context manager (a class, so ``set_as_default`` can just enter it)."""
 
     __slots__ = ("_flush", "_old_step", "_old_writer", "_step", "_writer")
@@ -82,7 +84,7 @@ class _DefaultContext:
                 if self._flush:
                     current.flush()
                 elif isinstance(current, SummaryFileWriter):
-                    current._kick()
+                    current.wake()
         finally:
             _state.writer = self._old_writer
             if self._step is not None:
@@ -112,11 +114,7 @@ class SummaryFileWriter(SummaryWriter):
     def attach(cls, event_writer: EventWriter, run: str = "") -> SummaryFileWriter:
         """A writer into ``run`` of an existing ``event_writer`` (shared file, not closed by
         :meth:`close`, which only flushes)."""
-        if not isinstance(run, str):
-            raise TypeError(f"run must be a str, got {type(run).__name__}")
-        if os.path.isabs(run) or ".." in run.replace("\\", "/").split("/"):
-            raise ValueError(f"run must be a relative path inside the log dir, got {run!r}")
-        return cls(event_writer, run, owned=False)
+        return cls(event_writer, check_run_name(run, "run"), owned=False)
 
     @property
     def logdir(self) -> str:
@@ -129,33 +127,45 @@ class SummaryFileWriter(SummaryWriter):
         return self._events
 
     @property
+    def run(self) -> str:
+        """The run (relative to the EventWriter's log dir) this writer writes to."""
+        return self._run
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def check_open(self) -> None:
+        """Raise ``RuntimeError`` once closed (what every op does with a closed default)."""
+        if self._closed:
+            raise RuntimeError(f"SummaryWriter {self!r} is already closed")
+
+    @property
     def writer(self) -> EventWriter:
         """Same as :attr:`event_writer` (the name ``tblog.SummaryWriter`` and the
         checkpoint hooks use)."""
         return self._events
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError(f"SummaryWriter {self!r} is already closed")
-
     def set_as_default(self, step: Any = None) -> None:
-        self._check_open()
+        self.check_open()
         super().set_as_default(step)
 
-    def as_default(self, step: Any = None) -> _DefaultContext:
-        self._check_open()
-        return super().as_default(step)
+    def as_default(self, step: Any = None, *, flush: bool = True) -> DefaultContext:
+        self.check_open()
+        return super().as_default(step, flush=flush)
 
     def init(self) -> None:
-        self._check_open()
+        self.check_open()
 
     def flush(self) -> None:
         if not self._closed:
             self._events.flush()
 
-    def _kick(self) -> None:
+    def wake(self) -> None:
+        """Wake the writer thread to write what is queued, without waiting for it."""
         if not self._closed:
-            self._events._wake.set()
+            self._events._wake.set()  # TODO(#22): EventWriter has no public wake() (core/write)
 
     def close(self) -> None:
         if self._closed:
@@ -194,7 +204,7 @@ class _NoopWriter(SummaryWriter):
     def set_as_default(self, step: Any = None) -> None:
         pass
 
-    def as_default(self, step: Any = None) -> Any:
+    def as_default(self, step: Any = None, *, flush: bool = True) -> Any:
         return _NoopContext(self)
 
 

@@ -2,33 +2,20 @@
 figures, video, audio, text, PR curves, custom-scalar layouts, meshes and embeddings.
 
 Each turns its input into a Summary with the pure functions of ``tblog.core.summaries``
-and queues it with ``_summary``; :class:`~tblog.writer.summary_writer.SummaryWriter` mixes
-these in and provides ``_writer``, ``_tag``, ``_summary`` and the scalar methods.
+and queues it with ``_summary`` (:class:`~tblog.writer.base.WriterBase`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tblog.core import convert
 from tblog.core.convert import to_step
-
-if TYPE_CHECKING:
-    from tblog.core.write.writer import EventWriter
+from tblog.writer.base import WriterBase
 
 
-class MediaMethods:
-    """Mixin of :class:`~tblog.writer.summary_writer.SummaryWriter`."""
-
-    _writer: EventWriter | None
-
-    if TYPE_CHECKING:
-
-        def _tag(self, tag: Any) -> str: ...
-
-        def _summary(
-            self, summary: Any, global_step: Any, walltime: float | None, run: str = ""
-        ) -> None: ...
+class MediaMethods(WriterBase):
+    """The media and projector methods of :class:`~tblog.writer.summary_writer.SummaryWriter`."""
 
     # ------------------------------------------------------------------ images, video, audio, text
     def add_image(
@@ -43,8 +30,6 @@ class MediaMethods:
         names (HW, HWC, ...; C is 1 gray, 2 gray+alpha, 3 RGB or 4 RGBA). uint8 is 0-255,
         other dtypes 0-1 (scaled by 255 and clipped, as torch). Raises ``ValueError`` for a
         shape that does not match ``dataformats`` or NaN/infinity."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import image
 
         summary = image.image_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats)
@@ -60,8 +45,6 @@ class MediaMethods:
     ) -> None:
         """Log a batch ``[N, C, H, W]`` (or ``dataformats``' layout) as one grid image, 8 per
         row, as torch does. Values and errors as in :meth:`add_image`."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import image
 
         summary = image.images_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats)
@@ -80,8 +63,6 @@ class MediaMethods:
     ) -> None:
         """Log an image with red boxes drawn on it. ``box_tensor``: ``[N, 4]`` pixel corners
         x1, y1, x2, y2; ``labels``: N strings; ``rescale``: resize factor of the result."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import image
 
         summary = image.image_with_boxes_pb(
@@ -106,10 +87,6 @@ class MediaMethods:
         log it as an image; ``close`` closes them in pyplot afterwards."""
         from tblog.core.summaries import figure as figure_summary
 
-        if self._writer is None:
-            if close:
-                figure_summary.close_figures(figure)
-            return
         summary = figure_summary.figure_pb(self._tag(tag), figure, close=close)
         self._summary(summary, global_step, walltime)
 
@@ -123,8 +100,6 @@ class MediaMethods:
     ) -> None:
         """Log videos ``[N, T, C, H, W]`` as one animated GIF (Images dashboard); a batch is
         tiled into a grid per frame, as torch does. C is 1, 3 or 4 (alpha dropped)."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import video
 
         summary = video.video_pb(self._tag(tag), convert.to_numpy(vid_tensor), fps=fps)
@@ -140,8 +115,6 @@ class MediaMethods:
     ) -> None:
         """Log audio samples in [-1, 1] (clipped) as 16-bit WAV: shape ``[L]``, ``[1, L]``
         or channels-first ``[C, L]`` (C <= 8); ``sample_rate`` in Hz."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import audio
 
         summary = audio.audio_pb(
@@ -154,8 +127,6 @@ class MediaMethods:
     ) -> None:
         """Log Markdown text under ``<tag>/text_summary`` (torch's tag). A list of strings
         (rank 1 or 2) is shown as a table."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import text
 
         self._summary(
@@ -174,8 +145,6 @@ class MediaMethods:
         walltime: float | None = None,
     ) -> None:
         """Log a precision-recall curve from binary ``labels`` and ``predictions`` in [0, 1]."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import pr_curve
 
         summary = pr_curve.pr_curve_pb(
@@ -202,8 +171,6 @@ class MediaMethods:
         walltime: float | None = None,
     ) -> None:
         """Log a precision-recall curve from precomputed counts (one entry per threshold)."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import pr_curve
 
         summary = pr_curve.pr_curve_raw_pb(
@@ -221,8 +188,6 @@ class MediaMethods:
     # ------------------------------------------------------------------ custom scalars
     def add_custom_scalars(self, layout: dict[str, dict[str, list[Any]]]) -> None:
         """Log a Custom Scalars layout: ``{category: {title: ["Multiline"|"Margin", tags]}}``."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import custom_scalars
 
         self._summary(custom_scalars.layout_pb(layout), 0, None)
@@ -254,8 +219,6 @@ class MediaMethods:
     ) -> None:
         """Log a 3D mesh or point cloud: ``vertices`` [B, N, 3], ``colors`` [B, N, 3] uint8,
         ``faces`` [B, F, 3] vertex indices."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import mesh
 
         summary = mesh.mesh_pb(
@@ -278,8 +241,6 @@ class MediaMethods:
     ) -> None:
         """Write an embedding for the Projector: ``mat`` [N, D], ``metadata`` N labels (or
         rows when ``metadata_header`` is given), ``label_img`` [N, C, H, W] thumbnails."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import embedding
 
         step = to_step(global_step)

@@ -17,12 +17,13 @@ from typing import Any
 
 from tblog.core import convert, registry
 from tblog.core.convert import MAX_STEP, MIN_STEP, prepare_scalar, to_step, to_wall_time
-from tblog.core.tags import check_run_name, clean_tag
+from tblog.core.tags import check_run_name
 from tblog.core.write.encoder import SIMPLE_VALUE, TENSOR
 from tblog.core.write.queue import EventWriter
 from tblog.writer.file_writer import FileWriterMethods, ReopeningEventWriter
 from tblog.writer.graphs import GraphMethods
 from tblog.writer.media import MediaMethods
+from tblog.writer.ranks import RankGate
 
 _time = time.time
 # What each style writes: (scalar encoding, histogram encoding, metadata on every event)
@@ -35,7 +36,7 @@ def default_logdir(comment: str = "") -> str:
     return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
 
 
-class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
+class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     """Writes TensorBoard event files for a log dir; a drop-in for torch's SummaryWriter.
 
     ``log_dir`` may be a local path or any fsspec URL (``memory://``, ``s3://``, ...).
@@ -65,18 +66,13 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
     ) -> None:
         if style not in _STYLES:
             raise ValueError(f"style must be one of {sorted(_STYLES)}, got {style!r}")
-        self._scalar_encoding, self._histogram_encoding, metadata_every = _STYLES[style]
-        if log_dir is None:
-            log_dir = default_logdir(comment)
-        self.log_dir = os.fspath(log_dir)
-        self.purge_step = purge_step
-        self._tags: dict[str, str] = {}
-        self._enabled = not rank_zero_only or _global_rank() == 0
-        self._writer: EventWriter | None = None
-        if self._enabled:
+        scalar_encoding, histogram_encoding, metadata_every = _STYLES[style]
+        path = os.fspath(default_logdir(comment) if log_dir is None else log_dir)
+        events = None
+        if self._writes:  # False on a rank that writes nothing (RankGate)
             # reopens itself when used after close(), as torch's writer does
-            self._writer = ReopeningEventWriter(
-                self.log_dir,
+            events = ReopeningEventWriter(
+                path,
                 max_queue=max_queue,
                 flush_secs=flush_secs,
                 filename_suffix=filename_suffix,
@@ -84,9 +80,8 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
                 storage_options=storage_options,
                 metadata_every=metadata_every,
             )
-            self._put = self._writer.put
-        else:
-            self._put = _noop
+        super().__init__(path, events, scalar_encoding, histogram_encoding)
+        self.purge_step = purge_step
 
     # ------------------------------------------------------------------ basics
     def get_logdir(self) -> str:
@@ -102,21 +97,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
     def scalar_encoding(self) -> int:
         """How this writer encodes scalars: ``SIMPLE_VALUE`` (torch) or ``TENSOR`` (tf.summary)."""
         return self._scalar_encoding
-
-    def _tag(self, tag: Any, name: str = "tag") -> str:
-        cleaned = self._tags.get(tag) if type(tag) is str else None
-        if cleaned is None:
-            cleaned = clean_tag(tag, name)
-            self._tags[tag] = cleaned
-        return cleaned
-
-    def _summary(
-        self, summary: Any, global_step: Any, walltime: float | None, run: str = ""
-    ) -> None:
-        if self._writer is None:
-            return
-        wall = _time() if walltime is None else to_wall_time(walltime)
-        self._writer.summary(run, summary, to_step(global_step), wall)
 
     # ------------------------------------------------------------------ scalars
     def add_scalar(
@@ -135,8 +115,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         for compatibility: DT_DOUBLE scalars are dropped by TensorBoard's Rust loader).
         """
         w = self._writer
-        if w is None:
-            return
         t = self._tags.get(tag) if type(tag) is str else None
         if t is None:
             t = self._tag(tag)
@@ -148,7 +126,7 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
             or not -9223372036854775808 <= global_step <= 9223372036854775807
         ):
             global_step = to_step(global_step)  # raises outside int64
-        # The one scalar entry point (add_scalars and _add_metrics use it too). Inlining its
+        # The one scalar entry point (add_scalars and log_metrics use it too). Inlining its
         # body here measured 0.271 vs 0.293 us/call (8%, under the 15% that would justify a
         # hand-kept copy).
         w.scalar(
@@ -170,44 +148,49 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         """Log several scalars under ``main_tag``, one run per key (torch's layout:
         ``<log_dir>/<main_tag with / as _>_<key>``). Raises ``ValueError`` for a key that
         would make a run outside the log dir (``..``), before anything is logged."""
-        w = self._writer
-        if w is None:
-            return
+        wall = _time() if walltime is None else to_wall_time(walltime)
+        self._add_scalars(main_tag, tag_scalar_dict, to_step(global_step), wall, "")
+
+    def _add_scalars(
+        self, main_tag: Any, tag_scalar_dict: Any, step: int, wall: float, parent: str
+    ) -> None:
         main = self._tag(main_tag)
         if not isinstance(tag_scalar_dict, dict):
             raise TypeError(f"tag_scalar_dict must be a dict, got {type(tag_scalar_dict).__name__}")
-        step = to_step(global_step)
-        wall = _time() if walltime is None else to_wall_time(walltime)
-        prefix = main.replace("/", "_") + "_"
+        prefix = (parent + "/" if parent else "") + main.replace("/", "_") + "_"
         items = [
             (check_run_name(prefix + self._tag(key, "tag_scalar_dict key"), "run"), value)
             for key, value in tag_scalar_dict.items()
         ]
         values = [(run, prepare_scalar(value)) for run, value in items]
+        scalar = self._writer.scalar
         encoding = self._scalar_encoding
         for run, value in values:
-            w.scalar(run, main, value, step, wall, encoding)
+            scalar(run, main, value, step, wall, encoding)
 
-    def _add_metrics(self, metrics: Mapping[str, Any], global_step: Any) -> None:
-        """``add_scalar(key, value, global_step)`` for each item of ``metrics`` at one wall
-        time (``add_scalars`` for a dict value): the loggers' hot path. Raises
-        ``ValueError`` naming the metric whose value is not a number, a one-element
-        tensor or a dict of them (the metrics before it are logged)."""
-        w = self._writer
-        if w is None:
-            return
-        step = global_step if type(global_step) is int else to_step(global_step)
+    def log_metrics(self, metrics: Mapping[str, Any], step: Any = None, *, run: str = "") -> None:
+        """Log each item of ``metrics`` at ``step``, all at one wall time: a number or a
+        one-element tensor as :meth:`add_scalar` logs it (this writer's scalar encoding, the
+        tag cleaned the same way), a dict as :meth:`add_scalars` does. ``run``: a sub-run
+        of the log dir (``""``: the writer's own; :func:`~tblog.core.tags.check_run_name`).
+
+        The loggers' hot path (Lightning's ``TBLogger``, the Keras callback). Raises
+        ``ValueError`` naming the metric whose value is not a number, a one-element tensor
+        or a dict of them (the metrics before it are logged)."""
+        if run:
+            run = check_run_name(run, "run")
+        step = step if type(step) is int else to_step(step)
         if not MIN_STEP <= step <= MAX_STEP:
             step = to_step(step)
         wall = _time()
         tags = self._tags
-        scalar = w.scalar
+        scalar = self._writer.scalar
         encoding = self._scalar_encoding
         for key, value in metrics.items():
             try:
                 if type(value) is not float:
                     if isinstance(value, dict):
-                        self.add_scalars(key, value, step, wall)
+                        self._add_scalars(key, value, step, wall, run)
                         continue
                     value = prepare_scalar(value)
                 tag = tags.get(key) if type(key) is str else None
@@ -218,14 +201,12 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
                     f"metric {key!r}: cannot log {value!r:.80} ({exc}); expected a str key"
                     " and a number, a one-element tensor or a dict of them"
                 ) from exc
-            scalar("", tag, value, step, wall, encoding)
+            scalar(run, tag, value, step, wall, encoding)
 
     def add_tensor(
         self, tag: str, tensor: Any, global_step: Any = None, walltime: float | None = None
     ) -> None:
         """Log a raw tensor (any numeric dtype and shape)."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import tensor as tensor_summary
 
         self._summary(
@@ -246,8 +227,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
     ) -> None:
         """Log a histogram of ``values``. ``bins``: ``"tensorflow"`` (TensorBoard's
         exponential buckets), an int, a numpy bin rule name or an array of edges."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import histogram
 
         tag = self._tag(tag)
@@ -288,8 +267,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         walltime: float | None = None,
     ) -> None:
         """Log a histogram given its statistics and buckets (``bucket_limits`` are right edges)."""
-        if self._writer is None:
-            return
         from tblog.core.summaries import histogram
 
         self._summary(
@@ -324,8 +301,6 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
         ``global_step``, or by default at the run's last logged step (0 in an empty run).
         Raises ``TypeError``/``ValueError`` for bad arguments, before writing anything.
         """
-        if self._writer is None:
-            return
         from tblog.core.summaries import hparams
         from tblog.core.tags import check_run_name
 
@@ -350,21 +325,18 @@ class SummaryWriter(MediaMethods, GraphMethods, FileWriterMethods):
     def restart(self, step: int) -> None:
         """Tell TensorBoard the run resumes at ``step``: points at or after it that an
         earlier process wrote are dropped by both loaders, in every run of this writer."""
-        if self._writer is None:
-            return
         self._writer.restart(to_step(step))
 
     def flush(self) -> None:
         """Return once everything logged so far is written to the log dir (a no-op once
         closed)."""
-        if self._writer is not None and not self._writer.closed:
+        if not self._writer.closed:
             self._writer.flush()
 
     def close(self) -> None:
         """Flush and close the event files. Idempotent; the next ``add_*`` reopens (new
         event files in the same runs), as torch's writer does."""
-        if self._writer is not None:
-            self._writer.close()
+        self._writer.close()
 
     def __enter__(self) -> SummaryWriter:
         return self
@@ -385,26 +357,15 @@ def hparams_metric_steps(
     core = writer.writer
     if core is None or not tags:
         return {}
-    from tblog.checkpoint.resume_scan import scan_run
+    from tblog.core.read import events as read_events
+    from tblog.core.read.scan import load_run
 
     core.flush()
-    scan = scan_run(core.storage, core.run_dir(run))
+    storage, run_dir = core.storage, core.run_dir(run)
+    series = {}
+    if storage.isdir(run_dir):
+        series = load_run(storage, read_events.event_paths(storage, run_dir), purge=False).series
     given = global_step is not None
-    step = to_step(global_step) if given else max(scan.last.values(), default=0)
-    return {tag: step for tag in tags if tag not in scan.kinds}
-
-
-def _noop(item: Any) -> None:
-    return None
-
-
-def _global_rank() -> int:
-    """Global rank from a loaded framework (torch.distributed, if initialised) or the environment."""
-    rank = registry.global_rank()
-    if rank is not None:
-        return rank
-    for var in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "JSM_NAMESPACE_RANK"):
-        value = os.environ.get(var)
-        if value is not None and value.isdigit():
-            return int(value)
-    return 0
+    last = (int(s.steps.max()) for s in series.values() if s.steps.size)
+    step = to_step(global_step) if given else max(last, default=0)
+    return {tag: step for tag in tags if tag not in series}

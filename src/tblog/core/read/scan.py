@@ -12,7 +12,7 @@ TensorBoard's rules, as its loaders apply them:
   field ``data_compat`` migrates: ``simple_value`` -> scalars, ``histo`` -> histograms,
   ``image`` -> images, ``audio`` -> audio); its data class from that value;
 - a point that does not fit its tag's data class (the resume placeholders that
-  ``checkpoint_log.mark_resume`` writes: a rank-1 scalar, an empty blob, a
+  the checkpoint recorder's mark writes: a rank-1 scalar, an empty blob, a
   ``simple_value`` in a tensor tag) is data loss, as in the Rust data server: never shown;
 - a corrupt or cut-off record ends its file (the clean prefix is kept); the run records
   why in ``Run.damage`` and :func:`load` warns with ``DataLossWarning`` naming the file

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import plugins_pb2, summary_pb2, tensor_pb2
-from tblog.core.summaries._common import metadata
+from tblog.core.summaries.common import metadata
 from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "audio"
@@ -35,7 +35,7 @@ def audio_metadata(description: str = "") -> summary_pb2.SummaryMetadata:
 _METADATA = audio_metadata()
 
 
-def _check_sample_rate(sample_rate: Any) -> int:
+def check_sample_rate(sample_rate: Any) -> int:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.number)):
         raise TypeError(f"sample_rate must be a number, got {type(sample_rate).__name__}")
     if not (math.isfinite(sample_rate) and sample_rate >= 1):
@@ -103,7 +103,7 @@ def audio_pb(
     ``label``: Markdown stored beside the clip.
     """
     tag = clean_tag(tag)
-    rate = _check_sample_rate(sample_rate)
+    rate = check_sample_rate(sample_rate)
     wav = encode_wav(to_pcm16(snd), rate)
     tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING)
     tensor.tensor_shape.dim.add(size=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tblog.core.proto import plugins_pb2, summary_pb2
-from tblog.core.summaries._common import (
+from tblog.core.summaries.common import (
     DATA_CLASS_TENSOR,
     metadata,
     string_tensor_proto,

@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import summary_pb2
-from tblog.core.summaries._common import (
+from tblog.core.summaries._counting import Counted, count_values
+from tblog.core.summaries.common import (
     DATA_CLASS_TENSOR,
     metadata,
     summary_value,
     tensor_proto,
 )
-from tblog.core.summaries._counting import Counted, count_values
 from tblog.core.summaries.histo_proto import histo_pb
 from tblog.core.tags import clean_tag
 
@@ -319,36 +319,54 @@ def histogram_pb(
     )
 
 
-def uniform_pb(
-    tag: str, values: np.ndarray, buckets: int = DEFAULT_BUCKET_COUNT
-) -> summary_pb2.Summary:
-    """Summary of ``buckets`` equal-width buckets over ``values``, as ``tf.summary.histogram``.
+def uniform_buckets(values: np.ndarray, buckets: int = DEFAULT_BUCKET_COUNT) -> np.ndarray:
+    """``tf.summary.histogram``'s ``[buckets, 3]`` float64 ``(left, right, count)`` rows.
 
-    Edges are ``linspace(min, max, buckets + 1)`` with the last edge exactly ``max``; if all
-    values are equal every edge is that value and the last bucket holds the count; empty
-    input gives ``buckets`` all-zero rows. Raises ``ValueError`` for NaN/infinite values or
-    a negative ``buckets``.
+    As TensorBoard's ``summary_v2._buckets``: edges ``min + i * (max - min) / buckets`` with
+    the first exactly ``min`` and the last exactly ``max``; all values equal: every edge is
+    that value and the last bucket holds the count; empty input: all-zero rows. Non-finite
+    values as TensorFlow treats them: a NaN makes every edge NaN and every count 0; an
+    infinite extreme makes the edges beyond ``min`` infinite and leaves out the values whose
+    bucket is undefined (only finite offsets are counted, in the first bucket).
     """
+    k = int(buckets)
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    if k == 0 or flat.size == 0:
+        return np.zeros((k, 3), dtype=np.float64)
+    lo, hi = flat.min(), flat.max()  # NaN propagates, as tf.reduce_min/max
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        span = hi - lo
+        if span == 0:
+            same = np.full(k, lo)
+            counts = np.zeros(k)
+            counts[-1] = flat.size
+            return np.stack([same, same, counts], axis=1)
+        width = span / k
+        index = np.floor((flat - lo) / width)
+        # TensorFlow's one_hot drops the indices its int cast of NaN/infinity makes
+        index = index[np.isfinite(index)].astype(np.int64)
+        np.minimum(index, k - 1, out=index)
+        counts = np.bincount(index, minlength=k).astype(np.float64)
+        edges = lo + np.arange(k + 1, dtype=np.float64) * width
+    edges[0] = lo
+    edges[-1] = hi
+    return np.stack([edges[:-1], edges[1:], counts], axis=1)
+
+
+def uniform_pb(
+    tag: str, values: np.ndarray, buckets: int = DEFAULT_BUCKET_COUNT, description: str = ""
+) -> summary_pb2.Summary:
+    """Summary of :func:`uniform_buckets` of ``values`` (any shape, real numbers), as
+    ``tf.summary.histogram`` writes it. Raises ``ValueError`` for a negative ``buckets``,
+    ``TypeError`` for non-numeric values."""
     tag = clean_tag(tag)
     if isinstance(buckets, bool) or not isinstance(buckets, (int, np.integer)) or buckets < 0:
         raise ValueError(f"buckets must be a non-negative int, got {buckets!r}")
-    k = int(buckets)
-    flat = _finite_values(values)
-    if k == 0 or flat.size == 0:
-        zeros = np.zeros(k)
-        return histogram_from_buckets_pb(tag, zeros, zeros, zeros)
-    lo, hi = float(flat.min()), float(flat.max())
-    if hi == lo:
-        same = np.full(k, hi)
-        counts = np.zeros(k)
-        counts[-1] = flat.size
-        return histogram_from_buckets_pb(tag, same, same, counts)
-    width = (hi - lo) / k
-    idx = np.minimum(np.floor((flat - lo) / width).astype(np.int64), k - 1)
-    counts = np.bincount(idx, minlength=k).astype(np.float64)
-    edges = np.linspace(lo, hi, k + 1)
-    edges[-1] = hi
-    return histogram_from_buckets_pb(tag, edges[:-1], edges[1:], counts)
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"values must be real numbers, got dtype {arr.dtype}")
+    rows = uniform_buckets(arr, int(buckets))
+    return summary_value(tag, tensor_proto(rows), histogram_metadata(description))
 
 
 def histogram_raw_pb(

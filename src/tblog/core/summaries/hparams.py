@@ -15,7 +15,7 @@ import numpy as np
 
 from tblog.core import convert
 from tblog.core.proto import plugins_pb2, summary_pb2, tensor_pb2
-from tblog.core.summaries._common import DATA_CLASS_TENSOR, metadata
+from tblog.core.summaries.common import DATA_CLASS_TENSOR, metadata
 
 PLUGIN_NAME = "hparams"
 EXPERIMENT_TAG = "_hparams_/experiment"

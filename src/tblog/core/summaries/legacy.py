@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import event_pb2, summary_pb2
-from tblog.core.summaries import _common
+from tblog.core.summaries import common
 from tblog.core.summaries.audio import audio_metadata
 from tblog.core.summaries.histogram import histogram_from_buckets_pb
 from tblog.core.summaries.image import image_metadata
@@ -127,7 +127,7 @@ def _value(
 
 def _scalar(old: summary_pb2.Summary.Value) -> summary_pb2.Summary.Value:
     md = scalar_metadata(description=old.metadata.summary_description)
-    return _value(old.tag, _common.scalar_float_proto(old.simple_value), md, old)
+    return _value(old.tag, common.scalar_float_proto(old.simple_value), md, old)
 
 
 def _histogram(old: summary_pb2.Summary.Value) -> summary_pb2.Summary.Value:
@@ -157,11 +157,11 @@ def _image(old: summary_pb2.Summary.Value) -> summary_pb2.Summary.Value:
     image = old.image
     data = [str(image.width).encode(), str(image.height).encode(), image.encoded_image_string]
     md = image_metadata(old.metadata.summary_description)
-    return _value(old.tag, _common.string_tensor_proto(data), md, old)
+    return _value(old.tag, common.string_tensor_proto(data), md, old)
 
 
 def _audio(old: summary_pb2.Summary.Value) -> summary_pb2.Summary.Value:
-    tensor = _common.string_tensor_proto([[old.audio.encoded_audio_string, b""]])
+    tensor = common.string_tensor_proto([[old.audio.encoded_audio_string, b""]])
     return _value(old.tag, tensor, audio_metadata(old.metadata.summary_description), old)
 
 

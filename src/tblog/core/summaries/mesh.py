@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import plugins_pb2, summary_pb2
-from tblog.core.summaries._common import DATA_CLASS_TENSOR, metadata, tensor_proto
+from tblog.core.summaries.common import DATA_CLASS_TENSOR, metadata, tensor_proto
 from tblog.core.tags import clean_tag
 
 PLUGIN_NAME = "mesh"

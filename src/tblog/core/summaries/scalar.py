@@ -6,7 +6,7 @@ from typing import Any
 
 from tblog.core.convert import to_float
 from tblog.core.proto import summary_pb2
-from tblog.core.summaries._common import (
+from tblog.core.summaries.common import (
     DATA_CLASS_SCALAR,
     metadata,
     scalar_float_proto,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import summary_pb2
-from tblog.core.summaries._common import (
+from tblog.core.summaries.common import (
     DATA_CLASS_TENSOR,
     metadata,
     summary_value,

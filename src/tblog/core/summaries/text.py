@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import plugins_pb2, summary_pb2, tensor_pb2
-from tblog.core.summaries._common import (
+from tblog.core.summaries.common import (
     DATA_CLASS_TENSOR,
     metadata,
     string_tensor_proto,

@@ -168,7 +168,7 @@ class EventWriter:
         encoding: int = encoder.TENSOR,
     ) -> None:
         """Queue one scalar (the one scalar entry point: ``SummaryWriter.add_scalar``,
-        ``add_scalars`` and ``_add_metrics`` call it). ``value``: a float or a deferred
+        ``add_scalars`` and ``log_metrics`` call it). ``value``: a float or a deferred
         value (``tblog_resolve()``); ``step``: an int64 int; ``encoding``:
         ``encoder.SIMPLE_VALUE`` or ``encoder.TENSOR``."""
         if self._errors or self._closed:

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from tblog.checkpoint import recorder
-from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
+from tblog.core.summaries.common import metadata, string_tensor_proto, summary_value
 from tblog.integrations.keras import _projector, _weights
 from tblog.integrations.keras._distribute import is_chief
 from tblog.integrations.keras._graph import model_graph_def
@@ -231,12 +231,13 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
         step = self._global_train_batch or 0
         if self.update_freq != "epoch" and step % int(self.update_freq) == 0:
             writer = self._writer("train")
+            metrics: dict[str, Any] = {}
             if self.write_steps_per_second:
                 elapsed = time.time() - self._batch_start_time
-                writer.add_scalar("batch_steps_per_second", 1.0 / max(elapsed, 1e-9), step)
+                metrics["batch_steps_per_second"] = 1.0 / max(elapsed, 1e-9)
             if isinstance(logs, dict):
-                for name, value in logs.items():
-                    writer.add_scalar(f"batch_{name}", value, step)
+                metrics.update((f"batch_{name}", value) for name, value in logs.items())
+            writer.log_metrics(metrics, step)
         if self._profiler.tracing:
             self._profiler.batch_end()
             if step >= self._stop_batch:
@@ -271,8 +272,9 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             return
         step = self._iterations()
         writer = self._writer("validation")
-        for name, value in logs.items():
-            writer.add_scalar(f"evaluation_{name}_vs_iterations", value, step)
+        writer.log_metrics(
+            {f"evaluation_{name}_vs_iterations": v for name, v in logs.items()}, step
+        )
         writer.flush()
 
     # ------------------------------------------------------------------ helpers
@@ -306,9 +308,8 @@ class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
             ) / elapsed
         for run, values in (("train", train), ("validation", val)):
             if values:
-                writer = self._writer(run)
-                for name, value in values.items():
-                    writer.add_scalar(f"epoch_{name}", value, epoch)
+                metrics = {f"epoch_{name}": value for name, value in values.items()}
+                self._writer(run).log_metrics(metrics, epoch)
 
     def _named_weights(self) -> list[tuple[str, Any]]:
         if self._weights is None:

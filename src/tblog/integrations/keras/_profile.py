@@ -18,7 +18,7 @@ import warnings
 from typing import Any
 
 from tblog.core.format.events import varint
-from tblog.core.summaries._common import metadata, string_tensor_proto, summary_value
+from tblog.core.summaries.common import metadata, string_tensor_proto, summary_value
 from tblog.writer.summary_writer import SummaryWriter
 
 _log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from typing import Any
 
 from tblog.core.format import records
 from tblog.core.storage import is_event_file
-from tblog.summary._state import SummaryFileWriter, _DefaultContext, record_if
+from tblog.summary import SummaryFileWriter, record_if
 
 
 class _TfRun:
@@ -139,7 +139,7 @@ class SummaryDefaults:
             ours = self._ours.get(run)
             if ours is None or ours.event_writer is not core:
                 ours = self._ours[run] = SummaryFileWriter.attach(core)
-            contexts += [_DefaultContext(ours, step, flush=False), record_if(should_record)]
+            contexts += [ours.as_default(step, flush=False), record_if(should_record)]
             tf = self._tf_module()
             current = None if tf is None else default_tf_writer()
             mine = {r.writer for r in self._tf.values()}

@@ -17,6 +17,7 @@ from typing import Any
 from tblog.checkpoint.recorder import CheckpointRecorder
 from tblog.core.convert import to_step
 from tblog.core.storage import open_storage
+from tblog.core.tags import clean_tag
 from tblog.integrations.lightning import _compat, _graph, _hparams, _layout, _trainer
 from tblog.integrations.lightning._compat import (
     PACKAGE,
@@ -84,7 +85,6 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self._name = name or ""
         self._version = version
         self._sub_dir = None if sub_dir is None else os.fspath(sub_dir)
-        self._fs = _compat.cloud_io.get_filesystem(self._root_dir)  # as TensorBoardLogger's
         self._log_graph = bool(log_graph)
         self._default_hp_metric = default_hp_metric
         self._prefix = prefix
@@ -153,6 +153,13 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             return _layout.next_version(self.root_dir)  # rank 0's choice is broadcast
         return _layout.claim_version(self.root_dir)
 
+    @property
+    def _fs(self) -> Any:
+        """TensorBoardLogger's fsspec filesystem of ``root_dir`` (its attribute, kept for code
+        that reaches for it; TBLogger itself reads and writes through ``tblog.core.storage``).
+        Made on first use."""
+        return _compat.cloud_io.get_filesystem(self._root_dir)
+
     # ------------------------------------------------------------------ experiment
     @property
     @rank_zero_experiment
@@ -178,7 +185,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         if self._prefix:
             metrics = self._fabric_add_prefix(metrics)
         exp = self._experiment if self._experiment is not None else self.experiment
-        exp._add_metrics(metrics, step)
+        exp.log_metrics(metrics, step)
         if type(step) is int and step > self._last_step:
             self._last_step = step
 
@@ -238,13 +245,13 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
 
         if self._prefix:
             metrics = self._fabric_add_prefix(metrics)
-        keys = {exp._tag(key): key for key in metrics}
+        keys = {clean_tag(key): key for key in metrics}
         steps = hparams_metric_steps(exp, "", list(keys), step)
         by_step: dict[int, dict[str, Any]] = {}
         for tag, at in steps.items():
             by_step.setdefault(at, {})[keys[tag]] = metrics[keys[tag]]
         for at, items in sorted(by_step.items()):
-            exp._add_metrics(items, at)
+            exp.log_metrics(items, at)
 
     @rank_zero_only
     def log_graph(self, model: Any, input_array: Any = None) -> None:

@@ -19,7 +19,7 @@ import torch
 
 from tblog.core.proto import summary_pb2
 from tblog.core.summaries import histogram
-from tblog.core.summaries._counting import Counted, count_values
+from tblog.core.summaries.counting import Counted, count_values
 
 _CHUNK = 1 << 24  # elements binned at a time (bounds the int64 index buffer)
 # min, max, sum, sum of squares, non-finite count, values below / above the edges

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from tblog.core import native
+
 _NUMERIC_KINDS = frozenset("biuf")
 
 
@@ -88,11 +90,9 @@ class ScalarBytes:
         return float(struct.unpack(fmt, raw)[0])
 
 
-_snapshot: Callable[[int, int], Any]
-try:
-    from tblog.core._native import snapshot as _snapshot
-except ImportError:  # built without a C compiler
-    _snapshot = ScalarBytes
+_snapshot: Callable[[int, int], Any] = (
+    ScalarBytes if native.module is None else native.module.snapshot
+)
 
 
 def _check_scalar(t: torch.Tensor) -> None:

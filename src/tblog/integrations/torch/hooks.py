@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from tblog.core.summaries import histo_proto, histogram
-from tblog.core.summaries._counting import Counted
+from tblog.core.summaries.counting import Counted
 from tblog.core.summaries.histogram import tensorflow_edges
 from tblog.integrations.torch._histogram import _STATS, reduce_on_device, reduce_on_host
 

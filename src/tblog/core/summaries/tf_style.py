@@ -1,12 +1,12 @@
 """The encodings of ``tf.summary``'s histogram, image, audio and text ops, as pure functions
-(arrays in, ``Summary`` out) behind :mod:`tblog.summary._api`.
+(arrays in, ``Summary`` out) behind :mod:`tblog.summary._api` (tf.summary's front-end).
 
 Each mirrors ``tensorboard/plugins/<kind>/summary_v2.py`` exactly, so TensorBoard shows the
 same thing for ``tf.summary.<kind>`` and ``tblog.summary.<kind>``:
 
 - histogram: ``[k, 3]`` DT_DOUBLE ``(left, right, count)`` rows over ``buckets`` (30) equal
-  buckets from min to max; empty data gives ``k`` zero rows, a single value ``k`` rows at that
-  value with every count in the last;
+  buckets from min to max (:func:`tblog.core.summaries.histogram.uniform_buckets`, the one
+  tf-style histogram);
 - image: a rank-1 string tensor ``[width, height, png_0, ...]`` of the first ``max_outputs``
   images of an ``[k, h, w, c]`` batch, floats converted as ``tf.image.convert_image_dtype``
   (``x * 255.5``, saturated, truncated);
@@ -27,9 +27,9 @@ from tblog.core.summaries import audio as audio_summary
 from tblog.core.summaries import histogram as histogram_summary
 from tblog.core.summaries import image as image_summary
 from tblog.core.summaries import text as text_summary
-from tblog.core.summaries._common import string_tensor_proto, summary_value, tensor_proto
+from tblog.core.summaries.common import string_tensor_proto, summary_value
 
-DEFAULT_BUCKET_COUNT = 30
+DEFAULT_BUCKET_COUNT = histogram_summary.DEFAULT_BUCKET_COUNT
 
 
 def check_count(value: Any, name: str, minimum: int = 0) -> int:
@@ -45,45 +45,14 @@ def check_count(value: Any, name: str, minimum: int = 0) -> int:
     return int(value)
 
 
-def histogram_buckets(data: np.ndarray, bucket_count: int) -> np.ndarray:
-    """tf.summary.histogram's ``[k, 3]`` float64 ``(left, right, count)`` rows of ``data``.
-
-    Non-finite values are left out (TensorFlow's op turns every edge into NaN then).
-    """
-    values = np.asarray(data, dtype=np.float64).reshape(-1)
-    if not np.isfinite(values).all():
-        values = values[np.isfinite(values)]
-    if bucket_count == 0 or values.size == 0:
-        return np.zeros((bucket_count, 3), dtype=np.float64)
-    lo = float(values.min())
-    hi = float(values.max())
-    if hi == lo:
-        counts = np.zeros(bucket_count, dtype=np.float64)
-        counts[-1] = values.size
-        edges = np.full(bucket_count, hi)
-        return np.stack([edges, edges, counts], axis=1)
-    width = (hi - lo) / bucket_count
-    index = np.floor((values - lo) / width).astype(np.int64)
-    np.minimum(index, bucket_count - 1, out=index)
-    counts = np.bincount(index, minlength=bucket_count).astype(np.float64)
-    edges = np.linspace(lo, hi, bucket_count + 1)
-    edges[-1] = hi
-    return np.stack([edges[:-1], edges[1:], counts], axis=1)
-
-
 def histogram_pb(
     tag: str, data: np.ndarray, buckets: Any = None, description: str = ""
 ) -> summary_pb2.Summary:
-    """Summary of tf.summary.histogram's ``[k, 3]`` buckets of ``data`` (any shape).
-
-    ``buckets``: a non-negative int (default 30). Raises ``TypeError`` for non-numeric data.
-    """
+    """Summary of tf.summary.histogram's ``[k, 3]`` buckets of ``data`` (any shape):
+    :func:`tblog.core.summaries.histogram.uniform_pb`. ``buckets``: a non-negative int
+    (default 30). Raises ``TypeError`` for non-numeric data or a non-int ``buckets``."""
     count = DEFAULT_BUCKET_COUNT if buckets is None else check_count(buckets, "buckets")
-    arr = np.asarray(data)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"data must be real numbers, got dtype {arr.dtype}")
-    rows = histogram_buckets(arr, count)
-    return summary_value(tag, tensor_proto(rows), histogram_summary.histogram_metadata(description))
+    return histogram_summary.uniform_pb(tag, data, count, description)
 
 
 def to_uint8_tf(arr: np.ndarray) -> np.ndarray:
@@ -147,7 +116,7 @@ def audio_pb(
     limit = check_count(max_outputs, "max_outputs")
     if isinstance(sample_rate, np.ndarray) and sample_rate.size == 1:
         sample_rate = sample_rate.reshape(()).item()
-    rate = audio_summary._check_sample_rate(sample_rate)
+    rate = audio_summary.check_sample_rate(sample_rate)
     arr = np.asarray(data)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"data must be real numbers, got dtype {arr.dtype}")
