@@ -370,12 +370,40 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
 
                 metrics = dict.fromkeys(session["metrics"], 0.0)
                 end = hparams.hparams_pb(session["hparams"], metrics)[2]
+                experiment = self._session_experiment(exp, session["hparams"])
+                if experiment is not None:
+                    exp.writer.summary("", experiment, 0, time.time())
                 exp.writer.summary("", end, 0, time.time())
                 session["ended"] = True
             self._experiment = None
             exp.close()
         if status == "success":
             self.save()
+
+    def _session_experiment(self, exp: SummaryWriter, flat: dict[str, Any]) -> Any:
+        """The run's ``_hparams_/experiment``: its hyperparameters and, as metrics, every
+        scalar tag the run logged but the checkpoint records. Without an experiment,
+        TensorBoard's HPARAMS dashboard lists every scalar tag of the run as a metric,
+        ``checkpoint/step`` included. Written once, at the end of a successful fit (the
+        dashboard keeps the first experiment it finds); ``None`` when the run logged no
+        other scalar."""
+        from tblog.checkpoint.recorder import STEP_TAG
+        from tblog.core.read.scan import load_runs
+        from tblog.core.summaries import hparams
+
+        exp.flush()
+        records = STEP_TAG.rsplit("/", 1)[0] + "/"
+        run = load_runs(self.log_dir, warn=False).get(".")
+        if run is None:
+            return None
+        tags = sorted(
+            tag
+            for tag, series in run.series.items()
+            if series.plugin == "scalars" and not tag.startswith(records)
+        )
+        if not tags:
+            return None
+        return hparams.hparams_pb(flat, dict.fromkeys(tags, 0.0))[0]
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
