@@ -38,7 +38,7 @@ def test_fast_scalar_bytes_equal_protobuf(tag, step, value):
 
 
 def test_observed_simple_event_layout():
-    # event-format.md §1 [OBS]: a legacy simple_value event, built with our protos.
+    # docs/event-format.md §1 [OBS]: a legacy simple_value event, built with our protos.
     event = event_pb2.Event(wall_time=1700000001.0, step=3)
     event.summary.value.add(tag="loss", simple_value=0.5)
     assert event.SerializeToString().hex() == "0900004040fc54d94110032a0d0a0b0a046c6f7373150000003f"

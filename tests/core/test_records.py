@@ -19,7 +19,7 @@ def test_python_fallback_matches_c(data):
 
 
 def test_full_record_matches_observed_bytes():
-    # Event{wall_time=1.7e9, file_version="brain.Event:2"} (event-format.md §1, [OBS]).
+    # Event{wall_time=1.7e9, file_version="brain.Event:2"} (docs/event-format.md §1, [OBS]).
     payload = bytes.fromhex("0900000040fc54d9411a0d627261696e2e4576656e743a32")
     expected = bytes.fromhex("1800000000000000a37f4b22" + payload.hex() + "eced8f9d")
     assert records.frame(payload) == expected

@@ -12,7 +12,7 @@ marked at the first step it logs that is >= N (earlier steps, e.g. a config text
 are written as they are): at N when that step is N (the loop re-runs N: its new points
 replace the old), else at N + 1 (the loop resumes after N, whose points are kept). A mark
 at S makes both TensorBoard loaders drop what earlier processes logged at steps >= S
-(``../shared/event-format.md`` sections 2 and 8):
+(``docs/event-format.md`` §2 and §8):
 
 - the Python loader purges on a ``SessionLog START`` at S (the core puts a START (at
   ``events.NO_PURGE_STEP``, where it purges nothing) in

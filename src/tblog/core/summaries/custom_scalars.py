@@ -1,6 +1,6 @@
 """Custom Scalars layouts: plugin ``custom_scalars``, tag ``custom_scalars__config__``.
 
-A rank-0 DT_STRING tensor holding a serialized ``Layout`` (event-format.md §6.8). The
+A rank-0 DT_STRING tensor holding a serialized ``Layout`` (docs/event-format.md §6.8). The
 layout is given as torch takes it: ``{category: {chart title: [kind, tags]}}`` where kind
 is ``"Multiline"`` (tags are regexes, one line each) or ``"Margin"`` (tags are
 ``[value, lower, upper]``).

@@ -1,7 +1,7 @@
 """Embeddings for TensorBoard's Projector: files beside the event files, no event records.
 
 :func:`embedding_files` returns what ``add_embedding`` writes, in torch's layout
-(event-format.md §6.10): ``<step:05d>/<escaped tag>/tensors.tsv`` (one row per point),
+(docs/event-format.md §6.10): ``<step:05d>/<escaped tag>/tensors.tsv`` (one row per point),
 ``metadata.tsv`` (labels, optionally under a header row) and ``sprite.png`` (the label
 images in a square grid), plus the text-format ``ProjectorConfig`` entry to append to
 ``projector_config.pbtxt`` in the log dir.

@@ -13,7 +13,7 @@ Three ways in:
 - :func:`histogram_pb` bins values like ``torch.utils.tensorboard`` (``np.histogram`` over
   TensorBoard's exponential edges, an int, a numpy rule name or explicit edges) and writes
   directly what TensorBoard's Python loader shows for torch's legacy ``HistogramProto``
-  (event-format.md §5, "Conversion ... PY"): empty outer buckets dropped, the first left
+  (docs/event-format.md §5, "Conversion ... PY"): empty outer buckets dropped, the first left
   edge replaced by the minimum and the last right edge by the maximum.
 - :func:`buckets_pb` does the same from counts computed elsewhere (on a GPU, in a Keras
   callback); :func:`histogram_pb` goes through it, so the paths cannot drift apart.

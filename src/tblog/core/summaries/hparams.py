@@ -1,4 +1,4 @@
-"""Hyperparameters: plugin ``hparams``, three metadata-only values (event-format.md §6.7).
+"""Hyperparameters: plugin ``hparams``, three metadata-only values (docs/event-format.md §6.7).
 
 ``_hparams_/experiment`` lists the hyperparameters (with their type and optional discrete
 domain) and the metric tags; ``_hparams_/session_start_info`` holds this session's values;

@@ -2,7 +2,7 @@
 
 Each component gets its own value tagged ``<tag>_VERTEX``, ``<tag>_FACE`` or
 ``<tag>_COLOR``; ``MeshPluginData.name`` is the user's tag, which the plugin groups them
-by (event-format.md §6.9). Vertices are written as float32, faces as int32 and colors as
+by (docs/event-format.md §6.9). Vertices are written as float32, faces as int32 and colors as
 uint8, the dtypes TensorBoard's own ``mesh_pb`` uses and its plugin serves.
 """
 

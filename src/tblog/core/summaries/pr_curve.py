@@ -1,7 +1,7 @@
 """PR curves: plugin ``pr_curves``, a ``[6, num_thresholds]`` DT_FLOAT tensor.
 
 Rows: true positives, false positives, true negatives, false negatives, precision,
-recall; column j is threshold ``j / (num_thresholds - 1)`` (event-format.md §6.6).
+recall; column j is threshold ``j / (num_thresholds - 1)`` (docs/event-format.md §6.6).
 Computed as TensorBoard's ``pr_curve`` summary and torch's ``add_pr_curve`` do, with
 ``num_thresholds`` capped at 127 as torch caps it.
 """
