@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 EVENT_FILE_MARK = "tfevents"
 
@@ -75,6 +76,12 @@ class Storage(Protocol):
 
     def read(self, path: str) -> bytes | None:
         """The whole file, or ``None`` when it does not exist."""
+        ...
+
+    def open_read(self, path: str) -> tuple[BinaryIO, int | None]:
+        """``path`` opened for reading, and its size when the store knows it (``None`` for
+        what has no size: a device, a pipe). Raises ``OSError`` (``FileNotFoundError``,
+        ``PermissionError``, ...) when it cannot be opened."""
         ...
 
     def write_bytes(self, path: str, data: bytes) -> None:
@@ -203,6 +210,15 @@ class LocalStorage:
         except FileNotFoundError:
             return None
 
+    def open_read(self, path: str) -> tuple[BinaryIO, int | None]:
+        f = open(path, "rb")  # noqa: SIM115 - the caller closes it
+        try:
+            st = os.fstat(f.fileno())
+        except OSError:
+            f.close()
+            raise
+        return f, st.st_size if stat.S_ISREG(st.st_mode) else None
+
     def write_bytes(self, path: str, data: bytes) -> None:
         tmp = f"{path}.tmp{os.getpid()}"
         with open(tmp, "wb") as f:
@@ -274,6 +290,11 @@ class FsspecStorage:
             return data
         except FileNotFoundError:
             return None
+
+    def open_read(self, path: str) -> tuple[BinaryIO, int | None]:
+        f = self.fs.open(path, "rb")
+        size = getattr(f, "size", None)
+        return f, int(size) if isinstance(size, int) else None
 
     def write_bytes(self, path: str, data: bytes) -> None:
         with self.fs.open(path, "wb") as f:
