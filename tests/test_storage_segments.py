@@ -95,3 +95,23 @@ def test_more_than_ten_thousand_objects_read_in_order(tmp_path, monkeypatch):
         assert [e.step for _, e in tblog.read(url) if e.HasField("summary")] == list(range(10_050))
     finally:
         fs.rm("/tblog-segments", recursive=True)
+
+
+def test_tf_summary_idiom_flushes_into_one_object(tmp_path):
+    """``with writer.as_default(step=s)`` flushes on every exit: 3,000 steps of small
+    scalars stay one object (rewritten), read in order by TensorBoard and tblog."""
+    url = "memory://tblog-segments/tfidiom"
+    fs = fsspec.filesystem("memory")
+    try:
+        writer = tblog.summary.create_file_writer(url)
+        for step in range(3000):
+            with writer.as_default(step=step):
+                tblog.summary.scalar("loss", 1.0 / (step + 1))
+        writer.close()
+        objects = _download(fs, "/tblog-segments/tfidiom", tmp_path / "run")
+        assert len(objects) == 1
+        steps = [e.step for e in accumulator(tmp_path / "run").Tensors("loss")]
+        assert steps == list(range(3000))
+        assert tblog.scalars(url).step.tolist() == steps
+    finally:
+        fs.rm("/tblog-segments", recursive=True)
