@@ -27,7 +27,10 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+import numpy as np
+
 from tblog.core.format import crc32c as _crc
+from tblog.core.format.crc32c import masked_crc32c
 from tblog.core.format.decode import Frames, frames
 from tblog.core.storage import Storage
 
@@ -149,7 +152,10 @@ class FileBlocks:
             eof |= self._offset + len(buf) + len(data) >= limit
             buf = buf + data if buf else data
             del data
-            fr = frames(buf, check_crc=self.check_crc, base=self._offset)
+            if need > self.chunk and len(buf) == need:
+                fr = self._one(buf)  # one big record (its header was checked)
+            else:
+                fr = frames(buf, check_crc=self.check_crc, base=self._offset)
             n = int(fr.starts.size)
             if n:
                 yield buf, fr
@@ -188,6 +194,16 @@ class FileBlocks:
                         return
                     else:
                         buf, need = b"", 0
+
+    def _one(self, buf: bytes) -> Frames:
+        """The frames of ``buf``, one whole record, without scanning its payload."""
+        length = len(buf) - 16
+        if self.check_crc:
+            (stored,) = _CRC.unpack_from(buf, 12 + length)
+            if masked_crc32c(buf[12 : 12 + length]) != stored:
+                empty = np.zeros(0, np.int64)
+                return Frames(empty, empty, f"corrupt record data at byte {self._offset}")
+        return Frames(np.zeros(1, np.int64), np.full(1, length, np.int64))
 
     def _unsized(self, size: int | None, f: BinaryIO) -> None:
         """At the read limit of a file with no size: damage when it goes on."""
