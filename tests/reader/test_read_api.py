@@ -63,9 +63,9 @@ def test_filters_apply_before_decoding(logdir, monkeypatch):
     from tblog.core.read import values
 
     read = []
-    orig = storage.LocalStorage.read
+    orig = storage.LocalStorage.open_read
     monkeypatch.setattr(
-        storage.LocalStorage, "read", lambda self, p: read.append(p) or orig(self, p)
+        storage.LocalStorage, "open_read", lambda self, p: read.append(p) or orig(self, p)
     )
     decoded = []
     orig_scalar = values.scalar_of

@@ -6,18 +6,23 @@ what an event file is.
 
 Local event files are appended to with unbuffered writes, so what the writer thread has
 written is in the OS after each write. Stores that cannot append (S3, GCS, ``memory://``)
-get each flushed chunk as a new object (``<name>``, ``<name>.0001``, ...): TensorBoard
-merges every file of a run into one series, and a flush uploads only the new bytes.
+get an event file as numbered objects (``<name>``, ``<name>.a1``, ..., ``<name>.b10``, ...:
+names that sort in write order, see :func:`segment_name`): a flush rewrites the current
+object while it is small and starts a new one past :data:`SEGMENT_BYTES`. TensorBoard
+merges every file of a run into one series, read in name order.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import stat
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 EVENT_FILE_MARK = "tfevents"
+# Past this size, an event file in a store that cannot append starts a new object.
+SEGMENT_BYTES = 256 << 10
 
 
 def is_url(path: str) -> bool:
@@ -77,6 +82,12 @@ class Storage(Protocol):
         """The whole file, or ``None`` when it does not exist."""
         ...
 
+    def open_read(self, path: str) -> tuple[BinaryIO, int | None]:
+        """``path`` opened for reading, and its size when the store knows it (``None`` for
+        what has no size: a device, a pipe). Raises ``OSError`` (``FileNotFoundError``,
+        ``PermissionError``, ...) when it cannot be opened."""
+        ...
+
     def write_bytes(self, path: str, data: bytes) -> None:
         """Replace ``path`` with ``data`` (atomically where the store allows it)."""
         ...
@@ -129,14 +140,37 @@ class LocalEventFile:
         self._f.close()
 
 
+def segment_name(path: str, index: int) -> str:
+    """The name of segment ``index`` of the event file ``path`` in a store that cannot
+    append: ``path`` itself, then ``<path>.<letter><index>`` where the letter (``a``..``z``)
+    says how many digits follow (``.a1`` .. ``.a9``, ``.b10`` .. ``.b99``, ``.c100``, ...), so
+    that names sort in write order as text, as TensorBoard's loaders sort a run's files (and
+    never sort between ``path`` and the next file of the run), for every index below 10**26.
+    """
+    if index == 0:
+        return path
+    digits = str(index)
+    if index < 0 or len(digits) > 26:
+        raise ValueError(f"segment index out of range: {index}")
+    return f"{path}.{chr(ord('a') + len(digits) - 1)}{digits}"
+
+
 class SegmentedEventFile:
-    """An event file in a store that cannot append: each flush writes one new object."""
+    """An event file in a store that cannot append, as numbered objects (``segment_name``).
+
+    Each flush rewrites the current segment object with all its bytes (to a reader, the
+    object grew, as an appended file grows) while the segment is below
+    :data:`SEGMENT_BYTES`; the flush that takes it past that size closes it, and the next
+    flush starts a new object. So a flush per step uploads at most about ``SEGMENT_BYTES``
+    plus its new bytes, and a file of ``n`` bytes is about ``n / SEGMENT_BYTES`` objects
+    whatever the number of flushes."""
 
     def __init__(self, fs: Any, path: str) -> None:
         self.path = path
         self._fs = fs
         self._pending: list[bytes] = []
         self._segment = 0
+        self._current = b""  # what the current segment object holds
 
     def write(self, data: bytes) -> None:
         self._pending.append(data)
@@ -144,12 +178,15 @@ class SegmentedEventFile:
     def flush(self) -> None:
         if not self._pending:
             return
-        data = b"".join(self._pending)
-        name = self.path if self._segment == 0 else f"{self.path}.{self._segment:04d}"
-        with self._fs.open(name, "wb") as f:
+        data = b"".join([self._current, *self._pending])
+        with self._fs.open(segment_name(self.path, self._segment), "wb") as f:
             f.write(data)
         self._pending.clear()
-        self._segment += 1
+        if len(data) >= SEGMENT_BYTES:
+            self._segment += 1
+            self._current = b""
+        else:
+            self._current = data
 
     def close(self) -> None:
         self.flush()
@@ -202,6 +239,15 @@ class LocalStorage:
                 return f.read()
         except FileNotFoundError:
             return None
+
+    def open_read(self, path: str) -> tuple[BinaryIO, int | None]:
+        f = open(path, "rb")  # noqa: SIM115 - the caller closes it
+        try:
+            st = os.fstat(f.fileno())
+        except OSError:
+            f.close()
+            raise
+        return f, st.st_size if stat.S_ISREG(st.st_mode) else None
 
     def write_bytes(self, path: str, data: bytes) -> None:
         tmp = f"{path}.tmp{os.getpid()}"
@@ -274,6 +320,11 @@ class FsspecStorage:
             return data
         except FileNotFoundError:
             return None
+
+    def open_read(self, path: str) -> tuple[BinaryIO, int | None]:
+        f = self.fs.open(path, "rb")
+        size = getattr(f, "size", None)
+        return f, int(size) if isinstance(size, int) else None
 
     def write_bytes(self, path: str, data: bytes) -> None:
         with self.fs.open(path, "wb") as f:

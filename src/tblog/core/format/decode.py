@@ -104,9 +104,12 @@ def _candidates(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cand[ok].astype(np.int64), words[ok].astype(np.int64)
 
 
-def _walk(data: bytes, pos: int) -> tuple[list[int], list[int], str | None, int, bool]:
+def _walk(
+    data: bytes, pos: int, base: int = 0
+) -> tuple[list[int], list[int], str | None, int, bool]:
     """Walk records from ``pos`` with the writer's framing (``records.iter_records``, header
-    checksums only): ``(starts, lengths, damage, damage offset, cut off)``."""
+    checksums only): ``(starts, lengths, damage, damage offset, cut off)``; messages name
+    byte offsets plus ``base``."""
     starts: list[int] = []
     lengths: list[int] = []
     last = 0
@@ -117,22 +120,25 @@ def _walk(data: bytes, pos: int) -> tuple[list[int], list[int], str | None, int,
             last = after
     except DataLossError:
         at = pos + last
-        return starts, lengths, f"corrupt record length at byte {at}", at, False
+        return starts, lengths, f"corrupt record length at byte {base + at}", at, False
     at = pos + last
     left = len(data) - at
     if left <= 0:
         return starts, lengths, None, at, False
     if left < 12:
-        return starts, lengths, f"record header cut off at byte {at}", at, True
+        return starts, lengths, f"record header cut off at byte {base + at}", at, True
     (length,) = _LEN.unpack_from(data, at)
     if length >= MAX_RECORD:
-        return starts, lengths, f"impossible record length {length} at byte {at}", at, False
-    why = f"record at byte {at} cut off ({length} bytes announced, {left - 12} left)"
+        why = f"impossible record length {length} at byte {base + at}"
+        return starts, lengths, why, at, False
+    why = f"record at byte {base + at} cut off ({length} bytes announced, {left - 12} left)"
     return starts, lengths, why, at, True
 
 
-def frames(data: bytes, *, check_crc: bool = True) -> Frames:
-    """The records of one event file's bytes (see the module docstring)."""
+def frames(data: bytes, *, check_crc: bool = True, base: int = 0) -> Frames:
+    """The records of one event file's bytes (see the module docstring); ``base``: the
+    file offset of ``data[0]`` (for a block of a file read in chunks), added to the byte
+    offsets that ``Frames.damage`` names (``starts`` stay relative to ``data``)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     starts, lengths = _candidates(buf)
     ends = starts + 16 + lengths
@@ -148,17 +154,17 @@ def frames(data: bytes, *, check_crc: bool = True) -> Frames:
     damage: str | None = None
     cut = False
     if pos < buf.size:
-        more_s, more_l, damage, _, cut = _walk(data, pos)
+        more_s, more_l, damage, _, cut = _walk(data, pos, base)
         if more_s:
             out_s = np.concatenate([out_s, np.array(more_s, np.int64)])
             out_l = np.concatenate([out_l, np.array(more_l, np.int64)])
     result = Frames(out_s, out_l, damage, cut)
     if check_crc and out_s.size:
-        _check_data(data, buf, result)
+        _check_data(data, buf, result, base)
     return result
 
 
-def _check_data(data: bytes, buf: np.ndarray, fr: Frames) -> None:
+def _check_data(data: bytes, buf: np.ndarray, fr: Frames, base: int = 0) -> None:
     """Verify every record's data CRC; cut ``fr`` at the first bad one."""
     bad = fr.starts.size
     for length in np.unique(fr.lengths).tolist():
@@ -180,6 +186,6 @@ def _check_data(data: bytes, buf: np.ndarray, fr: Frames) -> None:
                 bad = i
                 break
     if bad < fr.starts.size:
-        fr.damage = f"corrupt record data at byte {int(fr.starts[bad])}"
+        fr.damage = f"corrupt record data at byte {base + int(fr.starts[bad])}"
         fr.truncated = False
         fr.starts, fr.lengths = fr.starts[:bad], fr.lengths[:bad]

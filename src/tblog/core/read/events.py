@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from tblog.core.format import decode
 from tblog.core.format.records import DataLossError
 from tblog.core.proto import event_pb2
-from tblog.core.read import values
+from tblog.core.read import stream, values
 from tblog.core.read.scan import Restarts, load_run
 from tblog.core.storage import Storage
 
@@ -54,11 +54,30 @@ def file_events(
         warnings.warn(message, decode.DataLossWarning, stacklevel=2)
 
 
+def path_events(
+    storage: Storage, path: str, *, check_crc: bool = True, last: bool = True
+) -> Iterator[event_pb2.Event]:
+    """:func:`file_events` of the event file ``path``, read in bounded blocks
+    (:class:`tblog.core.read.stream.FileBlocks`); a file that cannot be read is damage
+    of that file alone (a ``DataLossWarning`` names it)."""
+    blocks = stream.FileBlocks(storage, path, check_crc=check_crc)
+    for data, fr in blocks:
+        for i in range(fr.starts.size):
+            event = event_pb2.Event()
+            try:
+                event.ParseFromString(fr.payload(data, i))
+            except Exception:
+                continue
+            yield event
+    if blocks.damage is not None and not (blocks.truncated and last):
+        message = f"{path}: {blocks.damage}; read the {blocks.records} records before it"
+        warnings.warn(message, decode.DataLossWarning, stacklevel=2)
+
+
 def _raw_events(storage: Storage, paths: list[str], check_crc: bool) -> Iterator[event_pb2.Event]:
     ordered = sorted(paths)
     for i, path in enumerate(ordered):
-        data = storage.read(path) or b""
-        yield from file_events(data, path, check_crc=check_crc, last=i == len(ordered) - 1)
+        yield from path_events(storage, path, check_crc=check_crc, last=i == len(ordered) - 1)
 
 
 def run_events(
@@ -166,6 +185,7 @@ def event_paths(storage: Storage, run_dir: str) -> list[str]:
 __all__ = [
     "event_paths",
     "file_events",
+    "path_events",
     "run_events",
     "tags_since",
     "values_between",

@@ -1,7 +1,9 @@
 """The one reader: every series of every run under a log dir, as TensorBoard shows them.
 
-Each event file is decoded with :mod:`tblog.core.format.decode` (numpy framing and CRC
-checks; scalar events decoded without protobuf; every other record parsed with protobuf).
+Each event file is read in bounded blocks (:mod:`tblog.core.read.stream`: big records of
+unwanted tags skipped unheld) and decoded with :mod:`tblog.core.format.decode` (numpy
+framing and CRC checks; scalar events decoded without protobuf; every other record parsed
+with protobuf).
 A run's files are read one at a time, in name order; runs are decoded on a few threads.
 TensorBoard's rules, as its loaders apply them:
 
@@ -17,7 +19,9 @@ TensorBoard's rules, as its loaders apply them:
 - a corrupt or cut-off record ends its file (the clean prefix is kept); the run records
   why in ``Run.damage`` and :func:`load` warns with ``DataLossWarning`` naming the file
   and byte offset. A cut-off record at the end of a run's last file (a live writer's
-  partial write) is silently left for later, as TensorBoard does.
+  partial write) is silently left for later, as TensorBoard does. A file that cannot be
+  read (``PermissionError``, an I/O error) or has no end (a device) costs only itself the
+  same way: ``Run.damage`` says why, the warning names it, every other file is read.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import numpy as np
 
 from tblog.core.format import decode, decode_scalars
 from tblog.core.proto import event_pb2
-from tblog.core.read import values
+from tblog.core.read import stream, values
 from tblog.core.storage import Storage, open_storage
 
 _BIT = {"scalar": 1, "blob": 2, "tensor": 4}
@@ -138,12 +142,18 @@ class _RunLoader:
         self.run = Run()
         self.base = 0
 
-    def add_file(self, name: str, data: bytes, last: bool) -> None:
-        fr = decode.frames(data)
-        if fr.damage is not None and not (fr.truncated and last):
+    def add_file(self, storage: Storage, name: str, last: bool) -> None:
+        """Read one event file in bounded blocks (:mod:`tblog.core.read.stream`)."""
+        wanted = self.keep
+        blocks = stream.FileBlocks(storage, name, skip=lambda tag: not wanted(tag))
+        for data, fr in blocks:
+            self._block(data, fr)
+        if blocks.damage is not None and not (blocks.truncated and last):
             self.run.damage.append(
-                f"{name}: {fr.damage}; read the {fr.starts.size} records before it"
+                f"{name}: {blocks.damage}; read the {blocks.records} records before it"
             )
+
+    def _block(self, data: bytes, fr: decode.Frames) -> None:
         buf = np.frombuffer(data, dtype=np.uint8)
         fast = decode_scalars.fast_scalars(buf, fr)
         base = self.base
@@ -289,9 +299,7 @@ def load_run(
     (what the resume scans need: the data server ignores STARTs)."""
     loader = _RunLoader(tag_filter or (lambda _t: True), decoder)
     for i, path in enumerate(sorted(paths)):
-        data = storage.read(path) or b""
-        loader.add_file(path, data, last=i == len(paths) - 1)
-        del data
+        loader.add_file(storage, path, last=i == len(paths) - 1)
         if on_file is not None:
             on_file(path)
     return loader.finish(purge)
