@@ -116,6 +116,7 @@ def big_logdir(tmp_path_factory):
     return d.parent
 
 
+@pytest.mark.slow
 def test_filtered_read_of_big_records_holds_none_of_them(big_logdir, warm):
     got = _child_read(big_logdir, warm, "^loss$")
     want = _tb_scalars(big_logdir / "run" / "events.out.tfevents.1.big")
@@ -126,6 +127,7 @@ def test_filtered_read_of_big_records_holds_none_of_them(big_logdir, warm):
     assert got["grew_kb"] * 1024 < 40 * MB, got["grew_kb"]
 
 
+@pytest.mark.slow
 def test_unfiltered_read_holds_one_big_record_at_a_time(big_logdir, warm):
     got = _child_read(big_logdir, warm)
     want = _tb_scalars(big_logdir / "run" / "events.out.tfevents.1.big")
@@ -133,6 +135,7 @@ def test_unfiltered_read_holds_one_big_record_at_a_time(big_logdir, warm):
     assert got["grew_kb"] * 1024 < 160 * MB, got["grew_kb"]
 
 
+@pytest.mark.slow
 def test_sparse_junk_costs_one_block_and_warns(tmp_path, warm):
     run = tmp_path / "run"
     run.mkdir()
