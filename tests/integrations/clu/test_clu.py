@@ -15,14 +15,13 @@ import sys
 import textwrap
 import wave
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import tb
 from lightning_logs import session_groups
 
 from tblog.integrations import clu as ours
-
-jnp = pytest.importorskip("jax.numpy")
 
 
 def _write_everything(writer) -> None:
