@@ -18,6 +18,8 @@ ALLOWED = {
     "integrations/torch",
     "integrations/keras",
     "integrations/lightning",
+    "integrations/ignite",
+    "integrations/clu",
     "cli",
     "e2e",
 }

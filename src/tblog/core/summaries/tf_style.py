@@ -91,9 +91,11 @@ def image_pb(
 
 
 def to_pcm16_tf(clip: np.ndarray) -> np.ndarray:
-    """``[t, c]`` samples as ``tf.audio.encode_wav`` stores them: ``round(x * 32768)``
-    clamped to int16, channels-first ``[c, t]`` for :func:`audio.encode_wav`."""
-    scaled = np.rint(clip.astype(np.float32) * np.float32(32768.0))
+    """``[t, c]`` samples as ``tf.audio.encode_wav`` stores them: ``roundf(x * 32768)``
+    (halves away from zero, not to even) clamped to int16, channels-first ``[c, t]`` for
+    :func:`audio.encode_wav`."""
+    product = clip.astype(np.float32) * np.float32(32768.0)  # exact: a power of two
+    scaled = np.copysign(np.floor(np.abs(product) + np.float32(0.5)), product)
     pcm: np.ndarray = np.clip(scaled, -32768, 32767).astype("<i2").T
     return pcm
 
