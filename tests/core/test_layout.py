@@ -18,6 +18,8 @@ ALLOWED = {
     "integrations/torch",
     "integrations/keras",
     "integrations/lightning",
+    "integrations/transformers",
+    "integrations/accelerate",
     "cli",
     "e2e",
 }
