@@ -20,6 +20,8 @@ ALLOWED = {
     "integrations/lightning",
     "integrations/ignite",
     "integrations/clu",
+    "integrations/transformers",
+    "integrations/accelerate",
     "cli",
     "e2e",
 }
