@@ -350,10 +350,10 @@ def test_full_disk_calls_fail_at_once_and_what_was_accepted_is_written(tmp_path,
     raised = 0
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(threading.Condition, "wait", counting_wait)
-        for step in range(step + 1, step + 2001):
+        for later in range(step + 1, step + 2001):
             try:
-                w.scalar("", "x", float(step), step, 1.7e9 + step)
-                accepted.append(step)
+                w.scalar("", "x", float(later), later, 1.7e9 + later)
+                accepted.append(later)
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
                 raised += 1

@@ -51,6 +51,7 @@ class WriterThread(threading.Thread):
     def __init__(self, writer: EventWriter) -> None:
         super().__init__(name="tblog-writer", daemon=True)
         self.writer = writer
+        self.told_to_stop = False  # this thread's own stop flag: a reopen never resets it
 
     def run(self) -> None:
         self.writer._loop()
@@ -100,7 +101,9 @@ class EventWriter:
         self._observers: list[Callable[[list[Any]], bool]] = []  # see observe_batches
         self._on_close: list[Callable[[], None]] = []  # see before_close
         self._failed_writes = 0
+        self._storage_error: BaseException | None = None  # the failing storage's last error
         self._lock = threading.Lock()
+        self._life = threading.RLock()  # close and reopen, one at a time
         self._closed = True
         self._start()
 
@@ -206,17 +209,29 @@ class EventWriter:
             self._wait_for_room()
 
     def _wait_for_room(self) -> None:
-        with self._drained:
-            while len(self._queue) >= self._max_pending // 2 and self._thread.is_alive():
-                if self._errors:
-                    break
-                self._wake.set()
-                self._drained.wait(0.1)
-        if self._errors:  # the storage fails: the caller learns it instead of waiting
-            q = self._queue
-            if len(q) >= self._max_pending and type(q[-1]) not in _BARRIERS:
-                q.pop()  # still full: this call's item is not kept (memory stays bounded)
+        """The queue is full: wait until the writer thread made room. While the storage
+        fails, the caller's item is taken back and the storage's error raised at once
+        (memory stays bounded, and a training loop is not throttled by a full disk)."""
+        q = self._queue
+        mine = q[-1] if q else None
+        if not self._blocked:
+            with self._drained:
+                while len(q) >= self._max_pending // 2 and self._thread.is_alive():
+                    if self._errors or self._blocked:
+                        break
+                    self._wake.set()
+                    self._drained.wait(0.1)
+        if not (self._errors or self._blocked):
+            return
+        if not (q and q[-1] is mine and len(q) >= self._max_pending):
+            return  # the writer thread took this call's item: it is kept (and written)
+        if type(mine) not in _BARRIERS:
+            q.pop()  # not kept: the caller learns it from the storage's error
+        if self._errors:
             self._raise_errors()
+        error = self._storage_error
+        if error is not None:
+            raise error.with_traceback(None)
 
     def summary(self, run: str, summary: summary_pb2.Summary, step: int, wall_time: float) -> None:
         self.put(SummaryItem(run, summary, step, wall_time))
@@ -265,8 +280,18 @@ class EventWriter:
         leaving the writer thread behind; at interpreter exit that is what happens to a
         writer whose storage stalls, with a warning, so exiting never hangs.
         """
-        if self._closed:
-            return
+        with self._life:  # a reopen waits until this close has finished
+            if self._closed:
+                if not self._queue or shutdown.exiting:
+                    return
+                # items queued by a call that raced the last close: write them now
+                self._runs.reopen()
+                self._start(open_main=False)
+            error = self._close(timeout)
+        if error is not None or self._errors:
+            self._raise_errors(error)
+
+    def _close(self, timeout: float | None) -> BaseException | None:
         hooks, self._on_close = self._on_close, []
         for fn in hooks:  # they may still queue items
             fn()
@@ -276,22 +301,24 @@ class EventWriter:
             self.flush(timeout)
         except BaseException as exc:  # noqa: BLE001 - raised below, with the others
             error = exc
-        self._closed = True
+        self._closed = True  # callers from now on reopen (after this close) or raise
+        thread = self._thread
+        thread.told_to_stop = True  # it writes what is queued, closes the files and ends
         self._wake.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if threading.current_thread() is not thread:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         shutdown.live_writers.discard(self)
-        if error is not None or self._errors:
-            self._raise_errors(error)
+        return error
 
     def reopen(self) -> None:
         """Start again after :meth:`close`: a new thread, and a new event file in each run
         (the main run's now, the others' at their next event); a resume's purge step is
         not applied again. No-op on an open writer."""
-        if not self._closed:
-            return
-        self._runs.reopen()
-        self._start()
+        with self._life:  # after a close in progress has finished
+            if not self._closed or shutdown.exiting:
+                return  # at exit a closed writer stays closed: late points are dropped
+            self._runs.reopen()
+            self._start()
 
     # ---------------------------------------------------------------- writer thread
     def _record(self, exc: BaseException, storage: bool) -> None:
@@ -306,21 +333,25 @@ class EventWriter:
         """Write pending bytes; on success forget storage errors not raised yet."""
         try:
             self._runs.write(run_names)
-        except BaseException:
+        except BaseException as exc:
+            self._storage_error = exc
             self._blocked = True
             self._failed_writes += 1
             raise
         if self._blocked:
             self._blocked = False
+            self._storage_error = None
             with self._lock:
                 self._errors = [(e, s) for e, s in self._errors if not s]
 
     def _loop(self) -> None:
+        me = threading.current_thread()
+        assert isinstance(me, WriterThread)
         next_flush = time.monotonic() + self._flush_secs
         while True:
             self._wake.wait(min(_RETRY_S, max(0.0, next_flush - time.monotonic())))
             self._wake.clear()
-            closing = self._closed
+            closing = me.told_to_stop
             try:
                 self._drain()
                 if time.monotonic() >= next_flush:
@@ -337,12 +368,12 @@ class EventWriter:
     def _finish(self) -> None:
         """Closing: encode what is left (the storage may refuse it), close the files."""
         q = self._queue
-        for error in encoder.encode([i for i in q if type(i) not in _BARRIERS], self._runs):
+        left = [q.popleft() for _ in range(len(q))]  # not what a racing caller adds now
+        for error in encoder.encode([i for i in left if type(i) not in _BARRIERS], self._runs):
             self._record(error, storage=False)
-        for item in q:
+        for item in left:
             if type(item) is FlushItem:
                 item.done.set()
-        q.clear()
         for error in self._runs.close():
             self._record(error, storage=True)
         with self._drained:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 EXIT_TIMEOUT_S = 10.0
 
 live_writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
+exiting = False  # set at interpreter exit: a closed writer is not reopened any more
 
 
 def flush_all() -> None:
@@ -112,5 +113,11 @@ def install_sigterm_handler() -> None:
         pass
 
 
+def _at_exit() -> None:
+    global exiting
+    exiting = True
+    close_all()
+
+
 _sigterm_checked = False
-atexit.register(close_all)
+atexit.register(_at_exit)
