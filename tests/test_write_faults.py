@@ -162,18 +162,29 @@ def test_close_on_a_failing_storage_raises_and_does_not_hang(tmp_path, flaky):
 
 def test_writer_thread_stops_like_torchs(tmp_path):
     """Lightning's test harness stops left-over daemon threads with ``stop()`` and then
-    asserts they are gone; a closed writer holds no thread."""
+    asserts they are gone; a closed writer holds no thread. One thread serves every writer
+    of the process (``w.writer.thread``): stopping it closes each of them."""
     before = set(threading.enumerate())
     w = tblog.SummaryWriter(tmp_path)
+    other = tblog.SummaryWriter(tmp_path / "other")
     w.add_scalar("x", 1.0, 1)
-    (thread,) = set(threading.enumerate()) - before
+    other.add_scalar("x", 2.0, 2)
+    thread = w.writer.thread
+    assert thread is not None and thread is other.writer.thread
+    assert [t for t in threading.enumerate() if t.name == "tblog-writer"] == [thread]
     assert thread.daemon and callable(thread.stop)
     thread.stop()
     assert not thread.is_alive()
     assert _steps(tmp_path) == [1]
-    assert w.writer.closed and w.writer.thread is None
+    assert _steps(tmp_path / "other") == [2]
+    assert w.writer.closed and w.writer.thread is None and other.writer.closed
     w.close()  # idempotent
     assert not set(threading.enumerate()) - before
+    assert not [t for t in threading.enumerate() if t.name == "tblog-writer"]
+    w.add_scalar("x", 3.0, 3)  # the next writer opened (here: reopened) starts a new thread
+    assert w.writer.thread is not None and w.writer.thread.is_alive()
+    assert w.writer.thread is not thread
+    w.close()
 
 
 def test_reopen_starts_a_new_file_in_each_run(tmp_path):
