@@ -162,18 +162,29 @@ def test_close_on_a_failing_storage_raises_and_does_not_hang(tmp_path, flaky):
 
 def test_writer_thread_stops_like_torchs(tmp_path):
     """Lightning's test harness stops left-over daemon threads with ``stop()`` and then
-    asserts they are gone; a closed writer holds no thread."""
+    asserts they are gone; a closed writer holds no thread. One thread serves every writer
+    of the process (``w.writer.thread``): stopping it closes each of them."""
     before = set(threading.enumerate())
     w = tblog.SummaryWriter(tmp_path)
+    other = tblog.SummaryWriter(tmp_path / "other")
     w.add_scalar("x", 1.0, 1)
-    (thread,) = set(threading.enumerate()) - before
+    other.add_scalar("x", 2.0, 2)
+    thread = w.writer.thread
+    assert thread is not None and thread is other.writer.thread
+    assert [t for t in threading.enumerate() if t.name == "tblog-writer"] == [thread]
     assert thread.daemon and callable(thread.stop)
     thread.stop()
     assert not thread.is_alive()
     assert _steps(tmp_path) == [1]
-    assert w.writer.closed and w.writer.thread is None
+    assert _steps(tmp_path / "other") == [2]
+    assert w.writer.closed and w.writer.thread is None and other.writer.closed
     w.close()  # idempotent
     assert not set(threading.enumerate()) - before
+    assert not [t for t in threading.enumerate() if t.name == "tblog-writer"]
+    w.add_scalar("x", 3.0, 3)  # the next writer opened (here: reopened) starts a new thread
+    assert w.writer.thread is not None and w.writer.thread.is_alive()
+    assert w.writer.thread is not thread
+    w.close()
 
 
 def test_reopen_starts_a_new_file_in_each_run(tmp_path):
@@ -317,3 +328,81 @@ def test_keras_callback_events_classify_like_keras(tmp_path):
     assert found["tblog"]["scalars"] == found["keras"]["scalars"]
     assert "epoch_loss" in found["tblog"]["scalars"]
     assert not found["tblog"]["tensors"] - found["keras"]["tensors"]
+
+
+def test_full_disk_calls_fail_at_once_and_what_was_accepted_is_written(tmp_path, flaky):
+    """Issue #25 item 8: while the storage fails and the queue is full, a logging call that
+    cannot be accepted raises the storage's error without blocking (it used to wait up to
+    0.1 s each: a training loop slowed a thousandfold); what was accepted is written once the
+    disk recovers, and no stale error is raised after that."""
+    bound = 2000
+    w = EventWriter(str(tmp_path), max_queue=64, max_pending=bound)
+    flaky["forever"] = True
+    flaky["error"] = lambda: OSError(errno.ENOSPC, "No space left on device")
+    accepted: list[int] = []
+    step = 0
+    while True:  # fill the queue until the storage's error reaches the caller
+        try:
+            w.scalar("", "x", float(step), step, 1.7e9 + step)
+            accepted.append(step)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+            break
+        step += 1
+        assert step < 100 * bound
+    me = threading.get_ident()
+    waits: list[object] = []
+    original = threading.Condition.wait
+
+    def counting_wait(self, timeout=None):
+        if threading.get_ident() == me:
+            waits.append(timeout)
+        return original(self, timeout)
+
+    raised = 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(threading.Condition, "wait", counting_wait)
+        for later in range(step + 1, step + 2001):
+            try:
+                w.scalar("", "x", float(later), later, 1.7e9 + later)
+                accepted.append(later)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                raised += 1
+    assert waits == [], f"{len(waits)} blocking waits on the caller's thread"
+    assert raised > 0
+    assert len(w._queue) <= bound + 1
+    flaky["forever"] = False
+    flaky["fail"] = 0
+    w.flush()  # recovered: no stale error
+    w.close()
+    assert _steps(tmp_path) == accepted
+
+
+def test_logging_from_a_finalizer_at_interpreter_exit_is_quiet(tmp_path):
+    """Issue #25 item 10: an object whose ``__del__`` logs to a closed writer at interpreter
+    exit used to print ``NameError: name 'open' is not defined`` from the reopen path."""
+    import subprocess
+
+    code = (
+        "import sys, tblog\n"
+        "w = tblog.SummaryWriter(sys.argv[1])\n"
+        "w.add_scalar('x', 1.0, 0)\n"
+        "w.close()\n"
+        "class Late:\n"
+        "    def __del__(self):\n"
+        "        w.add_scalar('late', 2.0, 1)\n"
+        "late = Late()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Error" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
+    assert _steps(tmp_path) == [0]
+    late = (
+        tb.scalar_series(str(tmp_path), "late")
+        if "late" in tb.accumulator(str(tmp_path)).Tags()["tensors"]
+        else []
+    )
+    assert late in ([], [(1, 2.0)])

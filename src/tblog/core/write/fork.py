@@ -7,11 +7,19 @@ the child). Under multiprocessing the child's writers are closed when its proces
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from tblog.core.write import runs, shutdown
+
+if TYPE_CHECKING:
+    from tblog.core.storage import EventFile
+    from tblog.core.write.queue import EventWriter
+
+inherited: list[EventFile] = []  # a forked child's copies of its parent's files: never closed
 
 
 class _Token:
@@ -29,13 +37,30 @@ def _close_at_process_end(token: _Token) -> None:
 
 
 def _after_fork_in_child() -> None:
+    from tblog.core.write.service import SERVICE
+
     runs._counter_lock = threading.Lock()
+    SERVICE.after_fork_in_child()
     writers = list(shutdown.live_writers)
     for writer in writers:
-        writer._after_fork_in_child()
+        _writer_after_fork(writer)
     mp_util = sys.modules.get("multiprocessing.util")
     if writers and mp_util is not None:
         mp_util.register_after_fork(_mp_token, _close_at_process_end)
+
+
+def _writer_after_fork(self: EventWriter) -> None:
+    """In a forked child: new locks, queue and thread; the parent's files, queued
+    items and pending bytes are the parent's (never written or closed here)."""
+    self._lock = threading.Lock()
+    self._life = threading.RLock()
+    self._queue = collections.deque()
+    self._errors = []
+    self._in_line, self._timer = False, -1
+    inherited.extend(self._runs.forget_after_fork())
+    if not self._closed:
+        self._closed = True
+        self._start(open_main=False)  # a child that logs nothing writes no file
 
 
 _installed = False

@@ -1,8 +1,9 @@
 """The async layer of the write path: the queue, its writer thread, flushes and errors.
 
 Callers append items (see :mod:`tblog.core.write.encoder`) to a deque (thread-safe,
-lock-free under the GIL) and never touch the disk. The writer thread takes up to
-``_BATCH`` items at a time, has :func:`encoder.encode` turn them into records and
+lock-free under the GIL) and never touch the disk. One writer thread serves every writer
+of the process (:mod:`tblog.core.write.service`): in a writer's turn it takes up to
+``_BATCH`` items, has :func:`encoder.encode` turn them into records and
 :class:`~tblog.core.write.runs.RunFiles` write them. ``flush()`` waits until everything
 queued before it is written.
 
@@ -27,10 +28,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tblog.core.storage import EventFile, open_storage
+from tblog.core.storage import open_storage
 from tblog.core.write import encoder, fork, runs, shutdown
 from tblog.core.write.encoder import CallItem, EventItem, FlushItem, RestartItem, SummaryItem
 from tblog.core.write.marks import MARK_ITEMS, MarkItem, MarkPlan, Marks, SettleItem
+from tblog.core.write.service import BATCH, RETRY_S, SERVICE, Wake, WriterThread
 
 if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
     from collections.abc import Mapping, Sequence
@@ -38,30 +40,12 @@ if TYPE_CHECKING:  # protobuf is imported only once a summary is logged
     from tblog.core.proto import summary_pb2
 
 fork.install()
-_BATCH = 1 << 15  # items the writer thread takes off the queue at a time
-_RETRY_S = 0.5  # longest wait between two writes (and retries of a failing storage)
-_inherited: list[EventFile] = []  # a forked child's copies of its parent's files: never closed
+_BATCH = BATCH  # items the writer thread takes off a writer's queue in one turn
+__all__ = ["EventWriter", "WriterClosedError", "WriterThread"]
 
 
 class WriterClosedError(RuntimeError):
     """Raised when a closed writer is used."""
-
-
-class WriterThread(threading.Thread):
-    """The writer thread of one :class:`EventWriter`. ``stop()`` writes what is queued,
-    closes the files and ends the thread (as test harnesses stop torch's writer thread)."""
-
-    def __init__(self, writer: EventWriter) -> None:
-        super().__init__(name="tblog-writer", daemon=True)
-        self.writer = writer
-
-    def run(self) -> None:
-        self.writer._loop()
-
-    def stop(self) -> None:
-        """Close the writer (flush, close files, join this thread). Idempotent."""
-        if threading.current_thread() is not self:
-            self.writer.close()
 
 
 class EventWriter:
@@ -93,8 +77,11 @@ class EventWriter:
         self.logdir = self.storage.root
         self.storage.makedirs(self.logdir)
         self._flush_secs = float(flush_secs)
-        self._wake_at = max(1, int(max_queue))
+        self._max_queue = self._wake_at = max(1, int(max_queue))
         self._max_pending = max(self._wake_at, int(max_pending))
+        self._wake = Wake(self)  # .set(): this writer's turn comes next
+        self._in_line = False  # waiting for its turn on the writer thread (service.py)
+        self._timer, self._due = -1, 0.0  # its deadline on the writer thread, if any
         self._queue: collections.deque[Any] = collections.deque()
         self._runs = runs.RunFiles(
             self.storage, self.logdir, filename_suffix, purge_step, metadata_every
@@ -103,21 +90,25 @@ class EventWriter:
         self._marks = Marks()  # pending resume marks (writer thread only; see mark())
         self._marked = False  # mark() was called: close() settles what is pending
         self._failed_writes = 0
+        self._storage_error: BaseException | None = None  # the failing storage's last error
         self._lock = threading.Lock()
+        self._life = threading.RLock()  # close and reopen, one at a time
         self._closed = True
         self._start()
 
     def _start(self, open_main: bool = True) -> None:
         """Open the main run's file now (an unusable log dir fails here, in the caller) and
-        start the thread."""
-        self._wake = threading.Event()
+        have the process's writer thread serve this writer."""
         self._drained = threading.Condition()
         self._blocked = False  # the last write failed: take nothing more off the queue
+        self._stop = threading.Event()  # this opening's own stop flag: set by its close
+        self._done = threading.Event()  # this opening's files are closed
+        self._next_flush = time.monotonic() + self._flush_secs
         if open_main:
             self._runs.open("")
         self._closed = False
-        self._thread = WriterThread(self)
-        self._thread.start()
+        self._thread = SERVICE.attach(self)
+        self._wake_at = 1  # the first item queued arms the write deadline (see _kick)
         shutdown.live_writers.add(self)
         shutdown.install_sigterm_handler()
         if self.storage.remote:
@@ -189,24 +180,44 @@ class EventWriter:
             self._kick()
 
     def _kick(self) -> None:
-        """Wake the writer thread (once per drain); wait while the queue is full."""
-        if not self._wake.is_set():
-            self._wake.set()
-        if len(self._queue) >= self._max_pending:
+        """Put this writer in line for the writer thread (once per turn); wait while the
+        queue is full. On an idle writer, the first item queued arms its write deadline
+        instead: a writer with nothing queued has no timer."""
+        q = self._queue
+        if self._wake_at < self._max_queue:
+            self._wake_at = self._max_queue
+            SERVICE.arm(self, time.monotonic() + min(RETRY_S, self._flush_secs))
+            if len(q) < self._wake_at:
+                return
+        if not self._in_line:
+            SERVICE.ready(self)
+        if len(q) >= self._max_pending:
             self._wait_for_room()
 
     def _wait_for_room(self) -> None:
-        with self._drained:
-            while len(self._queue) >= self._max_pending // 2 and self._thread.is_alive():
-                if self._errors:
-                    break
-                self._wake.set()
-                self._drained.wait(0.1)
-        if self._errors:  # the storage fails: the caller learns it instead of waiting
-            q = self._queue
-            if len(q) >= self._max_pending and type(q[-1]) not in _BARRIERS:
-                q.pop()  # still full: this call's item is not kept (memory stays bounded)
+        """The queue is full: wait until the writer thread made room. While the storage
+        fails, the caller's item is taken back and the storage's error raised at once
+        (memory stays bounded, and a training loop is not throttled by a full disk)."""
+        q = self._queue
+        mine = q[-1] if q else None
+        if not self._blocked:
+            with self._drained:
+                while len(q) >= self._max_pending // 2 and self._thread.is_alive():
+                    if self._errors or self._blocked:
+                        break
+                    self._wake.set()
+                    self._drained.wait(0.1)
+        if not (self._errors or self._blocked):
+            return
+        if not (q and q[-1] is mine and len(q) >= self._max_pending):
+            return  # the writer thread took this call's item: it is kept (and written)
+        if type(mine) not in _BARRIERS:
+            q.pop()  # not kept: the caller learns it from the storage's error
+        if self._errors:
             self._raise_errors()
+        error = self._storage_error
+        if error is not None:
+            raise error.with_traceback(None)
 
     def summary(self, run: str, summary: summary_pb2.Summary, step: int, wall_time: float) -> None:
         self.put(SummaryItem(run, summary, step, wall_time))
@@ -271,8 +282,18 @@ class EventWriter:
         leaving the writer thread behind; at interpreter exit that is what happens to a
         writer whose storage stalls, with a warning, so exiting never hangs.
         """
-        if self._closed:
-            return
+        with self._life:  # a reopen waits until this close has finished
+            if self._closed:
+                if not self._queue or shutdown.exiting:
+                    return
+                # items queued by a call that raced the last close: write them now
+                self._runs.reopen()
+                self._start(open_main=False)
+            error = self._close(timeout)
+        if error is not None or self._errors:
+            self._raise_errors(error)
+
+    def _close(self, timeout: float | None) -> BaseException | None:
         if self._marked:  # what is still pending is marked after everything logged
             self._queue.append(SettleItem())
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -281,22 +302,26 @@ class EventWriter:
             self.flush(timeout)
         except BaseException as exc:  # noqa: BLE001 - raised below, with the others
             error = exc
-        self._closed = True
-        self._wake.set()
+        self._closed = True  # callers from now on reopen (after this close) or raise
+        done = self._done
+        if not self._thread.is_alive():  # its thread was stopped: have another finish it
+            self._thread = SERVICE.attach(self)
+        self._stop.set()  # the writer thread writes what is queued and closes the files
+        SERVICE.ready(self)
         if threading.current_thread() is not self._thread:
-            self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            done.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         shutdown.live_writers.discard(self)
-        if error is not None or self._errors:
-            self._raise_errors(error)
+        return error
 
     def reopen(self) -> None:
         """Start again after :meth:`close`: a new thread, and a new event file in each run
         (the main run's now, the others' at their next event); a resume's purge step is
         not applied again. No-op on an open writer."""
-        if not self._closed:
-            return
-        self._runs.reopen()
-        self._start()
+        with self._life:  # after a close in progress has finished
+            if not self._closed or shutdown.exiting:
+                return  # at exit a closed writer stays closed: late points are dropped
+            self._runs.reopen()
+            self._start()
 
     # ---------------------------------------------------------------- writer thread
     def _record(self, exc: BaseException, storage: bool) -> None:
@@ -311,57 +336,25 @@ class EventWriter:
         """Write pending bytes; on success forget storage errors not raised yet."""
         try:
             self._runs.write(run_names)
-        except BaseException:
+        except BaseException as exc:
+            self._storage_error = exc
             self._blocked = True
             self._failed_writes += 1
             raise
         if self._blocked:
             self._blocked = False
+            self._storage_error = None
             with self._lock:
                 self._errors = [(e, s) for e, s in self._errors if not s]
 
-    def _loop(self) -> None:
-        next_flush = time.monotonic() + self._flush_secs
-        while True:
-            self._wake.wait(min(_RETRY_S, max(0.0, next_flush - time.monotonic())))
-            self._wake.clear()
-            closing = self._closed
-            try:
-                self._drain()
-                if time.monotonic() >= next_flush:
-                    self._runs.flush()
-                    next_flush = time.monotonic() + self._flush_secs
-            except Exception as exc:  # noqa: BLE001 - raised on the caller's thread
-                self._record(exc, storage=True)
-            with self._drained:
-                self._drained.notify_all()
-            if closing and (not self._queue or self._blocked):
-                self._finish()
-                return
-
-    def _finish(self) -> None:
-        """Closing: encode what is left (the storage may refuse it), close the files."""
-        q = self._queue
-        items = self._marks.apply(list(q), time.time())
-        for error in encoder.encode([i for i in items if type(i) not in _BARRIERS], self._runs):
-            self._record(error, storage=False)
-        for item in q:
-            if type(item) is FlushItem:
-                item.done.set()
-        q.clear()
-        for error in self._runs.close():
-            self._record(error, storage=True)
-        with self._drained:
-            self._drained.notify_all()
-
     def _drain(self) -> None:
-        """Write everything queued, in batches of up to ``_BATCH`` items. While the storage
+        """Write one batch of up to ``_BATCH`` items (one writer's turn). While the storage
         fails, nothing more is taken off the queue (memory stays bounded)."""
         q = self._queue
         if self._blocked:
             self._write()
         popleft = q.popleft
-        while q:
+        if q:
             batch = list(itertools.starmap(popleft, itertools.repeat((), min(len(q), _BATCH))))
             kinds = set(map(type, batch))  # found in C: most batches hold no barrier
             if self._marks.runs or not kinds.isdisjoint(MARK_ITEMS):  # a resume mark
@@ -405,18 +398,6 @@ class EventWriter:
         if items:
             for error in encoder.encode(items, self._runs):
                 self._record(error, storage=False)
-
-    # ---------------------------------------------------------------- fork
-    def _after_fork_in_child(self) -> None:
-        """In a forked child: new locks, queue and thread; the parent's files, queued
-        items and pending bytes are the parent's (never written or closed here)."""
-        self._lock = threading.Lock()
-        self._queue = collections.deque()
-        self._errors = []
-        _inherited.extend(self._runs.forget_after_fork())
-        if not self._closed:
-            self._closed = True
-            self._start(open_main=False)  # a child that logs nothing writes no file
 
 
 _BARRIERS = (FlushItem, CallItem, MarkItem, SettleItem)  # never dropped; not encoded

@@ -10,6 +10,7 @@ import atexit
 import os
 import signal
 import threading
+import time
 import warnings
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 EXIT_TIMEOUT_S = 10.0
 
 live_writers: weakref.WeakSet[EventWriter] = weakref.WeakSet()
+exiting = False  # set at interpreter exit: a closed writer is not reopened any more
 
 
 def flush_all() -> None:
@@ -38,11 +40,13 @@ def _exit_timeout() -> float:
 
 
 def close_all(timeout: float | None = None) -> None:
-    """Close every open writer, waiting at most ``timeout`` seconds for each (exit path)."""
+    """Close every open writer, waiting at most ``timeout`` seconds in all (exit path: one
+    writer thread serves them all, so a stalled storage must not cost it per writer)."""
     timeout = _exit_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + timeout
     for writer in list(live_writers):
         try:
-            writer.close(timeout=timeout)
+            writer.close(timeout=max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             warnings.warn(
                 f"tblog: storage of {writer.logdir!r} did not finish writing within "
@@ -112,5 +116,11 @@ def install_sigterm_handler() -> None:
         pass
 
 
+def _at_exit() -> None:
+    global exiting
+    exiting = True
+    close_all()
+
+
 _sigterm_checked = False
-atexit.register(close_all)
+atexit.register(_at_exit)
