@@ -75,6 +75,27 @@ class NameScope(Protocol):
     def __call__(self) -> str: ...
 
 
+class Collective(Protocol):
+    """A cross-rank reduction issued without waiting (see ``Adapter.default_group``)."""
+
+    def done(self) -> bool: ...
+
+    def result(self, timeout: float) -> float: ...
+
+
+class ProcessGroup(Protocol):
+    """The framework's default process group: its size, and ``all_reduce(value, op)``
+    (``op``: ``"sum"``, ``"mean"``, ``"min"``, ``"max"``) issued asynchronously."""
+
+    world_size: int
+
+    def all_reduce(self, value: Any, op: str, /) -> Collective: ...
+
+
+class DefaultGroup(Protocol):
+    def __call__(self) -> ProcessGroup | None: ...
+
+
 @dataclass(frozen=True)
 class Adapter:
     """One framework's hooks into the core (every field optional).
@@ -91,6 +112,8 @@ class Adapter:
     - ``global_rank()``: this process's rank when the framework knows it, else ``None``.
     - ``name_scope()``: the framework's current name scope (``"a/b"``, ``""`` outside any),
       which ``tblog.summary`` ops prefix their tags with.
+    - ``default_group()``: the initialised default process group (a :class:`ProcessGroup`:
+      world size, asynchronous ``all_reduce``), else ``None``.
     """
 
     name: str
@@ -104,6 +127,7 @@ class Adapter:
     global_rank: GlobalRank | None = None
     checkpoint_suffix: str = ".ckpt"
     name_scope: NameScope | None = None
+    default_group: DefaultGroup | None = None
 
 
 _lock = threading.Lock()

@@ -1,7 +1,9 @@
 """Rank zero, declared once: on a process that must not write (``rank_zero_only`` and a
 global rank other than 0), ``tblog.SummaryWriter(...)`` is an instance of a subclass whose
 public methods do nothing (``isinstance`` holds, ``writer`` is ``None``), so no method of
-the writer checks the rank or a missing EventWriter."""
+the writer checks the rank or a missing EventWriter. Exceptions: with ``per_rank=True`` every
+rank writes (its rank run, :mod:`tblog.writer.distributed`), and cross-rank reductions
+(``add_scalar``/``log_metrics`` with ``reduce=``) are issued on every rank, writing or not."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ class RankGate:
 
     _writes = True  # False on the classes not_writing makes
 
-    def __new__(cls, *args: Any, rank_zero_only: bool = True, **kwargs: Any) -> Any:
-        if rank_zero_only and cls._writes and global_rank() != 0:
+    def __new__(
+        cls, *args: Any, rank_zero_only: bool = True, per_rank: bool = False, **kwargs: Any
+    ) -> Any:
+        if rank_zero_only and not per_rank and cls._writes and global_rank() != 0:
             cls = not_writing(cls)
         return super().__new__(cls)
 
@@ -61,11 +65,40 @@ class NotWriting:
     def _reopen(self) -> None:
         return None
 
+    # Reductions: every rank issues the collective, in the order of its calls.
+    def add_scalar(
+        self,
+        tag: str,
+        scalar_value: Any,
+        global_step: Any = None,
+        walltime: float | None = None,
+        new_style: bool = False,
+        double_precision: bool = False,
+        reduce: str | None = None,
+    ) -> None:
+        """Writes nothing; with ``reduce``, takes part in the cross-rank reduction."""
+        if reduce is not None:
+            super().add_scalar(  # type: ignore[misc]
+                tag, scalar_value, global_step, walltime, new_style, reduce=reduce
+            )
+
+    def log_metrics(
+        self, metrics: Any, step: Any = None, *, run: str = "", reduce: str | None = None
+    ) -> None:
+        """Writes nothing; with ``reduce``, takes part in the cross-rank reductions."""
+        if reduce is not None:
+            super().log_metrics(metrics, step, run=run, reduce=reduce)  # type: ignore[misc]
+
+    def close(self) -> None:
+        """Waits for this rank's pending reductions (``reduce_timeout`` in all); raises
+        the first that failed."""
+        getattr(self, "_ranks").reducer.close()  # noqa: B009 - set by SummaryWriter
+
     def __enter__(self) -> Any:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.close()
 
 
 def _nothing(self: Any, *args: Any, **kwargs: Any) -> None:

@@ -20,7 +20,8 @@ from tblog.core.convert import MAX_STEP, MIN_STEP, prepare_scalar, to_step, to_w
 from tblog.core.tags import check_run_name
 from tblog.core.write.encoder import SIMPLE_VALUE, TENSOR
 from tblog.core.write.queue import EventWriter
-from tblog.writer.file_writer import FileWriterMethods, ReopeningEventWriter
+from tblog.writer.distributed import DEFAULT_REDUCE_TIMEOUT, Ranks, check_reduce
+from tblog.writer.file_writer import FileWriterMethods
 from tblog.writer.graphs import GraphMethods
 from tblog.writer.media import MediaMethods
 from tblog.writer.ranks import RankGate
@@ -44,6 +45,10 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     TensorBoard (resume). ``max_queue``: queued items that wake the writer thread.
     ``flush_secs``: longest time data stays in memory. ``rank_zero_only``: under
     ``torch.distributed``, processes whose global rank is not 0 write nothing.
+    ``per_rank``: every rank also writes what it logs into its own run
+    ``<log_dir>/rank_<r>`` (rank 0 too; :mod:`tblog.writer.distributed`).
+    ``reduce_timeout``: seconds a cross-rank reduction (``add_scalar(..., reduce=...)``) may
+    take before it fails with ``ReduceError`` (default 300).
     ``storage_options``: fsspec options for URL log dirs (e.g. ``endpoint_url`` for S3).
     ``style``: ``"torch"`` writes scalars as ``simple_value`` and histograms as
     ``HistogramProto``, as torch's writer does (what tbparse and the legacy
@@ -61,6 +66,8 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         filename_suffix: str = "",
         *,
         rank_zero_only: bool = True,
+        per_rank: bool = False,
+        reduce_timeout: float = DEFAULT_REDUCE_TIMEOUT,
         storage_options: dict[str, Any] | None = None,
         style: str = "torch",
     ) -> None:
@@ -68,19 +75,18 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
             raise ValueError(f"style must be one of {sorted(_STYLES)}, got {style!r}")
         scalar_encoding, histogram_encoding, metadata_every = _STYLES[style]
         path = os.fspath(default_logdir(comment) if log_dir is None else log_dir)
-        events = None
-        if self._writes:  # False on a rank that writes nothing (RankGate)
-            # reopens itself when used after close(), as torch's writer does
-            events = ReopeningEventWriter(
-                path,
-                max_queue=max_queue,
-                flush_secs=flush_secs,
-                filename_suffix=filename_suffix,
-                purge_step=purge_step,
-                storage_options=storage_options,
-                metadata_every=metadata_every,
-            )
-        super().__init__(path, events, scalar_encoding, histogram_encoding)
+        # self._writes is False on a rank that writes nothing (RankGate); the EventWriter
+        # reopens itself when used after close(), as torch's writer does
+        options = {
+            "max_queue": max_queue,
+            "flush_secs": flush_secs,
+            "filename_suffix": filename_suffix,
+            "purge_step": purge_step,
+            "storage_options": storage_options,
+            "metadata_every": metadata_every,
+        }
+        self._ranks = Ranks(path, self._writes, per_rank, rank_zero_only, reduce_timeout, options)
+        super().__init__(path, self._ranks.events, scalar_encoding, histogram_encoding)
         self.purge_step = purge_step
 
     # ------------------------------------------------------------------ basics
@@ -107,17 +113,26 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         walltime: float | None = None,
         new_style: bool = False,
         double_precision: bool = False,
+        reduce: str | None = None,
     ) -> None:
         """Log one scalar. ``scalar_value``: a number or one-element array/tensor.
 
         Written as ``simple_value`` (as torch writes it), or with ``new_style=True`` as a
         rank-0 float32 tensor with the scalars metadata (``double_precision`` is accepted
         for compatibility: DT_DOUBLE scalars are dropped by TensorBoard's Rust loader).
+        ``reduce``: ``"mean"``, ``"sum"``, ``"min"`` or ``"max"`` across the ranks of the
+        default process group, issued without waiting; every rank must make the call
+        (:mod:`tblog.writer.distributed`).
         """
         w = self._writer
         t = self._tags.get(tag) if type(tag) is str else None
         if t is None:
             t = self._tag(tag)
+        if reduce is not None:
+            wall = _time() if walltime is None else to_wall_time(walltime)
+            encoding = TENSOR if new_style else self._scalar_encoding
+            self._ranks.scalar("", t, scalar_value, to_step(global_step), wall, encoding, reduce)
+            return
         if type(scalar_value) is not float:
             scalar_value = prepare_scalar(scalar_value)
         # int64 bounds as literals (constants, cheaper than globals on this hot path)
@@ -152,7 +167,13 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         self._add_scalars(main_tag, tag_scalar_dict, to_step(global_step), wall, "")
 
     def _add_scalars(
-        self, main_tag: Any, tag_scalar_dict: Any, step: int, wall: float, parent: str
+        self,
+        main_tag: Any,
+        tag_scalar_dict: Any,
+        step: int,
+        wall: float,
+        parent: str,
+        reduce: str | None = None,
     ) -> None:
         main = self._tag(main_tag)
         if not isinstance(tag_scalar_dict, dict):
@@ -162,13 +183,24 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
             (check_run_name(prefix + self._tag(key, "tag_scalar_dict key"), "run"), value)
             for key, value in tag_scalar_dict.items()
         ]
+        encoding = self._scalar_encoding
+        if reduce is not None:
+            for run, value in items:
+                self._ranks.scalar(run, main, value, step, wall, encoding, reduce)
+            return
         values = [(run, prepare_scalar(value)) for run, value in items]
         scalar = self._writer.scalar
-        encoding = self._scalar_encoding
         for run, value in values:
             scalar(run, main, value, step, wall, encoding)
 
-    def log_metrics(self, metrics: Mapping[str, Any], step: Any = None, *, run: str = "") -> None:
+    def log_metrics(
+        self,
+        metrics: Mapping[str, Any],
+        step: Any = None,
+        *,
+        run: str = "",
+        reduce: str | None = None,
+    ) -> None:
         """Log each item of ``metrics`` at ``step``, all at one wall time: a number or a
         one-element tensor as :meth:`add_scalar` logs it (this writer's scalar encoding, the
         tag cleaned the same way), a dict as :meth:`add_scalars` does. ``run``: a sub-run
@@ -176,7 +208,10 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
 
         The loggers' hot path (Lightning's ``TBLogger``, the Keras callback). Raises
         ``ValueError`` naming the metric whose value is not a number, a one-element tensor
-        or a dict of them (the metrics before it are logged)."""
+        or a dict of them (the metrics before it are logged). ``reduce``: as in
+        :meth:`add_scalar`, for every value (a dict's too, in key order)."""
+        if reduce is not None:
+            check_reduce(reduce)
         if run:
             run = check_run_name(run, "run")
         step = step if type(step) is int else to_step(step)
@@ -184,15 +219,16 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
             step = to_step(step)
         wall = _time()
         tags = self._tags
-        scalar = self._writer.scalar
+        scalar = self._writer.scalar if reduce is None else self._ranks.reduced(reduce)
         encoding = self._scalar_encoding
         for key, value in metrics.items():
             try:
                 if type(value) is not float:
                     if isinstance(value, dict):
-                        self._add_scalars(key, value, step, wall, run)
+                        self._add_scalars(key, value, step, wall, run, reduce)
                         continue
-                    value = prepare_scalar(value)
+                    if reduce is None:
+                        value = prepare_scalar(value)
                 tag = tags.get(key) if type(key) is str else None
                 if tag is None:
                     tag = self._tag(key)

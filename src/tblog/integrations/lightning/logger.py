@@ -25,6 +25,7 @@ from tblog.integrations.lightning._compat import (
     rank_zero_only,
     rank_zero_warn,
 )
+from tblog.integrations.lightning._ranks import agree_on_version, rank_zero_or_per_rank
 from tblog.writer.summary_writer import SummaryWriter
 
 _WRITER_KWARGS = frozenset(inspect.signature(SummaryWriter).parameters) - {"log_dir"}
@@ -48,7 +49,10 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     Resuming with ``trainer.fit(..., ckpt_path=...)`` continues the same run directory from
     the restored step: TensorBoard drops what the earlier process logged from that step on
     (how the logger learns of the restore: :mod:`tblog.integrations.lightning._trainer`).
-    Only global rank 0 writes.
+    Only global rank 0 writes; with ``per_rank=True`` (a writer keyword) every rank also
+    writes its ``log_metrics`` into its own run ``<log_dir>/rank_<r>`` (rank 0 into the main
+    run too), the ranks agreeing on rank 0's version when the Trainer logs hyperparameters
+    (give ``version`` when ``enable_autolog_hparams=False``).
     """
 
     NAME_HPARAMS_FILE = "hparams.yaml"
@@ -89,6 +93,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self._default_hp_metric = default_hp_metric
         self._prefix = prefix
         self._writer_kwargs = writer_kwargs
+        self._per_rank = bool(writer_kwargs.get("per_rank", False))
         self._kwargs = writer_kwargs  # TensorBoardLogger's name for them
         self._experiment: SummaryWriter | None = None
         self._continuing = False  # the run directory held event files when opened
@@ -162,9 +167,18 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
 
     # ------------------------------------------------------------------ experiment
     @property
-    @rank_zero_experiment
     def experiment(self) -> SummaryWriter:
-        """The run's :class:`tblog.SummaryWriter` (a dummy on ranks other than 0)."""
+        """The run's :class:`tblog.SummaryWriter` (a dummy on ranks other than 0, unless
+        ``per_rank``: there the writer of the rank's run)."""
+        if self._per_rank and _compat.rank() != 0:
+            if self._experiment is None:
+                self._experiment = self._open()
+            return self._experiment
+        return self._rank_zero_experiment
+
+    @property
+    @rank_zero_experiment
+    def _rank_zero_experiment(self) -> SummaryWriter:
         if self._experiment is None:
             self._experiment = self._open()
         return self._experiment
@@ -174,10 +188,11 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         if self.root_dir:  # made even when a subclass puts log_dir elsewhere, as Lightning does
             _layout.make_dirs(self.root_dir)
         self._continuing = _layout.has_event_files(log_dir)
-        return SummaryWriter(log_dir=log_dir, rank_zero_only=False, **self._writer_kwargs)
+        # per_rank: rank 0 writes the main run and rank_0, the others their rank run
+        return SummaryWriter(log_dir=log_dir, rank_zero_only=self._per_rank, **self._writer_kwargs)
 
     # ------------------------------------------------------------------ logging
-    @rank_zero_only
+    @rank_zero_or_per_rank
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Log each value of ``metrics`` (numbers, one-element tensors, or dicts of them for
         ``add_scalars``) at ``step``. Tensors are handed to the writer unconverted: they are
@@ -253,10 +268,16 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         for at, items in sorted(by_step.items()):
             exp.log_metrics(items, at)
 
-    @rank_zero_only
     def log_graph(self, model: Any, input_array: Any = None) -> None:
         """Trace ``model`` with ``input_array`` (default ``model.example_input_array``) into
-        the Graphs dashboard when the logger was made with ``log_graph=True``."""
+        the Graphs dashboard when the logger was made with ``log_graph=True``. (Called by
+        the Trainer on every rank; ``per_rank`` loggers agree on the version here.)"""
+        if self._per_rank:
+            agree_on_version(self, model)
+        if _compat.rank() == 0:
+            self._trace_graph(model, input_array)
+
+    def _trace_graph(self, model: Any, input_array: Any) -> None:
         self._on_fit_model(model)
         if not self._log_graph or self._continuing:
             return  # a continued run already holds the graph
@@ -358,7 +379,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             _compat.saving.save_hparams_to_yaml(hparams_file, self.hparams)
         self._hparams_saved = True
 
-    @rank_zero_only
+    @rank_zero_or_per_rank
     def finalize(self, status: str) -> None:
         """Flush and close the run's event file; on ``"success"`` also mark the hparams
         session as ended and write ``hparams.yaml``. Logging afterwards opens a new file."""

@@ -45,6 +45,12 @@ def _load(path: str) -> Any:
     return checkpoint.load(path)
 
 
+def _default_group() -> Any:
+    from tblog.integrations.torch._distributed import default_group
+
+    return default_group()
+
+
 def _global_rank() -> int | None:
     import sys
 
@@ -69,5 +75,6 @@ ADAPTER = registry.Adapter(
     save_checkpoint=_save,
     load_checkpoint=_load,
     global_rank=_global_rank,
+    default_group=_default_group,
     checkpoint_suffix=".pt",
 )
