@@ -23,7 +23,7 @@ from tblog.core.write.queue import EventWriter
 from tblog.writer.file_writer import FileWriterMethods, ReopeningEventWriter
 from tblog.writer.graphs import GraphMethods
 from tblog.writer.media import MediaMethods
-from tblog.writer.ranks import RankGate
+from tblog.writer.ranks import RankGate, global_rank
 
 _time = time.time
 # What each style writes: (scalar encoding, histogram encoding, metadata on every event)
@@ -49,6 +49,10 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     ``HistogramProto``, as torch's writer does (what tbparse and the legacy
     ``EventAccumulator`` API read); ``"tf.summary"`` writes tf.summary's tensor encodings,
     the plugin metadata on every event (what Keras' callback writes).
+    ``run_info``: log the run's provenance (command, cwd, git commit, host, rank, versions)
+    as the text ``run/info``, once per log dir per process (``None``: unless the
+    environment sets ``TBLOG_RUN_INFO=0``). ``system_stats``: run a
+    :class:`tblog.SystemMonitor` (every 10 s, into ``<log_dir>/system``) until closed.
     """
 
     def __init__(
@@ -63,6 +67,8 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         rank_zero_only: bool = True,
         storage_options: dict[str, Any] | None = None,
         style: str = "torch",
+        run_info: bool | None = None,
+        system_stats: bool = False,
     ) -> None:
         if style not in _STYLES:
             raise ValueError(f"style must be one of {sorted(_STYLES)}, got {style!r}")
@@ -82,6 +88,14 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
             )
         super().__init__(path, events, scalar_encoding, histogram_encoding)
         self.purge_step = purge_step
+        if events is not None and run_info is not False:
+            from tblog.system.run_info import queue_run_info
+
+            queue_run_info(events, global_rank(), purge_step or 0, run_info)
+        if events is not None and system_stats:
+            from tblog.system.monitor import SystemMonitor
+
+            SystemMonitor(self).start()  # stops itself once this writer is closed
 
     # ------------------------------------------------------------------ basics
     def get_logdir(self) -> str:
