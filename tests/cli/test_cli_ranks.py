@@ -44,7 +44,7 @@ def _tables(out: str) -> dict[str, list[list[str]]]:
     tables: dict[str, list[list[str]]] = {}
     title = None
     for line in out.splitlines():
-        if line and line[0] not in "│┃┏┡└" and not line.startswith(" "):
+        if line.startswith(("run ", "ranks of ", "spread across ")):
             title = line.strip()
             tables[title] = []
         elif line.startswith("│") and title is not None:
@@ -59,7 +59,8 @@ def test_ls_groups_ranks_and_shows_the_spread(logdir, capsys, monkeypatch):
     tables = _tables(out)
     # rank runs get no table of their own: they are rows under their parent
     assert not [t for t in tables if t.startswith("run exp/rank_")]
-    assert "run exp" in tables
+    titles = list(tables)
+    assert titles.index("ranks of run exp") == titles.index("run exp") + 1
     ranks = tables["ranks of run exp"]
     assert [(r[0], r[1]) for r in ranks] == [(str(k), f"exp/rank_{k}") for k in LOSS]
     # last step per rank, as TensorBoard reads each rank run

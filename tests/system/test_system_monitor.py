@@ -252,3 +252,24 @@ def test_samples_survive_a_resume_under_both_loaders(tmp_path, no_gpu):
 def test_bad_interval():
     with pytest.raises(ValueError, match="interval_s"):
         tblog.SystemMonitor("somewhere", interval_s=0)
+
+
+def test_sampling_never_runs_on_the_callers_thread(tmp_path, monkeypatch, no_gpu):
+    from tblog.system import sampler
+
+    callers = []
+    real = sampler.CpuMemory.sample
+
+    def sample(self):
+        callers.append(threading.current_thread().name)
+        return real(self)
+
+    monkeypatch.setattr(sampler.CpuMemory, "sample", sample)
+    w = tblog.SummaryWriter(str(tmp_path))
+    with tblog.SystemMonitor(w, interval_s=0.05):
+        for step in range(2000):
+            w.add_scalar("loss", 1.0, step)
+        time.sleep(0.3)
+    w.close()
+    assert len(callers) >= 2
+    assert set(callers) == {"tblog-system"}

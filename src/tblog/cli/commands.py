@@ -107,6 +107,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     loaded = _load(args.logdir, args.tag, decoder=info_text)
     groups = rank_groups(list(loaded))
     in_groups = {run for runs in groups.values() for run in runs.values()}
+    groups = {p: g for p, g in groups.items() if any(loaded[r].series for r in g.values())}
     storage = open_storage(args.logdir)
     run_dirs = {run: storage.dirname(paths[0]) for run, paths in storage.walk_event_files()}
     console = Console()
@@ -125,8 +126,6 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 for name, shape in _embeddings(args.logdir, run, run_dirs[run]):
                     extra.append((name, "projector", "-", "1", shape))
         if not r.series and not extra:
-            if info:
-                print(printable(f"run {run}: {info}"))
             continue
         shown += 1
         title = f"run [bold]{escape(printable(run))}[/bold]"
@@ -150,8 +149,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
             table.add_row(*(escape(printable(cell)) for cell in row))
         console.print(table)
         if info:
-            console.print(f"  info: {escape(printable(info))}", highlight=False)
-    for parent, ranks in groups.items():
+            console.print(f"  info: {escape(printable(info))}", highlight=False, soft_wrap=True)
+        for rank_table in rank_tables(run, groups.pop(run, {}), loaded, printable):
+            console.print(rank_table)  # the run's rank runs, right under it
+    for parent, ranks in groups.items():  # rank runs whose parent holds no events
         shown += 1
         for rank_table in rank_tables(parent, ranks, loaded, printable):
             console.print(rank_table)

@@ -33,7 +33,10 @@ def _fmt(value: float) -> str:
 
 
 def rank_tables(parent: str, runs: dict[int, str], loaded: dict[str, Run], fmt: Any) -> list[Any]:
-    """The rich tables of one rank group: its ranks, then the spread of its tags."""
+    """The rich tables of one rank group: its ranks, then the spread of its tags (none
+    for a group without ranks)."""
+    if not runs:
+        return []
     from rich.markup import escape
     from rich.table import Table
 
