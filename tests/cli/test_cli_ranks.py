@@ -114,3 +114,13 @@ def _tb_series(run_dir, tag):
     if tag not in acc.Tags()["tensors"]:
         return []
     return tb.scalar_series(str(run_dir), tag)
+
+
+def test_ls_tag_filter_keeps_the_group(logdir, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["ls", str(logdir), "--tag", "^grad"]) == 0
+    tables = _tables(capsys.readouterr().out)
+    spread = tables["spread across the ranks of exp at the last common step"]
+    assert [row[0] for row in spread] == ["grad_norm"]
+    counts = {row[0]: int(row[2]) for row in tables["ranks of run exp"]}
+    assert counts == {"0": 1, "1": 1, "2": 0, "3": 0}

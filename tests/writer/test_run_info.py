@@ -126,8 +126,8 @@ def test_once_per_run_after_close_and_reopen(tmp_path):
 
 
 def test_opt_out_and_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("TBLOG_RUN_INFO", "1")
-    _write(tmp_path / "default")
+    monkeypatch.delenv("TBLOG_RUN_INFO")  # the suite's conftest turns it off
+    _write(tmp_path / "default")  # on by default
     _write(tmp_path / "off", run_info=False)
     monkeypatch.setenv("TBLOG_RUN_INFO", "0")
     _write(tmp_path / "env_off")
