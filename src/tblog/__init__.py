@@ -23,6 +23,7 @@ _LAZY = {
     "TBLogger": ("tblog.integrations.lightning", "TBLogger"),
     "CheckpointManager": ("tblog.checkpoint.manager", "CheckpointManager"),
     "summary": ("tblog.summary", None),
+    "SystemMonitor": ("tblog.system.monitor", "SystemMonitor"),
 }
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "DataLossWarning",
     "EventWriter",
     "SummaryWriter",
+    "SystemMonitor",
     "TBCallback",
     "TBLogger",
     "__version__",
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from tblog.core.format.records import DataLossError
     from tblog.core.write.writer import EventWriter
     from tblog.reader.reader import histograms, hparams, read, runs, scalars
+    from tblog.system.monitor import SystemMonitor
     from tblog.writer.summary_writer import SummaryWriter
 
 

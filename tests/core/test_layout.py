@@ -24,6 +24,7 @@ ALLOWED = {
     "integrations/accelerate",
     "cli",
     "e2e",
+    "system",
 }
 TOP_LEVEL = {"conftest.py"}  # the only Python file directly under tests/
 

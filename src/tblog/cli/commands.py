@@ -32,7 +32,7 @@ def printable(text: str) -> str:
     )
 
 
-def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, Run]:
+def _load(logdir: str, tag: str | None, quiet: bool = False, decoder: Any = None) -> dict[str, Run]:
     """:func:`tblog.core.read.scan.load_runs` with a rich progress bar on stderr for long
     loads; damaged files are reported on stderr (``tblog: warning: ...``)."""
     total = 0
@@ -40,7 +40,7 @@ def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, Run]:
         storage = open_storage(logdir)
         total = sum(storage.size(p) for _, paths in storage.walk_event_files() for p in paths)
     if total < PROGRESS_BYTES:
-        loaded = load_runs(logdir, tag, warn=False)
+        loaded = load_runs(logdir, tag, warn=False, decoder=decoder)
     else:
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -49,7 +49,11 @@ def _load(logdir: str, tag: str | None, quiet: bool = False) -> dict[str, Run]:
         with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
             task = bar.add_task("load", total=total)
             loaded = load_runs(
-                logdir, tag, progress=lambda done, _t: bar.update(task, completed=done), warn=False
+                logdir,
+                tag,
+                progress=lambda done, _t: bar.update(task, completed=done),
+                warn=False,
+                decoder=decoder,
             )
     for run in loaded.values():
         for message in run.damage:
@@ -92,17 +96,26 @@ def _embeddings(logdir: str, run: str, run_dir: str) -> list[tuple[str, str]]:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     """A table per run: tag, plugin, step range, count and last scalar value; then the
-    run's graphs, run metadata and projector embeddings."""
+    run's graphs, run metadata and projector embeddings, and its run-info line. Rank runs
+    (``rank_<r>``) are grouped under their parent (:mod:`tblog.cli.ls_ranks`)."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    loaded = _load(args.logdir, args.tag)
+    from tblog.cli.ls_ranks import info_line, info_text, rank_groups, rank_tables
+
+    loaded = _load(args.logdir, args.tag, decoder=info_text)
+    groups = rank_groups(list(loaded))
+    in_groups = {run for runs in groups.values() for run in runs.values()}
+    groups = {p: g for p, g in groups.items() if any(loaded[r].series for r in g.values())}
     storage = open_storage(args.logdir)
     run_dirs = {run: storage.dirname(paths[0]) for run, paths in storage.walk_event_files()}
     console = Console()
     shown = 0
     for run, r in loaded.items():
+        if run in in_groups:
+            continue
+        info = info_line(r)
         extra: list[tuple[str, str, str, str, str]] = []
         if args.tag is None:
             if r.graphs:
@@ -135,6 +148,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for row in extra:
             table.add_row(*(escape(printable(cell)) for cell in row))
         console.print(table)
+        if info:
+            console.print(f"  info: {escape(printable(info))}", highlight=False, soft_wrap=True)
+        for rank_table in rank_tables(run, groups.pop(run, {}), loaded, printable):
+            console.print(rank_table)  # the run's rank runs, right under it
+    for parent, ranks in groups.items():  # rank runs whose parent holds no events
+        shown += 1
+        for rank_table in rank_tables(parent, ranks, loaded, printable):
+            console.print(rank_table)
     if not shown:
         what = f"no tag matching {args.tag!r}" if args.tag else "no runs"
         print(printable(f"{what} under {args.logdir}"))

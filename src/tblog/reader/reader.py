@@ -120,6 +120,8 @@ def scalars(
     runs: Filter = None,
     storage_options: dict[str, Any] | None = None,
     pivot: bool = False,
+    *,
+    ranks: bool = False,
 ) -> Any:
     """The scalars under ``logdir`` as TensorBoard shows them, as a pandas DataFrame.
 
@@ -129,17 +131,42 @@ def scalars(
     NaN where a tag has no point). ``tags`` / ``runs``: regular expressions (searched) or
     callables. ``storage_options`` go to fsspec for URLs. Raises ``ImportError`` without
     pandas, ``FileNotFoundError`` for a missing ``logdir``.
+
+    ``ranks=True``: rank runs (``rank_<r>``, see :mod:`tblog.reader.ranks`) are named by
+    their parent in ``run`` and a ``rank`` column (pandas ``Int64``, ``<NA>`` for other
+    runs) follows ``run``; ``pivot=True`` then has one row per (run, rank, step).
     """
     frame = scalar_frame(_sorted(load_runs(logdir, tags, runs, storage_options)))
+    keys = ["run", "step"]
+    if ranks:
+        frame = _with_ranks(frame)
+        keys = ["run", "rank", "step"]
     if not pivot:
         return frame
     if frame.empty:
         return frame.drop(columns=["tag", "wall_time", "value"])
-    wide = frame.pivot_table(
-        index=["run", "step"], columns="tag", values="value", aggfunc="last", sort=True
-    )
+    if ranks:  # pivot_table drops rows whose key is <NA>: other runs as rank -1 meanwhile
+        frame = frame.assign(rank=frame["rank"].fillna(-1))
+    wide = frame.pivot_table(index=keys, columns="tag", values="value", aggfunc="last", sort=True)
     wide.columns.name = None
-    return wide.reset_index()
+    wide = wide.reset_index()
+    if ranks:
+        wide["rank"] = wide["rank"].astype("Int64").mask(wide["rank"] < 0)
+    return wide
+
+
+def _with_ranks(frame: Any) -> Any:
+    """``frame`` with ``run`` naming each rank run's parent and a ``rank`` column after it."""
+    import pandas as pd
+
+    from tblog.reader.ranks import split_rank
+
+    names = frame["run"].unique().tolist()
+    split = {name: split_rank(name) for name in names}
+    rank = pd.array([split[r][1] for r in frame["run"].tolist()], dtype="Int64")
+    frame = frame.assign(run=frame["run"].map(lambda r: split[r][0]).astype(frame["run"].dtype))
+    frame.insert(1, "rank", rank)
+    return frame
 
 
 def _sorted(loaded: dict[str, Run]) -> dict[str, Run]:

@@ -24,7 +24,7 @@ from tblog.writer.distributed import DEFAULT_REDUCE_TIMEOUT, Ranks, check_reduce
 from tblog.writer.file_writer import FileWriterMethods
 from tblog.writer.graphs import GraphMethods
 from tblog.writer.media import MediaMethods
-from tblog.writer.ranks import RankGate
+from tblog.writer.ranks import RankGate, global_rank
 
 _time = time.time
 # What each style writes: (scalar encoding, histogram encoding, metadata on every event)
@@ -54,6 +54,10 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     ``HistogramProto``, as torch's writer does (what tbparse and the legacy
     ``EventAccumulator`` API read); ``"tf.summary"`` writes tf.summary's tensor encodings,
     the plugin metadata on every event (what Keras' callback writes).
+    ``run_info``: log the run's provenance (command, cwd, git commit, host, rank, versions)
+    as the text ``run/info``, once per log dir per process (``None``: unless the
+    environment sets ``TBLOG_RUN_INFO=0``). ``system_stats``: run a
+    :class:`tblog.SystemMonitor` (every 10 s, into ``<log_dir>/system``) until closed.
     """
 
     def __init__(
@@ -70,6 +74,8 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         reduce_timeout: float = DEFAULT_REDUCE_TIMEOUT,
         storage_options: dict[str, Any] | None = None,
         style: str = "torch",
+        run_info: bool | None = None,
+        system_stats: bool = False,
     ) -> None:
         if style not in _STYLES:
             raise ValueError(f"style must be one of {sorted(_STYLES)}, got {style!r}")
@@ -88,6 +94,14 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         self._ranks = Ranks(path, self._writes, per_rank, rank_zero_only, reduce_timeout, options)
         super().__init__(path, self._ranks.events, scalar_encoding, histogram_encoding)
         self.purge_step = purge_step
+        if events is not None and run_info is not False:
+            from tblog.system.run_info import queue_run_info
+
+            queue_run_info(events, global_rank(), purge_step or 0, run_info)
+        if events is not None and system_stats:
+            from tblog.system.monitor import SystemMonitor
+
+            SystemMonitor(self).start()  # stops itself once this writer is closed
 
     # ------------------------------------------------------------------ basics
     def get_logdir(self) -> str:
