@@ -8,6 +8,8 @@ import threading
 import pytest
 import tb
 
+import tblog
+
 pytest.importorskip("lightning")
 
 
@@ -27,3 +29,17 @@ def test_tblogger_passes_system_stats_and_run_info(tmp_path, monkeypatch):
     acc = tb.accumulator(str(run))
     assert {"loss", "run/info"} <= set(acc.Tags()["tensors"])
     assert "system/rss_mb" in tb.accumulator(str(run / "system")).Tags()["tensors"]
+
+
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_per_rank_writer_samples_into_its_rank_run(tmp_path, monkeypatch, rank):
+    """A per-rank writer's monitor writes ``<log dir>/rank_<r>/system``: each rank's load
+    beside its own curves, never in another rank's run."""
+    monkeypatch.setenv("RANK", rank)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    w = tblog.SummaryWriter(tmp_path, per_rank=True, system_stats=True)
+    w.add_scalar("loss", 1.0, 0)
+    w.close()
+    runs = tb.mux_scalars(str(tmp_path))
+    system_runs = {run for run, tag in runs if tag.startswith("system/")}
+    assert system_runs == {f"rank_{rank}/system"}

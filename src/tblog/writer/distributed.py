@@ -242,12 +242,13 @@ class Ranks:
         self.reducer = Reducer(reduce_timeout, report=not writes_main)
         self.events: EventWriter | None = None
         self.rank_only = False
+        self.run: str | None = None  # this rank's run (per_rank), relative to the log dir
         if not writes:
             return
         if not per_rank:
             self.events = ReopeningEventWriter(path, **options)
             return
-        run = rank_run(rank, world_size())
+        run = self.run = rank_run(rank, world_size())
         if writes_main:
             events = RankEventWriter(path, **options)
             events.mirror = run

@@ -94,6 +94,7 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         self._ranks = Ranks(path, self._writes, per_rank, rank_zero_only, reduce_timeout, options)
         super().__init__(path, self._ranks.events, scalar_encoding, histogram_encoding)
         self.purge_step = purge_step
+        events = self._ranks.events
         if events is not None and run_info is not False:
             from tblog.system.run_info import queue_run_info
 
@@ -101,7 +102,11 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         if events is not None and system_stats:
             from tblog.system.monitor import SystemMonitor
 
-            SystemMonitor(self).start()  # stops itself once this writer is closed
+            # per rank into the rank's run (its own sub-run: wall-clock steps never meet a
+            # training step's START); stops itself once this writer is closed
+            rank = self._ranks.run
+            run = f"{rank}/system" if rank else "system"
+            self._monitor = SystemMonitor(self, run=run).start()
 
     # ------------------------------------------------------------------ basics
     def get_logdir(self) -> str:
@@ -385,8 +390,12 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
 
     def close(self) -> None:
         """Flush and close the event files. Idempotent; the next ``add_*`` reopens (new
-        event files in the same runs), as torch's writer does."""
+        event files in the same runs), as torch's writer does. A ``system_stats`` monitor
+        takes its last sample and stops before this returns (it does not restart)."""
         self._writer.close()
+        monitor = self.__dict__.pop("_monitor", None)
+        if monitor is not None:
+            monitor.stop(timeout=30)
 
     def __enter__(self) -> SummaryWriter:
         return self
