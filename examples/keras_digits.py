@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["KERAS_BACKEND"] = args.backend
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    print(f"loading keras ({backend} backend) ...", flush=True)
+    print(f"loading keras ({backend} backend) and scikit-learn ...", flush=True)
     import keras
 
     print("loading scikit-learn's digits ...", flush=True)

@@ -35,6 +35,8 @@ pytestmark = pytest.mark.slow  # runs every example of the demo
 SKIP = {"tf_yolo_checkpoint.py"}  # see the module docstring
 # Packages that take seconds of CPU to import: each must be preceded by a printed line.
 HEAVY = ("torch", "tensorflow", "keras", "lightning", "jax", "sklearn", "matplotlib", "scipy")
+# what a person reads for a module whose distribution has another name
+SPOKEN = {"sklearn": ("sklearn", "scikit-learn")}
 # ``import time: self [us] | cumulative | imported package`` (nesting by indentation)
 _IMPORT_LINE = re.compile(r"import time:\s+(?:\d+|self \[us\])\s+\|\s+\S+\s+\|\s*(\S+)")
 
@@ -136,7 +138,8 @@ def test_each_framework_is_announced_before_its_import(first_run):
             for name in _frameworks(needs, args):
                 first = run.first_import(name)
                 assert first is not None, (script, name, "never imported?")
-                said = [ln for ln in run.lines_before(first) if re.search(rf"\b{name}\b", ln)]
+                words = "|".join(map(re.escape, SPOKEN.get(name, (name,))))
+                said = [ln for ln in run.lines_before(first) if re.search(rf"\b(?:{words})\b", ln)]
                 assert said, f"{script}: nothing names {name} before its import: {run.text[:500]}"
                 checked += 1
             # progress while training, not only at the start and the end

@@ -165,7 +165,7 @@ class SummaryFileWriter(SummaryWriter):
     def wake(self) -> None:
         """Wake the writer thread to write what is queued, without waiting for it."""
         if not self._closed:
-            self._events._wake.set()  # TODO(#22): EventWriter has no public wake() (core/write)
+            self._events.wake()
 
     def close(self) -> None:
         if self._closed:

@@ -50,7 +50,7 @@ class ReopeningEventWriter(EventWriter):
     """
 
     def check(self) -> None:
-        if self._closed and not self._errors:
+        if self.closed and not self.has_errors:
             with _reopen_lock:
                 self.reopen()
             return
@@ -58,7 +58,7 @@ class ReopeningEventWriter(EventWriter):
 
     def flush(self, timeout: float | None = None) -> None:
         """As :meth:`EventWriter.flush`; a no-op once closed (flushing does not reopen)."""
-        if self._closed and not self._errors:
+        if self.closed and not self.has_errors:
             return
         super().flush(timeout)
 

@@ -40,18 +40,24 @@ def file_events(
     appending). Records that are no Event are skipped, as TensorBoard does.
     """
     fr = decode.frames(data, check_crc=check_crc)
-    for i in range(fr.starts.size):
-        event = event_pb2.Event()
-        try:
-            event.ParseFromString(fr.payload(data, i))
-        except Exception:
-            continue
-        yield event
+    yield from _parsed(data, fr)
     if fr.damage is not None and not (fr.truncated and (last or strict)):
         message = f"{source}: {fr.damage}; read the {fr.starts.size} records before it"
         if strict:
             raise DataLossError(message)
         warnings.warn(message, decode.DataLossWarning, stacklevel=2)
+
+
+def _parsed(data: bytes, fr: decode.Frames) -> Iterator[event_pb2.Event]:
+    """The Events of the framed records ``fr`` of ``data``; records that are no Event are
+    skipped, as TensorBoard does."""
+    for i in range(fr.starts.size):
+        event = event_pb2.Event()
+        try:
+            event.ParseFromString(fr.payload(data, i))
+        except Exception:  # noqa: BLE001 - not an Event: skipped
+            continue
+        yield event
 
 
 def path_events(
@@ -62,13 +68,7 @@ def path_events(
     of that file alone (a ``DataLossWarning`` names it)."""
     blocks = stream.FileBlocks(storage, path, check_crc=check_crc)
     for data, fr in blocks:
-        for i in range(fr.starts.size):
-            event = event_pb2.Event()
-            try:
-                event.ParseFromString(fr.payload(data, i))
-            except Exception:
-                continue
-            yield event
+        yield from _parsed(data, fr)
     if blocks.damage is not None and not (blocks.truncated and last):
         message = f"{path}: {blocks.damage}; read the {blocks.records} records before it"
         warnings.warn(message, decode.DataLossWarning, stacklevel=2)

@@ -119,6 +119,15 @@ class EventWriter:
         """True once :meth:`close` has been called (until :meth:`reopen`)."""
         return self._closed
 
+    @property
+    def has_errors(self) -> bool:
+        """True while errors of the writer thread wait to be raised (at the next call)."""
+        return bool(self._errors)
+
+    def wake(self) -> None:
+        """Have the writer thread write what is queued now, without waiting for it."""
+        self._wake.set()
+
     def run_names(self) -> list[str]:
         """Names of the sub-runs written so far (``add_scalars`` runs, ...), not the main one."""
         return [run for run in self._runs.names() if run]
