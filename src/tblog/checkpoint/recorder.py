@@ -47,6 +47,7 @@ keeps its record.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +115,8 @@ class CheckpointRecorder:
                 if core is not None:  # the loop went on: what is unmarked is marked at N + 1
                     core.settle()
             self._restored = None
+            for writer in self.writers:
+                _restored_steps.pop(writer, None)
         if not self.writers:
             return
         writer = self.writers[0]
@@ -143,7 +146,21 @@ class CheckpointRecorder:
         records = _Records(value, path, on_disk, encoding, tuple(skipped))
         for i, writer in enumerate(self.writers):
             _mark(writer, value, axes, records if i == 0 else None)
+            _restored_steps[writer] = value
         return value
+
+
+_restored_steps: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def restored_step(writer: Any) -> int | None:
+    """The step of the checkpoint last restored into ``writer``'s runs by a
+    :class:`CheckpointRecorder` (until its next save at a later step), else ``None``: what
+    step counters of other hooks (``watch``) continue from after a resume."""
+    try:
+        return _restored_steps.get(writer)
+    except TypeError:  # not weak-referenceable or not hashable: never recorded
+        return None
 
 
 def mark_resume(writer: Any, step: Any, *, axes: Iterable[Axis] = ()) -> None:

@@ -51,6 +51,9 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     the plugin metadata on every event (what Keras' callback writes).
     """
 
+    # torch style writes bool hyperparameters as torch does: numbers (tensorboardX: bools)
+    _bool_hparams_as_numbers = True
+
     def __init__(
         self,
         log_dir: str | os.PathLike[str] | None = None,
@@ -311,7 +314,11 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         wall = _time()
         metrics = {self._tag(key): value for key, value in metric_dict.items()}
         summaries = hparams.hparams_pb(
-            hparam_dict, metrics, hparam_domain_discrete, start_time_secs=wall
+            hparam_dict,
+            metrics,
+            hparam_domain_discrete,
+            start_time_secs=wall,
+            bool_as_number=self._scalar_encoding == SIMPLE_VALUE and self._bool_hparams_as_numbers,
         )
         values = [(key, prepare_scalar(value)) for key, value in metrics.items()]
         steps = hparams_metric_steps(self, run, list(metrics), global_step)
