@@ -20,6 +20,7 @@ ALLOWED = {
     "integrations/lightning",
     "cli",
     "e2e",
+    "patch",
 }
 TOP_LEVEL = {"conftest.py"}  # the only Python file directly under tests/
 
