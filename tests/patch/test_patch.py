@@ -264,3 +264,34 @@ def test_pth_does_nothing_without_the_variable(tmp_path):
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]
     launch.install_pth(str(tmp_path), remove=True)
     assert not (tmp_path / launch.PTH_NAME).exists()
+
+
+@pytest.mark.slow
+def test_keras_and_lightning_when_asked():
+    """``patch(keras=True, lightning=True)`` before either is imported: Keras' TensorBoard
+    callback is TBCallback and Lightning's TensorBoardLogger TBLogger (an instance of which
+    Lightning counts as a TensorBoardLogger), everywhere; unpatch restores them and leaves
+    a client's own ``TBLogger`` name alone."""
+    out = _run(
+        """
+        import sys, tblog
+        tblog.patch(keras=True, lightning=True)
+        assert "keras" not in sys.modules and "lightning" not in sys.modules
+        import keras
+        from keras.callbacks import TensorBoard
+        from lightning.pytorch.loggers import TensorBoardLogger
+        import lightning.pytorch.loggers.tensorboard as defining
+        from tblog import TBCallback, TBLogger
+        assert TensorBoard is TBCallback and keras.callbacks.TensorBoard is TBCallback
+        assert TensorBoardLogger is TBLogger and defining.TensorBoardLogger is TBLogger
+        tblog.unpatch()
+        import keras.src.callbacks.tensorboard as k
+        assert keras.callbacks.TensorBoard is k.TensorBoard is not TBCallback
+        assert defining.TensorBoardLogger is not TBLogger
+        assert sys.modules["__main__"].TBLogger is TBLogger  # the client's own name
+        assert isinstance(TBLogger("logs"), defining.TensorBoardLogger)
+        print("ok")
+        """,
+        env={"KERAS_BACKEND": "torch"},
+    )
+    assert out.returncode == 0 and "ok" in out.stdout, out.stderr[-3000:]

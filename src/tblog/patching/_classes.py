@@ -19,7 +19,7 @@ from tblog.core.convert import prepare_scalar, to_step, to_wall_time
 from tblog.core.tags import check_run_name
 from tblog.summary.file_writer import FileWriter as TF1FileWriter
 from tblog.writer.ranks import RankGate, not_writing
-from tblog.writer.summary_writer import SummaryWriter
+from tblog.writer.summary_writer import SummaryWriter, hparams_metric_steps
 
 PATCHED_FROM = "_tblog_patched_from"  # the original class, on every replacement class
 
@@ -73,8 +73,6 @@ class _TensorboardXMethods(SummaryWriter):
     """What tensorboardX's writer does differently from torch's: its arguments
     (``logdir``, ``write_to_disk``), ``add_scalars`` runs ``<main_tag>/<key>``,
     ``add_hparams(..., name=)`` and bool hyperparameters written as bools."""
-
-    _bool_hparams_as_numbers = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         write = kwargs.get("write_to_disk", args[6] if len(args) > 6 else True)
@@ -133,8 +131,24 @@ class _TensorboardXMethods(SummaryWriter):
         name: str | None = None,
         global_step: Any = None,
     ) -> None:
-        """tensorboardX's signature; ``name``: the sub-run (default: this writer's run)."""
-        super().add_hparams(hparam_dict, metric_dict, run_name=name, global_step=global_step)
+        """tensorboardX's signature; ``name``: the sub-run (default: this writer's run).
+        As tensorboardX: the hparams summaries at step 0, bools as bools, the metrics (new
+        tags) at ``global_step``."""
+        from tblog.core.summaries import hparams
+
+        if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
+            raise TypeError("hparam_dict and metric_dict must be dicts")
+        run = "" if name is None else check_run_name(name)
+        wall = time.time()
+        metrics = {self._tag(key): value for key, value in metric_dict.items()}
+        summaries = hparams.hparams_pb(hparam_dict, metrics, start_time_secs=wall)
+        values = [(key, prepare_scalar(value)) for key, value in metrics.items()]
+        steps = hparams_metric_steps(self, run, list(metrics), global_step)
+        for summary in summaries:
+            self._summary(summary, 0, wall, run=run)
+        for key, value in values:
+            if key in steps:
+                self._writer.scalar(run, key, value, steps[key], wall, self._scalar_encoding)
 
 
 def tensorboardx_writer(original: type) -> type:

@@ -51,9 +51,6 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     the plugin metadata on every event (what Keras' callback writes).
     """
 
-    # torch style writes bool hyperparameters as torch does: numbers (tensorboardX: bools)
-    _bool_hparams_as_numbers = True
-
     def __init__(
         self,
         log_dir: str | os.PathLike[str] | None = None,
@@ -318,7 +315,7 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
             metrics,
             hparam_domain_discrete,
             start_time_secs=wall,
-            bool_as_number=self._scalar_encoding == SIMPLE_VALUE and self._bool_hparams_as_numbers,
+            bool_as_number=self._scalar_encoding == SIMPLE_VALUE,  # torch style: as torch
         )
         values = [(key, prepare_scalar(value)) for key, value in metrics.items()]
         steps = hparams_metric_steps(self, run, list(metrics), global_step)
