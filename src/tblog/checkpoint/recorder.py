@@ -47,7 +47,6 @@ keeps its record.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +115,8 @@ class CheckpointRecorder:
                     core.settle()
             self._restored = None
             for writer in self.writers:
-                _restored_steps.pop(writer, None)
+                if getattr(writer, "restored_step", None) is not None:
+                    writer.restored_step = None
         if not self.writers:
             return
         writer = self.writers[0]
@@ -146,21 +146,9 @@ class CheckpointRecorder:
         records = _Records(value, path, on_disk, encoding, tuple(skipped))
         for i, writer in enumerate(self.writers):
             _mark(writer, value, axes, records if i == 0 else None)
-            _restored_steps[writer] = value
+            if hasattr(writer, "restored_step"):  # tblog.SummaryWriter's: watch() reads it
+                writer.restored_step = value
         return value
-
-
-_restored_steps: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
-
-
-def restored_step(writer: Any) -> int | None:
-    """The step of the checkpoint last restored into ``writer``'s runs by a
-    :class:`CheckpointRecorder` (until its next save at a later step), else ``None``: what
-    step counters of other hooks (``watch``) continue from after a resume."""
-    try:
-        return _restored_steps.get(writer)
-    except TypeError:  # not weak-referenceable or not hashable: never recorded
-        return None
 
 
 def mark_resume(writer: Any, step: Any, *, axes: Iterable[Axis] = ()) -> None:

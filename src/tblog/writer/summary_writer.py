@@ -51,6 +51,11 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     the plugin metadata on every event (what Keras' callback writes).
     """
 
+    #: The step of the checkpoint last restored into this writer's runs (set by the
+    #: checkpoint recorder until its next save at a later step), else ``None``: what the
+    #: step counters of other hooks (``watch``) continue from after a resume.
+    restored_step: int | None = None
+
     def __init__(
         self,
         log_dir: str | os.PathLike[str] | None = None,

@@ -280,9 +280,7 @@ def watch(
         if not callable(getattr(writer, method, None)):
             raise TypeError(f"writer must have {method}(), got {type(writer).__name__}")
     if start_step is None:
-        from tblog.checkpoint.recorder import restored_step
-
-        restored = restored_step(writer)
+        restored = getattr(writer, "restored_step", None)
         start_step = 0 if restored is None else restored + 1
     elif isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
         raise ValueError(f"start_step must be a non-negative int, got {start_step!r}")
