@@ -92,3 +92,31 @@ def test_watch_continues_after_kill_and_resume(tmp_path, how):
         assert [s for s, _ in ours[0][key]] == [s for s, _ in points], key
         assert [v for _, v in ours[0][key]] == pytest.approx([v for _, v in points], rel=1e-5)
     assert ref[1] and ours[1] == ref[1]
+
+
+def test_watch_starts_after_the_restored_step(tmp_path):
+    """In one process: after ``CheckpointRecorder.restored(9)`` the next training forward
+    call is step 10 (``start_step`` overrides; a negative one is refused)."""
+    import torch
+    from torch import nn
+
+    import tblog
+    from tblog.checkpoint.recorder import CheckpointRecorder
+    from tblog.integrations.torch import unwatch, watch
+
+    model = nn.Linear(2, 1)
+    w = tblog.SummaryWriter(str(tmp_path))
+    with pytest.raises(ValueError, match="start_step"):
+        watch(model, w, start_step=-1)
+    CheckpointRecorder(w).restored(9, "ckpt-9")
+    assert w.restored_step == 9
+    watch(model, w, log="parameters", log_freq=5)
+    for _ in range(6):  # steps 10..15: logging steps 10 and 15
+        model(torch.zeros(1, 2))
+    unwatch(model)
+    watch(model, w, log="parameters", log_freq=5, start_step=20)
+    model(torch.zeros(1, 2))
+    unwatch(model)
+    w.close()
+    steps = [s for s, _ in tb.scalar_series(str(tmp_path), "parameters_norm/weight")]
+    assert steps == [10, 15, 20]
