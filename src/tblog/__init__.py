@@ -24,6 +24,9 @@ _LAZY = {
     "CheckpointManager": ("tblog.checkpoint.manager", "CheckpointManager"),
     "summary": ("tblog.summary", None),
     "SystemMonitor": ("tblog.system.monitor", "SystemMonitor"),
+    "patch": ("tblog.patching", "patch"),
+    "unpatch": ("tblog.patching", "unpatch"),
+    "patched": ("tblog.patching", "patched"),
 }
 
 __all__ = [
@@ -38,16 +41,20 @@ __all__ = [
     "__version__",
     "histograms",
     "hparams",
+    "patch",
+    "patched",
     "read",
     "runs",
     "scalars",
     "summary",
+    "unpatch",
 ]
 
 if TYPE_CHECKING:
     from tblog.core.format.decode import DataLossWarning
     from tblog.core.format.records import DataLossError
     from tblog.core.write.writer import EventWriter
+    from tblog.patching import patch, patched, unpatch
     from tblog.reader.reader import histograms, hparams, read, runs, scalars
     from tblog.system.monitor import SystemMonitor
     from tblog.writer.summary_writer import SummaryWriter

@@ -1,4 +1,4 @@
-"""``python -m tblog``: the ``tblog`` command."""
+"""``python -m tblog ...``: the ``tblog`` command (``python -m tblog run train.py ...``)."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ ALLOWED = {
     "cli",
     "e2e",
     "system",
+    "patch",
 }
 TOP_LEVEL = {"conftest.py"}  # the only Python file directly under tests/
 

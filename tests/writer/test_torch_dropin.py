@@ -82,7 +82,13 @@ def _after_close(cls, logdir):
     assert len(_event_files(logdir)) == 3
 
 
-def test_logging_after_close_reopens_like_torch(tmp_path):
+def test_logging_after_close_reopens_like_torch(tmp_path, monkeypatch):
+    # torch's files are named <secs>.<host>.<pid>.<process-wide counter>: in a worker that
+    # already made 9 files in the same second, ".10" sorts before ".9" and TensorBoard reads
+    # torch's second file first. Start the counter afresh, as in a new process.
+    from tensorboard.summary.writer import event_file_writer
+
+    monkeypatch.setattr(event_file_writer, "_global_uid", event_file_writer.AtomicCounter(0))
     ours, theirs = _both(tmp_path, _after_close)
     assert ours == theirs
     assert [s for s, _ in ours[("scalars", ".", "loss")]] == [0, 1, 2, 3, 4, 5]

@@ -114,6 +114,9 @@ class CheckpointRecorder:
                 if core is not None:  # the loop went on: what is unmarked is marked at N + 1
                     core.settle()
             self._restored = None
+            for writer in self.writers:
+                if getattr(writer, "restored_step", None) is not None:
+                    writer.restored_step = None
         if not self.writers:
             return
         writer = self.writers[0]
@@ -143,6 +146,8 @@ class CheckpointRecorder:
         records = _Records(value, path, on_disk, encoding, tuple(skipped))
         for i, writer in enumerate(self.writers):
             _mark(writer, value, axes, records if i == 0 else None)
+            if hasattr(writer, "restored_step"):  # tblog.SummaryWriter's: watch() reads it
+                writer.restored_step = value
         return value
 
 

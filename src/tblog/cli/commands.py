@@ -370,11 +370,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120, help="seconds to wait for start")
     p.add_argument("-v", "--verbose", action="store_true", help="show TensorBoard's output")
     p.set_defaults(func=cmd_board)
+
+    p = sub.add_parser(
+        "run",
+        help="run a script (or -m module) with tblog.patch() applied: tblog run -h",
+        add_help=False,
+    )
+    p = sub.add_parser("install-pth", help="make TBLOG_PATCH=1 patch every Python program")
+    p.add_argument("--dir", default=None, help="site directory (default: this site-packages)")
+    p.add_argument("--remove", action="store_true", help="remove the .pth file")
+    p.set_defaults(func=cmd_install_pth)
     return parser
+
+
+def cmd_install_pth(args: argparse.Namespace) -> int:
+    """Write (or remove) ``tblog-patch.pth``: with it, ``TBLOG_PATCH=1`` patches at start."""
+    from tblog.patching.launch import install_pth
+
+    path = install_pth(args.dir, remove=args.remove)
+    print(f"{'removed' if args.remove else 'wrote'} {path}")
+    return 0
 
 
 def run(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "run":  # everything after the script is the script's
+        from tblog.patching.launch import run as run_patched
+
+        return run_patched(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -72,10 +72,18 @@ class FileWriterMethods(WriterBase):
     _file_writer: SummaryWriterFileWriter | None = None
 
     @property
-    def file_writer(self) -> SummaryWriterFileWriter:
+    def file_writer(self) -> SummaryWriterFileWriter | None:
         """torch's ``writer.file_writer``: ``add_summary``, ``add_event``, ``add_graph``,
         ``get_logdir``, ``flush``, ``close`` on this writer's run (e.g. for hparams
-        summaries built with ``torch.utils.tensorboard.summary.hparams``)."""
+        summaries built with ``torch.utils.tensorboard.summary.hparams``). ``None`` once
+        the writer is closed, as torch's; the next ``add_*`` or ``_get_file_writer()``
+        reopens it."""
+        w = self._writer
+        if w is not None and w.closed:
+            return None
+        return self._own_file_writer()
+
+    def _own_file_writer(self) -> SummaryWriterFileWriter:
         fw = self._file_writer
         if fw is None:
             fw = self._file_writer = SummaryWriterFileWriter(self)
@@ -90,7 +98,7 @@ class FileWriterMethods(WriterBase):
         if not w.closed:
             w.flush()  # runs are opened on the writer thread: let it catch up
         runs = w.run_names()
-        out = {self.log_dir: self.file_writer}
+        out = {self.log_dir: self._own_file_writer()}
         for run in runs:
             out[f"{self.log_dir}/{run}"] = SummaryWriterFileWriter(self, run)
         return out
@@ -98,18 +106,18 @@ class FileWriterMethods(WriterBase):
     def _get_file_writer(self) -> SummaryWriterFileWriter:
         """torch's ``_get_file_writer()``: the FileWriter of this run, reopened if closed."""
         self._reopen()
-        return self.file_writer
+        return self._own_file_writer()
 
     def add_summary(
         self, summary: Any, global_step: Any = None, walltime: float | None = None
     ) -> None:
         """Write a Summary proto (tblog's, TensorFlow's, ``tensorboard.compat.proto``'s, or
         its serialized bytes); TF1's old-style values are re-encoded as TensorBoard reads them."""
-        self.file_writer.add_summary(summary, global_step, walltime)
+        self._own_file_writer().add_summary(summary, global_step, walltime)
 
     def add_event(self, event: Any, step: Any = None, walltime: float | None = None) -> None:
         """Write an Event proto (any origin, or its bytes) as torch's FileWriter does."""
-        self.file_writer.add_event(event, step, walltime)
+        self._own_file_writer().add_event(event, step, walltime)
 
     def _reopen(self) -> None:
         """After ``close()``: write on into new event files in the same log dir, with the

@@ -60,6 +60,11 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     :class:`tblog.SystemMonitor` (every 10 s, into ``<log_dir>/system``) until closed.
     """
 
+    #: The step of the checkpoint last restored into this writer's runs (set by the
+    #: checkpoint recorder until its next save at a later step), else ``None``: what the
+    #: step counters of other hooks (``watch``) continue from after a resume.
+    restored_step: int | None = None
+
     def __init__(
         self,
         log_dir: str | os.PathLike[str] | None = None,
@@ -366,7 +371,11 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         wall = _time()
         metrics = {self._tag(key): value for key, value in metric_dict.items()}
         summaries = hparams.hparams_pb(
-            hparam_dict, metrics, hparam_domain_discrete, start_time_secs=wall
+            hparam_dict,
+            metrics,
+            hparam_domain_discrete,
+            start_time_secs=wall,
+            bool_as_number=self._scalar_encoding == SIMPLE_VALUE,  # torch style: as torch
         )
         values = [(key, prepare_scalar(value)) for key, value in metrics.items()]
         steps = hparams_metric_steps(self, run, list(metrics), global_step)

@@ -27,10 +27,14 @@ _BOOL = plugins_pb2.DATA_TYPE_BOOL
 _FLOAT64 = plugins_pb2.DATA_TYPE_FLOAT64
 
 
-def _hparam_value(key: str, value: Any) -> tuple[int, bool | float | str]:
-    """``(HParamDataType, python value)`` of one hyperparameter; ``TypeError`` otherwise."""
+def _hparam_value(
+    key: str, value: Any, bool_as_number: bool = False
+) -> tuple[int, bool | float | str]:
+    """``(HParamDataType, python value)`` of one hyperparameter; ``TypeError`` otherwise.
+    ``bool_as_number``: a bool is the number 0.0/1.0 (``DATA_TYPE_FLOAT64``), as torch
+    writes it."""
     if isinstance(value, (bool, np.bool_)):
-        return _BOOL, bool(value)
+        return (_FLOAT64, float(value)) if bool_as_number else (_BOOL, bool(value))
     if isinstance(value, str):
         return _STRING, value
     if isinstance(value, numbers.Real):
@@ -39,7 +43,9 @@ def _hparam_value(key: str, value: Any) -> tuple[int, bool | float | str]:
         arr = convert.to_numpy(value)
         if arr.size == 1 and arr.dtype.kind in "biuf":
             item = arr.reshape(()).item()
-            return (_BOOL, bool(item)) if arr.dtype.kind == "b" else (_FLOAT64, float(item))
+            if arr.dtype.kind == "b" and not bool_as_number:
+                return _BOOL, bool(item)
+            return _FLOAT64, float(item)
     raise TypeError(
         f"hparam_dict[{key!r}] must be a bool, int, float, str or one-element tensor, "
         f"got {type(value).__name__}"
@@ -73,6 +79,7 @@ def hparams_pb(
     hparam_domain_discrete: dict[str, list[Any]] | None = None,
     *,
     start_time_secs: float | None = None,
+    bool_as_number: bool = False,
 ) -> tuple[summary_pb2.Summary, summary_pb2.Summary, summary_pb2.Summary]:
     """The (experiment, session_start_info, session_end_info) summaries of one session.
 
@@ -81,6 +88,9 @@ def hparams_pb(
     recorded here; log the values as scalars). ``hparam_domain_discrete``: name -> list of
     every value the hyperparameter can take. Raises ``TypeError`` naming the key for values
     of other types and ``ValueError`` for a value outside its discrete domain.
+    ``bool_as_number``: write bools (values and domains) as the numbers 0.0/1.0 with type
+    ``DATA_TYPE_FLOAT64``, as torch's ``add_hparams`` does (the HParams dashboard then
+    shows them as torch's do); otherwise as ``DATA_TYPE_BOOL``, as tf.summary's API does.
     """
     if not isinstance(hparam_dict, dict):
         raise TypeError(f"hparam_dict must be a dict, got {type(hparam_dict).__name__}")
@@ -101,14 +111,14 @@ def hparams_pb(
             raise TypeError(f"hparam_dict keys must be non-empty str, got {key!r}")
         if raw is None:
             continue
-        kind, value = _hparam_value(key, raw)
+        kind, value = _hparam_value(key, raw, bool_as_number)
         start.hparams[key].CopyFrom(_proto_value(kind, value))
         info = experiment.hparam_infos.add(name=key, type=kind)
         if key in domains:
             domain = domains[key]
             if not isinstance(domain, (list, tuple)) or not domain:
                 raise TypeError(f"hparam_domain_discrete[{key!r}] must be a non-empty list")
-            typed = [_hparam_value(key, d) for d in domain]
+            typed = [_hparam_value(key, d, bool_as_number) for d in domain]
             if any(k != kind for k, _ in typed):
                 raise TypeError(
                     f"hparam_domain_discrete[{key!r}] must hold values of the type of "

@@ -53,13 +53,13 @@ class _Watch:
     """Hooks and state of one watched model."""
 
     def __init__(
-        self, model: torch.nn.Module, writer: Any, kinds: tuple[str, ...], freq: int
+        self, model: torch.nn.Module, writer: Any, kinds: tuple[str, ...], freq: int, first: int
     ) -> None:
         self.model = weakref.ref(model)
         self.writer = writer
         self.kinds = kinds
         self.freq = freq
-        self.step = -1
+        self.step = first - 1  # incremented at each training forward call
         self.edges = tensorflow_edges()
         self.pending: list[_Pending] = []
         self.current: _Pending | None = None
@@ -250,14 +250,25 @@ def _tensors(output: Any, suffix: str = "") -> list[tuple[str, torch.Tensor]]:
     return []
 
 
-def watch(model: torch.nn.Module, writer: Any, log: str = "gradients", log_freq: int = 100) -> None:
+def watch(
+    model: torch.nn.Module,
+    writer: Any,
+    log: str = "gradients",
+    log_freq: int = 100,
+    *,
+    start_step: int | None = None,
+) -> None:
     """Log histograms (and norms) of ``model``'s parameters, gradients and/or activations.
 
     ``writer``: a ``tblog.SummaryWriter`` (or anything with ``add_histogram_raw`` and
     ``add_scalar``). ``log``: ``"gradients"``, ``"parameters"``, ``"activations"`` or
-    ``"all"``. ``log_freq``: log every ``log_freq``-th training forward call. Watching a
-    model again replaces its earlier hooks. Raises ``TypeError``/``ValueError`` for a
-    non-module, a bad ``log`` or a non-positive ``log_freq``.
+    ``"all"``. ``log_freq``: log every ``log_freq``-th training forward call (the steps
+    that are multiples of it). ``start_step``: the step of the next training forward call;
+    by default 0, or N + 1 after the checkpoint of step N was restored into ``writer``'s
+    runs (``CheckpointManager.restore``, any checkpoint hook): a resumed run continues its
+    steps instead of logging at 0, ``log_freq``, ... again. Watching a model again
+    replaces its earlier hooks. Raises ``TypeError``/``ValueError`` for a non-module, a
+    bad ``log``, a non-positive ``log_freq`` or a negative ``start_step``.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -268,12 +279,17 @@ def watch(model: torch.nn.Module, writer: Any, log: str = "gradients", log_freq:
     for method in ("add_histogram_raw", "add_scalar"):
         if not callable(getattr(writer, method, None)):
             raise TypeError(f"writer must have {method}(), got {type(writer).__name__}")
+    if start_step is None:
+        restored = getattr(writer, "restored_step", None)
+        start_step = 0 if restored is None else restored + 1
+    elif isinstance(start_step, bool) or not isinstance(start_step, int) or start_step < 0:
+        raise ValueError(f"start_step must be a non-negative int, got {start_step!r}")
     unwatch(model)
     from tblog.writer.summary_writer import SummaryWriter
 
     if isinstance(writer, SummaryWriter) and writer.writer is None:
         return  # a non-zero rank under rank_zero_only: no hooks, no cost
-    _watched[model] = _Watch(model, writer, LOG_KINDS[log], log_freq)
+    _watched[model] = _Watch(model, writer, LOG_KINDS[log], log_freq, start_step)
 
 
 def unwatch(model: torch.nn.Module) -> None:
