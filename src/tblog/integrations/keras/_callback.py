@@ -17,7 +17,12 @@ import keras
 import numpy as np
 
 from tblog.checkpoint import recorder
-from tblog.core.summaries.common import metadata, string_tensor_proto, summary_value
+from tblog.core.summaries.common import (
+    DATA_CLASS_BLOB_SEQUENCE,
+    metadata,
+    string_tensor_proto,
+    summary_value,
+)
 from tblog.integrations.keras import _projector, _weights
 from tblog.integrations.keras._distribute import is_chief
 from tblog.integrations.keras._graph import model_graph_def
@@ -73,8 +78,10 @@ def _model_json_summary(model: Any) -> Any:
         config = model.to_json()
     except Exception:  # noqa: BLE001 - a model that cannot serialize just has no config
         return None
-    md = metadata("graph_keras_model", b"1")
-    return summary_value("keras", string_tensor_proto(config, shape=()), md)
+    # as TensorBoard reads Keras' own (a rank-0 string migrated by its loader): one blob, so
+    # that the Graphs dashboard finds the conceptual graph (list_blob_sequences)
+    md = metadata("graph_keras_model", b"1", data_class=DATA_CLASS_BLOB_SEQUENCE)
+    return summary_value("keras", string_tensor_proto([config], shape=(1,)), md)
 
 
 class TBCallback(keras.callbacks.Callback):  # type: ignore[misc]
