@@ -71,3 +71,19 @@ def test_tf_summary_style_keeps_bools(tmp_path):
         w.add_hparams({"shuffle": True}, {"hp/acc": 0.5}, global_step=0)
     (group,) = session_groups(str(tmp_path)).session_groups
     assert json_format.MessageToDict(group.hparams["shuffle"]) is True
+
+
+def test_repeated_add_hparams_keeps_every_call_as_a_session(tmp_path):
+    """torch's documented loop (one add_hparams per trial on one writer): torch shows one
+    session per call; the first call goes into the writer's own run, each later one into a
+    sub-run named by the time, as torch names them, so none is lost."""
+
+    w = tblog.SummaryWriter(tmp_path)
+    for i in range(3):
+        w.add_hparams({"lr": 0.1 * i, "bsize": i}, {"hparam/accuracy": 10.0 * i})
+    w.close()
+    groups = session_groups(str(tmp_path)).session_groups
+    seen = sorted(
+        (g.hparams["bsize"].number_value, [m.value for m in g.metric_values]) for g in groups
+    )
+    assert seen == [(0.0, [0.0]), (1.0, [10.0]), (2.0, [20.0])]

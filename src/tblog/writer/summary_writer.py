@@ -356,7 +356,9 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         """Log hyperparameters and their metrics to the HPARAMS dashboard.
 
         Written into this writer's own run by default (``run_name``: a sub-run, relative,
-        without ``..``). The dashboard shows each metric's last value in the run: a metric
+        without ``..``); a later call without ``run_name`` (the run has its session) makes a
+        sub-run named by the time, as torch names each call's, so every call is a session.
+        The dashboard shows each metric's last value in the run: a metric
         whose tag the run already logs adds no point; a new one is logged as a scalar at
         ``global_step``, or by default at the run's last logged step (0 in an empty run).
         Raises ``TypeError``/``ValueError`` for bad arguments, before writing anything.
@@ -366,9 +368,13 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
 
         if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
             raise TypeError("hparam_dict and metric_dict must be dicts")
-        run = "" if run_name is None else check_run_name(run_name)
-        step = to_step(global_step)
         wall = _time()
+        sessions: set[str] = self.__dict__.setdefault("_hparams_runs", set())
+        if run_name is None:
+            run = "" if "" not in sessions else check_run_name(str(wall))
+        else:
+            run = check_run_name(run_name)
+        step = to_step(global_step)
         metrics = {self._tag(key): value for key, value in metric_dict.items()}
         summaries = hparams.hparams_pb(
             hparam_dict,
@@ -384,6 +390,7 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         for key, value in values:
             if key in steps:
                 self._writer.scalar(run, key, value, steps[key], wall, self._scalar_encoding)
+        sessions.add(run)
 
     # ------------------------------------------------------------------ lifecycle
     def restart(self, step: int) -> None:
