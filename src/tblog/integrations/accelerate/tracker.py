@@ -18,6 +18,15 @@ Differences, on purpose:
   interrupted process logged after the checkpoint: one point per step. The tracker hooks
   itself into the ``Accelerator`` that starts it (``init_trackers``), or into the one given
   to :meth:`TensorBoardTracker.record_checkpoints`.
+
+Per-rank runs (``per_rank=True``): every process writes what it logs into its own run
+``<logging_dir>/<run_name>/rank_<r>`` through ``tblog.SummaryWriter(..., per_rank=True)``;
+the main process also writes the main run. accelerate 1.x runs ``Accelerator.init_trackers``
+and ``Accelerator.log`` on the main process only (whatever a tracker's
+``main_process_only``), so on every process call :meth:`TensorBoardTracker.attach` once
+with the ``Accelerator`` (before ``init_trackers``): on the other processes it starts the
+tracker and makes that accelerator's ``log`` reach it (and ``end_training`` finish it).
+The configuration and the checkpoint records stay on the main process.
 """
 
 from __future__ import annotations
@@ -40,15 +49,29 @@ STEP_FILE = "tblog_tracker.json"  # in a checkpoint directory: the step it was s
 
 class TensorBoardTracker(GeneralTracker):  # type: ignore[misc]
     """A tracker for ``Accelerator(log_with=TensorBoardTracker(run_name, logging_dir))``
-    (see the module docstring); ``kwargs`` go to ``tblog.SummaryWriter``."""
+    (see the module docstring); ``kwargs`` go to ``tblog.SummaryWriter``.
+
+    ``per_rank``: every process writes its own run ``rank_<r>`` (the tracker runs on every
+    process: ``main_process_only`` is false; call :meth:`attach` on every process)."""
 
     name = "tensorboard"
     requires_logging_directory = True
 
-    def __init__(self, run_name: str, logging_dir: str | os.PathLike[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        run_name: str,
+        logging_dir: str | os.PathLike[str],
+        *,
+        per_rank: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
         self.run_name = run_name
         self.logging_dir_param = logging_dir
+        self.per_rank = per_rank
+        if per_rank:
+            self.main_process_only = False
+            kwargs["per_rank"] = True
         self.init_kwargs = kwargs
         self.writer: SummaryWriter | None = None
         self.last_step: int | None = None  # the largest step logged so far
@@ -59,8 +82,24 @@ class TensorBoardTracker(GeneralTracker):  # type: ignore[misc]
         self.logging_dir = os.path.join(self.logging_dir_param, self.run_name)
         self.writer = SummaryWriter(self.logging_dir, **self.init_kwargs)
         accelerator = _starting_accelerator(self)
-        if accelerator is not None:
+        if accelerator is not None and _is_main(accelerator):
             self.record_checkpoints(accelerator)
+
+    def attach(self, accelerator: Any) -> None:
+        """Make ``accelerator`` drive this ``per_rank`` tracker on every process (call it on
+        every process, before ``init_trackers``). On the main process ``init_trackers`` starts
+        the tracker as usual; on the others this starts it, adds it to
+        ``accelerator.trackers`` (so ``end_training`` finishes it) and makes that
+        accelerator's ``log`` (main process only in accelerate) call the trackers that are
+        not main-process-only."""
+        if not self.per_rank:
+            raise ValueError("TensorBoardTracker.attach is for per_rank=True trackers")
+        if _is_main(accelerator) or any(t is self for t in accelerator.trackers):
+            return
+        self.start()
+        accelerator.trackers.append(self)
+        if not getattr(accelerator.log, "_tblog_every_rank", False):
+            accelerator.log = _log_on_every_rank(accelerator)
 
     @property
     def tracker(self) -> SummaryWriter | None:
@@ -154,3 +193,23 @@ def _starting_accelerator(tracker: TensorBoardTracker) -> Any:
         return None
     finally:
         del frame
+
+
+def _is_main(accelerator: Any) -> bool:
+    return bool(accelerator.is_main_process)
+
+
+def _log_on_every_rank(accelerator: Any) -> Any:
+    """``accelerator.log`` for a process other than the main one: calls the trackers that
+    are not main-process-only (accelerate's own ``log`` does nothing there)."""
+
+    def log(
+        values: dict[str, Any], step: int | None = None, log_kwargs: dict[str, Any] | None = None
+    ) -> None:
+        kwargs = log_kwargs or {}
+        for tracker in accelerator.trackers:
+            if not getattr(tracker, "main_process_only", True):
+                tracker.log(values, step=step, **kwargs.get(tracker.name, {}))
+
+    log._tblog_every_rank = True  # type: ignore[attr-defined]
+    return log
