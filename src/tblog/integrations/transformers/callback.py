@@ -21,6 +21,15 @@ TensorBoard drops what the interrupted process logged after that checkpoint: one
 per step. The resumed run must log into the same directory (set
 ``TENSORBOARD_LOGGING_DIR`` or pass ``tb_writer``: the default directory has the time in
 its name).
+
+Per-rank runs (``per_rank=True``): every process writes (not only the world's process
+zero), through ``tblog.SummaryWriter(log_dir, per_rank=True)``: each into its own run
+``<log_dir>/rank_<r>``, process zero also into the main run. All processes need the same
+``log_dir``: ``$TENSORBOARD_LOGGING_DIR`` when set, else the default name computed by
+process zero and sent to the others at ``on_train_begin`` (a broadcast on the default
+``torch.distributed`` group, which the Trainer has set up; every process runs
+``on_train_begin`` at the same point), so no two processes depend on sharing a clock.
+Checkpoint records stay on process zero. A ``tb_writer`` given is used as it is.
 """
 
 from __future__ import annotations
@@ -71,16 +80,26 @@ class TensorBoardCallback(TrainerCallback):
     as transformers would); by default one is made at the first ``on_train_begin`` or
     ``on_log`` of the world's process zero. Use it as
     ``Trainer(..., report_to="none", callbacks=[TensorBoardCallback()])``.
+
+    ``per_rank``: every process writes its own run ``rank_<r>`` (see the module docstring).
     """
 
-    def __init__(self, tb_writer: Any = None) -> None:
+    def __init__(self, tb_writer: Any = None, *, per_rank: bool = False) -> None:
         self.tb_writer = tb_writer
+        self.per_rank = per_rank
         env = os.getenv("TENSORBOARD_LOGGING_DIR")
         self.logging_dir: str | None = os.path.expanduser(env) if env is not None else None
 
     # ------------------------------------------------------------------ writer
     def _init_summary_writer(self, args: Any) -> None:
-        self.tb_writer = SummaryWriter(log_dir=self.logging_dir)
+        if self.per_rank:
+            self.tb_writer = SummaryWriter(log_dir=self.logging_dir, per_rank=True)
+        else:
+            self.tb_writer = SummaryWriter(log_dir=self.logging_dir)
+
+    def _writes(self, state: Any) -> bool:
+        """Whether this process writes: process zero, or every process with ``per_rank``."""
+        return self.per_rank or bool(state.is_world_process_zero)
 
     def _recorder(self) -> CheckpointRecorder | None:
         """The recorder of a tblog writer (``None`` for another writer, which gets no records)."""
@@ -89,16 +108,21 @@ class TensorBoardCallback(TrainerCallback):
 
     # ------------------------------------------------------------------ events
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if not state.is_world_process_zero:
+        if not self._writes(state):
             return
+        default = _default_logdir()
+        if self.per_rank and (self.logging_dir is None or state.is_hyper_param_search):
+            default = _from_process_zero(default)  # every process runs on_train_begin
         if state.is_hyper_param_search and state.trial_name is not None:
-            self.logging_dir = os.path.join(args.output_dir, _default_logdir(), state.trial_name)
+            self.logging_dir = os.path.join(args.output_dir, default, state.trial_name)
         if self.logging_dir is None:
-            self.logging_dir = os.path.join(args.output_dir, _default_logdir())
+            self.logging_dir = os.path.join(args.output_dir, default)
         if self.tb_writer is None:
             self._init_summary_writer(args)
         if self.tb_writer is None:
             return
+        if not state.is_world_process_zero:
+            return  # a per_rank process: the args, config and records are process zero's
         self.tb_writer.add_text("args", args.to_json_string())
         model = kwargs.get("model")
         if model is not None and getattr(model, "config", None) is not None:
@@ -112,7 +136,7 @@ class TensorBoardCallback(TrainerCallback):
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
-        if not state.is_world_process_zero:
+        if not self._writes(state):
             return
         if self.tb_writer is None:
             self._init_summary_writer(args)
@@ -147,6 +171,18 @@ class TensorBoardCallback(TrainerCallback):
         if self.tb_writer:
             self.tb_writer.close()
             self.tb_writer = None
+
+
+def _from_process_zero(name: str) -> str:
+    """``name`` as process zero of the default ``torch.distributed`` group has it (``name``
+    itself without a group)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return name
+    box: list[Any] = [name]
+    dist.broadcast_object_list(box, src=0)
+    return str(box[0])
 
 
 def _checkpoint_dir(args: Any, state: Any) -> str:
