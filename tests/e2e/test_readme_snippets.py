@@ -127,7 +127,9 @@ def test_snippets_write_to_their_own_directories(ran):
 def _cli_lines() -> list[str]:
     """The README's ``tblog ...`` command lines (comments dropped), ``board`` left out."""
     lines = []
-    for _line, _why, code in _blocks("bash"):
+    for _line, why, code in _blocks("bash"):
+        if why:  # a fragment: names the reader's own program (tests/patch runs the launcher)
+            continue
         for text in code.splitlines():
             text = text.split("  #")[0].strip()
             if text.startswith("tblog ") and not text.startswith("tblog board"):
