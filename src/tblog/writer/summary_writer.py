@@ -99,6 +99,8 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         self._ranks = Ranks(path, self._writes, per_rank, rank_zero_only, reduce_timeout, options)
         super().__init__(path, self._ranks.events, scalar_encoding, histogram_encoding)
         self.purge_step = purge_step
+        self._hparams_runs: set[str] = set()  # runs that hold an add_hparams session
+        self._monitor: Any = None  # the system_stats SystemMonitor, until close()
         events = self._ranks.events
         if events is not None and run_info is not False:
             from tblog.system.run_info import queue_run_info
@@ -369,7 +371,7 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         if not isinstance(hparam_dict, dict) or not isinstance(metric_dict, dict):
             raise TypeError("hparam_dict and metric_dict must be dicts")
         wall = _time()
-        sessions: set[str] = self.__dict__.setdefault("_hparams_runs", set())
+        sessions = self._hparams_runs
         if run_name is None:
             run = "" if "" not in sessions else check_run_name(str(wall))
         else:
@@ -409,7 +411,7 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
         event files in the same runs), as torch's writer does. A ``system_stats`` monitor
         takes its last sample and stops before this returns (it does not restart)."""
         self._writer.close()
-        monitor = self.__dict__.pop("_monitor", None)
+        monitor, self._monitor = self._monitor, None
         if monitor is not None:
             monitor.stop(timeout=30)
 

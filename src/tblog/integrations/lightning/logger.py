@@ -414,7 +414,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
 
         exp.flush()
         records = STEP_TAG.rsplit("/", 1)[0] + "/"
-        run = load_runs(self.log_dir, warn=False).get(".")
+        # this run only: its sub-runs (add_scalars, system, ranks) are not its session's
+        run = load_runs(self.log_dir, runs=".".__eq__, warn=False).get(".")
         if run is None:
             return None
         tags = sorted(
