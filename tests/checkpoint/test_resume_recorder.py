@@ -128,3 +128,39 @@ def test_save_records_written_again_at_a_mark_read_as_the_first_ones(tmp_path, s
         legacy.Reload()
         assert [e.step for e in legacy.Scalars("checkpoint/step")] == plugin
         assert [e.value for e in legacy.Scalars("checkpoint/step")] == [3.0, 6.0, 9.0]
+
+
+@pytest.mark.parametrize("style", ["torch", "tf.summary"])
+def test_a_resumed_save_at_a_newer_checkpoints_step_adds_no_second_point(tmp_path, style):
+    """Resumed from an older checkpoint, the loop saves again at the steps of the newer
+    ones still on disk (Lightning's ``epoch=1-step=8-v1.ckpt``): ``checkpoint/step`` keeps
+    one point per step, and both saves keep their text."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    first = tblog.SummaryWriter(tmp_path, style=style)
+    rec = CheckpointRecorder(first)
+    for s in range(10):
+        first.add_scalar("loss", float(s), s)
+        if s in (3, 6, 9):
+            rec.saved(s, f"ckpt-{s}")
+    first.close()
+    time.sleep(1.05)
+    second = tblog.SummaryWriter(tmp_path, style=style)
+    CheckpointRecorder(second).restored(3, "ckpt-3")
+    for s in range(4, 13):
+        second.add_scalar("loss", 100.0 + s, s)
+        if s in (6, 9, 12):  # a new recorder each time, as the Lightning logger makes
+            CheckpointRecorder(second).saved(s, f"ckpt-{s}-v1")
+    second.close()
+    assert tb.scalar_series(tmp_path, "checkpoint/step") == [(s, float(s)) for s in (3, 6, 9, 12)]
+    texts = [
+        (e.step, tb.array(e).item().decode())
+        for e in tb.accumulator(tmp_path).Tensors("checkpoint/saved/text_summary")
+    ]
+    for s in (6, 9):
+        assert (s, f"step {s}: `ckpt-{s}`") in texts
+        assert (s, f"step {s}: `ckpt-{s}-v1`") in texts
+    if style == "torch":
+        legacy = event_accumulator.EventAccumulator(str(tmp_path))
+        legacy.Reload()
+        assert [e.step for e in legacy.Scalars("checkpoint/step")] == [3, 6, 9, 12]

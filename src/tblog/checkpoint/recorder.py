@@ -42,7 +42,9 @@ No state is kept here between calls but the recorder's own.
 **Records.** At the mark of its first writer's run the restore is recorded
 (``checkpoint/restored`` at S) and the save records of every checkpoint still on disk
 at a step >= S are written again (the START purges them), so every checkpoint on disk
-keeps its record.
+keeps its record. A save of the resumed loop at the step of such a record (resumed from
+an older checkpoint, it reaches the newer ones' steps again) adds its text but no second
+``checkpoint/step`` point (the writer's ``carried_saves``): one point per step.
 """
 
 from __future__ import annotations
@@ -120,7 +122,11 @@ class CheckpointRecorder:
         if not self.writers:
             return
         writer = self.writers[0]
-        writer.add_scalar(STEP_TAG, float(step), step)
+        carried: frozenset[int] = getattr(writer, "carried_saves", frozenset())
+        if step in carried:  # its point, from the earlier process's save, is there
+            writer.carried_saves = carried - {step}
+        else:
+            writer.add_scalar(STEP_TAG, float(step), step)
         writer.add_text(SAVED_TAG, f"step {step}: `{path}`{_fmt_metrics(metrics)}", step)
         writer.flush()
 
@@ -145,7 +151,9 @@ class CheckpointRecorder:
         encoding = getattr(first, "scalar_encoding", events.TENSOR)
         records = _Records(value, path, on_disk, encoding, tuple(skipped))
         for i, writer in enumerate(self.writers):
-            _mark(writer, value, axes, records if i == 0 else None)
+            carried = _mark(writer, value, axes, records if i == 0 else None)
+            if i == 0 and hasattr(writer, "carried_saves"):
+                writer.carried_saves = carried
             if hasattr(writer, "restored_step"):  # tblog.SummaryWriter's: watch() reads it
                 writer.restored_step = value
         return value
@@ -165,13 +173,16 @@ def mark_resume(writer: Any, step: Any, *, axes: Iterable[Axis] = ()) -> None:
     _mark(writer, to_step(step, "step", non_negative=True), axes, None)
 
 
-def _mark(writer: Any, step: int, axes: Iterable[Axis], records: _Records | None) -> None:
-    """Queue the marks of ``writer``'s runs: one plan per run, from a scan of its files."""
+def _mark(
+    writer: Any, step: int, axes: Iterable[Axis], records: _Records | None
+) -> frozenset[int]:
+    """Queue the marks of ``writer``'s runs: one plan per run, from a scan of its files.
+    Returns the steps above ``step`` whose save records ``records`` writes again."""
     groups: list[tuple[tuple[str, ...], int]] = [((), step)]
     groups += [(tuple(a.prefixes), to_step(a.step, "axis step", non_negative=True)) for a in axes]
     core = writer.writer  # the EventWriter; None on non-zero ranks
     if core is None:
-        return
+        return frozenset()
     writer.flush()  # the scan below sees all that was logged before the restore
     keep: list[resume_scan.Keep] = []
     if len(groups) > 1:
@@ -191,6 +202,7 @@ def _mark(writer: Any, step: int, axes: Iterable[Axis], records: _Records | None
         for run, scan in scans.items()
     }
     core.mark(groups, plans)
+    return frozenset() if records is None else records.carried(scans[""], step)
 
 
 class _InGroup:
@@ -258,6 +270,14 @@ class _Records:
         self.encoding = encoding  # the writer's scalar encoding, as saved() wrote them
         self.on_disk = None if on_disk is None else {int(s) for s in on_disk}
         self.skipped = skipped
+
+    def carried(self, scan: resume_scan.RunScan, above: int) -> frozenset[int]:
+        """The steps above ``above`` whose save records :meth:`events` writes again."""
+        return frozenset(
+            s
+            for _, s, _, _ in scan.copies
+            if s > above and (self.on_disk is None or s in self.on_disk)
+        )
 
     def events(self, scan: resume_scan.RunScan, start: int, wall: float) -> list[bytes]:
         out = []

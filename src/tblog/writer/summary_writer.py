@@ -64,6 +64,10 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     #: checkpoint recorder until its next save at a later step), else ``None``: what the
     #: step counters of other hooks (``watch``) continue from after a resume.
     restored_step: int | None = None
+    #: The steps above ``restored_step`` of checkpoints an earlier process saved that are
+    #: still on disk: the recorder wrote their ``checkpoint/step`` points again at the
+    #: resume, so a save of the resumed loop at one of them writes only its text.
+    carried_saves: frozenset[int] = frozenset()
 
     def __init__(
         self,
