@@ -84,12 +84,19 @@ class Collective(Protocol):
 
 
 class ProcessGroup(Protocol):
-    """The framework's default process group: its size, and ``all_reduce(value, op)``
-    (``op``: ``"sum"``, ``"mean"``, ``"min"``, ``"max"``) issued asynchronously."""
+    """The framework's default process group: its size, ``all_reduce(value, op)`` (``op``:
+    ``"sum"``, ``"mean"``, ``"min"``, ``"max"``) issued asynchronously, and the group's
+    key-value store: ``publish(key, value)`` sets a string without waiting, ``lookup(key,
+    timeout)`` waits up to ``timeout`` seconds for it (``None`` when it does not come or the
+    group has no store). Neither is a collective: ranks call them in any order."""
 
     world_size: int
 
     def all_reduce(self, value: Any, op: str, /) -> Collective: ...
+
+    def publish(self, key: str, value: str, /) -> bool: ...
+
+    def lookup(self, key: str, timeout: float, /) -> str | None: ...
 
 
 class DefaultGroup(Protocol):
@@ -113,7 +120,7 @@ class Adapter:
     - ``name_scope()``: the framework's current name scope (``"a/b"``, ``""`` outside any),
       which ``tblog.summary`` ops prefix their tags with.
     - ``default_group()``: the initialised default process group (a :class:`ProcessGroup`:
-      world size, asynchronous ``all_reduce``), else ``None``.
+      world size, asynchronous ``all_reduce``, its key-value store), else ``None``.
     """
 
     name: str

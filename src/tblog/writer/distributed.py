@@ -73,6 +73,20 @@ def world_size() -> int:
     return 1
 
 
+def publish(key: str, value: str) -> bool:
+    """Set ``key`` to ``value`` in the default group's store, for :func:`lookup` on the
+    other ranks; never waits. ``False`` without a process group or a store."""
+    group = default_group()
+    return bool(group is not None and group.publish(key, value))
+
+
+def lookup(key: str, timeout: float) -> str | None:
+    """The value some rank gave ``key`` with :func:`publish`, waiting up to ``timeout``
+    seconds for it; ``None`` after that, or without a process group or a store."""
+    group = default_group()
+    return None if group is None else group.lookup(key, timeout)
+
+
 def rank_run(rank: int, world: int) -> str:
     """``rank_<rank>`` zero-padded to the width of the highest rank of ``world``."""
     width = len(str(max(world, rank + 1) - 1))

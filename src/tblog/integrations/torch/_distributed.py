@@ -10,6 +10,10 @@ caller's thread without waiting (``async_op=True``) and read on tblog's writer t
   that event. A collective NCCL cannot complete is ended by NCCL's watchdog after the
   group's timeout (``init_process_group(timeout=...)``), not by tblog's ``reduce_timeout``.
 - ``"mean"`` is a sum divided by the world size (``ReduceOp.AVG`` is NCCL-only).
+
+The group's store (``publish``/``lookup``) is the ``TCPStore`` (or file store) the ranks met
+on at ``init_process_group``; torch exposes it as ``distributed_c10d._get_default_store``
+only, so a torch without that function has no store here (lookups answer ``None``).
 """
 
 from __future__ import annotations
@@ -105,6 +109,43 @@ class DefaultGroup:
 
     def all_reduce(self, value: Any, op: str, /) -> AllReduce:
         return AllReduce(value, op, self.world_size, self._backend)
+
+    def publish(self, key: str, value: str, /) -> bool:
+        """Set ``key`` in the group's store (the rendezvous ``TCPStore`` every rank shares);
+        ``False`` when the group has none."""
+        store = _store()
+        if store is None:
+            return False
+        store.set(_KEY_PREFIX + key, value)
+        return True
+
+    def lookup(self, key: str, timeout: float, /) -> str | None:
+        """``key``'s value in the group's store once some rank has set it, waiting up to
+        ``timeout`` seconds; ``None`` after that, or when the group has no store."""
+        store = _store()
+        if store is None:
+            return None
+        try:
+            store.wait([_KEY_PREFIX + key], datetime.timedelta(seconds=timeout))
+            return bytes(store.get(_KEY_PREFIX + key)).decode("utf-8")
+        except RuntimeError:  # DistStoreError: timed out, or the store is gone
+            return None
+
+
+_KEY_PREFIX = "tblog/"
+
+
+def _store() -> Any:
+    """The default group's store (the one ``init_process_group`` rendezvoused on)."""
+    from torch.distributed import distributed_c10d
+
+    get = getattr(distributed_c10d, "_get_default_store", None)
+    if get is None:
+        return None
+    try:
+        return get()
+    except (RuntimeError, ValueError):
+        return None
 
 
 def default_group() -> DefaultGroup | None:
