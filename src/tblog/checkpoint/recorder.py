@@ -173,9 +173,7 @@ def mark_resume(writer: Any, step: Any, *, axes: Iterable[Axis] = ()) -> None:
     _mark(writer, to_step(step, "step", non_negative=True), axes, None)
 
 
-def _mark(
-    writer: Any, step: int, axes: Iterable[Axis], records: _Records | None
-) -> frozenset[int]:
+def _mark(writer: Any, step: int, axes: Iterable[Axis], records: _Records | None) -> frozenset[int]:
     """Queue the marks of ``writer``'s runs: one plan per run, from a scan of its files.
     Returns the steps above ``step`` whose save records ``records`` writes again."""
     groups: list[tuple[tuple[str, ...], int]] = [((), step)]

@@ -8,6 +8,7 @@ import os
 
 import pytest
 import tb
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning_ranks import RankDigits
 from lightning_support import fit
 
@@ -17,13 +18,12 @@ pytestmark = pytest.mark.slow  # a 2-process Lightning Trainer fit
 
 
 def test_ddp_spawn_per_rank_runs_hold_each_ranks_points(tmp_path):
-    # version given, as the README asks for per_rank: without it the ranks' agreement on
-    # rank 0's version races with rank 1 opening its run in log_hyperparams (known, open)
-    logger = tblog.TBLogger(str(tmp_path), per_rank=True, version=0)
+    (tmp_path / "lightning_logs" / "version_0").mkdir(parents=True)  # an earlier run
+    logger = tblog.TBLogger(str(tmp_path), per_rank=True)  # the ranks agree on version_1
     fit(logger, max_epochs=1, validate=False, model=RankDigits(), strategy="ddp_spawn", devices=2)
     root = tmp_path / "lightning_logs"
-    assert os.listdir(root) == ["version_0"]  # every rank wrote into the one version
-    run_dir = root / "version_0"
+    assert sorted(os.listdir(root)) == ["version_0", "version_1"]  # every rank in one
+    run_dir = root / "version_1"
     assert sorted(p.name for p in run_dir.iterdir() if p.is_dir()) == ["rank_0", "rank_1"]
     got = tb.mux_scalars(str(run_dir))
     # 256 samples, 2 ranks, batch 64: 2 steps on each rank; rank r logs 100 r + batch
@@ -33,3 +33,25 @@ def test_ddp_spawn_per_rank_runs_hold_each_ranks_points(tmp_path):
     assert got[("rank_0", "train/loss")] == got[(".", "train/loss")]
     assert [s for s, _ in got[("rank_1", "train/loss")]] == [0, 1]
     assert got[("rank_1", "train/loss")] != got[("rank_0", "train/loss")]  # other data
+
+
+def test_ddp_spawn_per_rank_resume_continues_every_ranks_run(tmp_path):
+    # rank 0 claims version_1 for the resumed fit, then continues the checkpoint's
+    # version_0: every rank follows it, and each run shows one point per step
+    save_dir = str(tmp_path)
+    ckpt = ModelCheckpoint(every_n_epochs=1, save_top_k=-1)
+    first = tblog.TBLogger(save_dir, per_rank=True)
+    spawn = {"validate": False, "model": RankDigits(), "strategy": "ddp_spawn", "devices": 2}
+    fit(first, max_epochs=2, callbacks=[ckpt], **spawn)
+    run_dir = tmp_path / "lightning_logs" / "version_0"
+    resume_from = run_dir / "checkpoints" / "epoch=0-step=2.ckpt"
+    assert resume_from.exists()
+    logger = tblog.TBLogger(save_dir, per_rank=True)
+    ckpt = ModelCheckpoint(every_n_epochs=1, save_top_k=-1)
+    fit(logger, max_epochs=3, callbacks=[ckpt], ckpt_path=str(resume_from), **spawn)
+    assert os.listdir(tmp_path / "lightning_logs") == ["version_0"]
+    got = tb.mux_scalars(str(run_dir))
+    # 2 steps an epoch on each rank; rank r logs 100 r + batch index
+    for run, r in [(".", 0), ("rank_0", 0), ("rank_1", 1)]:
+        assert got[(run, "rank/id")] == [(s, 100.0 * r + s % 2) for s in range(6)], run
+    assert [s for s, _ in got[(".", "checkpoint/step")]] == [2, 4, 6]

@@ -148,18 +148,29 @@ def move_checkpoint_dirs(trainer: Any, old_dir: str, new_dir: str) -> None:
             cb.dirpath = os.path.join(new_dir, "checkpoints")
 
 
-def remove_own_run(log_dir: str, version_dir: str) -> None:
-    """Delete what this process wrote into ``log_dir`` (its event files) and the now empty
-    directories up to ``version_dir``; anything else there stays."""
+def remove_own_run(log_dir: str, version_dir: str, move_to: str | None = None) -> None:
+    """Delete what this process wrote into ``log_dir`` and the runs below it (its event
+    files: a ``per_rank`` writer's ``rank_<r>`` run, ``add_scalars`` sub-runs), or with
+    ``move_to`` move those files to the same places under ``move_to``; then remove the now
+    empty directories up to ``version_dir``. Anything else there stays."""
     pid = f".{os.getpid()}."
-    try:
-        names = os.listdir(log_dir)
-    except OSError:
-        return
-    for name in names:
-        if is_event_file(name) and pid in name:
+    for top, _dirs, names in os.walk(log_dir, topdown=False):
+        for name in names:
+            if not (is_event_file(name) and pid in name):
+                continue
+            path = os.path.join(top, name)
             try:
-                os.remove(os.path.join(log_dir, name))
+                if move_to is None:
+                    os.remove(path)
+                else:
+                    dest = os.path.join(move_to, os.path.relpath(top, log_dir))
+                    os.makedirs(dest, exist_ok=True)
+                    os.replace(path, os.path.join(dest, name))
+            except OSError:
+                pass
+        if os.path.normpath(top) != os.path.normpath(log_dir):
+            try:
+                os.rmdir(top)
             except OSError:
                 pass
     path = log_dir

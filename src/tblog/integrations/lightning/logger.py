@@ -18,14 +18,14 @@ from tblog.checkpoint.recorder import CheckpointRecorder
 from tblog.core.convert import to_step
 from tblog.core.storage import open_storage
 from tblog.core.tags import clean_tag
-from tblog.integrations.lightning import _compat, _graph, _hparams, _layout, _trainer
+from tblog.integrations.lightning import _compat, _graph, _hparams, _layout, _ranks, _trainer
 from tblog.integrations.lightning._compat import (
     PACKAGE,
     rank_zero_experiment,
     rank_zero_only,
     rank_zero_warn,
 )
-from tblog.integrations.lightning._ranks import agree_on_version, rank_zero_or_per_rank
+from tblog.integrations.lightning._ranks import rank_zero_or_per_rank
 from tblog.writer.summary_writer import SummaryWriter
 
 _WRITER_KWARGS = frozenset(inspect.signature(SummaryWriter).parameters) - {"log_dir"}
@@ -51,8 +51,9 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     (how the logger learns of the restore: :mod:`tblog.integrations.lightning._trainer`).
     Only global rank 0 writes; with ``per_rank=True`` (a writer keyword) every rank also
     writes its ``log_metrics`` into its own run ``<log_dir>/rank_<r>`` (rank 0 into the main
-    run too), the ranks agreeing on rank 0's version when the Trainer logs hyperparameters
-    (give ``version`` when ``enable_autolog_hparams=False``).
+    run too). Without ``version`` the ranks take rank 0's version from the process group's
+    store when they first need it, waiting up to 5 minutes for rank 0 to choose it
+    (:mod:`tblog.integrations.lightning._ranks`).
     """
 
     NAME_HPARAMS_FILE = "hparams.yaml"
@@ -94,6 +95,9 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self._prefix = prefix
         self._writer_kwargs = writer_kwargs
         self._per_rank = bool(writer_kwargs.get("per_rank", False))
+        # per_rank: the store key of rank 0's version, and whether rank 0 published it
+        self._version_key = _ranks.version_key() if self._per_rank else ""
+        self._version_published = version is not None
         self._kwargs = writer_kwargs  # TensorBoardLogger's name for them
         self._experiment: SummaryWriter | None = None
         self._continuing = False  # the run directory held event files when opened
@@ -116,7 +120,17 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     def version(self) -> int | str:
         """The run's version; claimed on first access (see the class docstring)."""
         if self._version is None:
-            self._version = self._get_next_version()
+            if self._per_rank and _compat.rank() != 0:
+                agreed = _ranks.rank_zero_version(self._version_key, self._get_next_version)
+                if agreed is None:  # no process group yet: a guess, kept only by _open
+                    return self._get_next_version()
+                self._version = agreed
+            else:
+                self._version = self._get_next_version()
+        if not self._version_published and _compat.rank() == 0:
+            self._version_published = not self._per_rank or _ranks.publish_version(
+                self._version_key, self._version
+            )
         return self._version
 
     def _get_next_version(self) -> int | str:
@@ -184,6 +198,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         return self._experiment
 
     def _open(self) -> SummaryWriter:
+        if self._per_rank and self._version is None and _compat.rank() != 0:
+            self._version = self.version  # a guess (no group yet), moved by log_graph
         log_dir = self.log_dir
         if self.root_dir:  # made even when a subclass puts log_dir elsewhere, as Lightning does
             _layout.make_dirs(self.root_dir)
@@ -271,11 +287,24 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     def log_graph(self, model: Any, input_array: Any = None) -> None:
         """Trace ``model`` with ``input_array`` (default ``model.example_input_array``) into
         the Graphs dashboard when the logger was made with ``log_graph=True``. (Called by
-        the Trainer on every rank; ``per_rank`` loggers agree on the version here.)"""
-        if self._per_rank:
-            agree_on_version(self, model)
+        the Trainer on every rank, after any restore: a ``per_rank`` logger's other ranks
+        follow rank 0 into its version here.)"""
         if _compat.rank() == 0:
             self._trace_graph(model, input_array)
+        elif self._per_rank:
+            self._follow_rank_zero(model)
+
+    def _follow_rank_zero(self, model: Any) -> None:
+        """A ``per_rank`` logger on a rank but 0: move a run opened before the ranks could
+        agree (no process group yet) into rank 0's version, then continue the checkpoint
+        being resumed from, as rank 0 does (every rank reads the same checkpoint)."""
+        current = self._version
+        if not self._version_given and self._experiment is not None and current is not None:
+            agreed = _ranks.rank_zero_version(self._version_key, lambda: current)
+            trainer = _trainer.trainer_of(model)
+            if agreed is not None and agreed != current:
+                self._move_to(trainer, agreed, keep=True)  # what it logged goes with it
+        self._on_fit_model(model)
 
     def _trace_graph(self, model: Any, input_array: Any) -> None:
         self._on_fit_model(model)
@@ -343,16 +372,17 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self._last_step = max(self._last_step, step)
         CheckpointRecorder(self.experiment).restored(step, str(ckpt_path))
 
-    def _move_to(self, trainer: Any, version: int | str) -> None:
+    def _move_to(self, trainer: Any, version: int | str, keep: bool = False) -> None:
         """Continue in ``version`` instead of the version claimed for this fit (whose
-        directory only holds what this process wrote: removed)."""
+        directory only holds what this process wrote: removed, or with ``keep`` moved into
+        ``version``)."""
         old_dir, old_version_dir = self.log_dir, self._version_dir()
         if self._experiment is not None:
             self._experiment.close()
             self._experiment = None
         self._version = version
         if not _layout.is_remote(old_dir):
-            _trainer.remove_own_run(old_dir, old_version_dir)
+            _trainer.remove_own_run(old_dir, old_version_dir, self.log_dir if keep else None)
         _trainer.move_checkpoint_dirs(trainer, old_version_dir, self._version_dir())
         self._hparams_saved = False
 
