@@ -5,12 +5,16 @@ that rank's points (read back with TensorBoard's loaders)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import tb
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning_ranks import RankDigits
 from lightning_support import fit
+from paths import SUPPORT
+from ranks import free_port
 
 import tblog
 
@@ -55,3 +59,39 @@ def test_ddp_spawn_per_rank_resume_continues_every_ranks_run(tmp_path):
     for run, r in [(".", 0), ("rank_0", 0), ("rank_1", 1)]:
         assert got[(run, "rank/id")] == [(s, 100.0 * r + s % 2) for s in range(6)], run
     assert [s for s, _ in got[(".", "checkpoint/step")]] == [2, 4, 6]
+
+
+DDP_SCRIPT = f"""
+import sys
+sys.path.insert(0, {str(SUPPORT)!r})
+from lightning_ranks import RankDigits
+from lightning_support import fit
+import tblog
+
+# strategy="ddp" re-runs this script for rank 1: each process makes its own logger
+fit(tblog.TBLogger(sys.argv[1], per_rank=True), max_epochs=1, validate=False,
+    model=RankDigits(), strategy="ddp", devices=2)
+"""
+
+
+def test_ddp_subprocess_ranks_each_make_their_logger_and_share_one_version(tmp_path):
+    # Lightning's default multi-process launcher: the script runs again for each rank
+    (tmp_path / "lightning_logs" / "version_0").mkdir(parents=True)  # an earlier run
+    script = tmp_path / "train.py"
+    script.write_text(DDP_SCRIPT)
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+    env.pop("RANK", None), env.pop("LOCAL_RANK", None), env.pop("WORLD_SIZE", None)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    root = tmp_path / "lightning_logs"
+    assert sorted(os.listdir(root)) == ["version_0", "version_1"]
+    got = tb.mux_scalars(str(root / "version_1"))
+    assert got[("rank_0", "rank/id")] == [(0, 0.0), (1, 1.0)]
+    assert got[("rank_1", "rank/id")] == [(0, 100.0), (1, 101.0)]
