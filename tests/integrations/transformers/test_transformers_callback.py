@@ -140,3 +140,22 @@ def test_sigkilled_trainer_resumed_shows_one_point_per_step(tmp_path, monkeypatc
     assert tb.scalar_series(logdir, "checkpoint/step") == [(3, 3.0), (6, 6.0), (9, 9.0), (10, 10.0)]
     restored = _texts(logdir)["checkpoint/restored/text_summary"]
     assert [s for s, _ in restored] == [7] and "checkpoint-6" in restored[0][1]
+
+
+@pytest.mark.slow
+def test_resumed_from_an_older_checkpoint_each_save_is_one_point(tmp_path, monkeypatch):
+    # a finished run (saves at 3, 6, 9, 10), resumed from checkpoint-3: the loop saves
+    # again at 6, 9 and 10, whose records the first run left
+    out, logdir = str(tmp_path / "out"), str(tmp_path / "tb")
+    monkeypatch.setenv("TENSORBOARD_LOGGING_DIR", logdir)
+    trainer(out, [TensorBoardCallback()], save_strategy="steps", save_steps=3).train()
+    assert sorted(os.listdir(out)) == [f"checkpoint-{s}" for s in (10, 3, 6, 9)]
+    trainer(out, [TensorBoardCallback()], save_strategy="steps", save_steps=3).train(
+        resume_from_checkpoint=os.path.join(out, "checkpoint-3")
+    )
+    saves = [(3, 3.0), (6, 6.0), (9, 9.0), (10, 10.0)]
+    assert tb.scalar_series(logdir, "checkpoint/step") == saves
+    assert [e.step for e in tb.legacy_accumulator(logdir).Scalars("checkpoint/step")] == [
+        s for s, _ in saves
+    ]
+    assert [s for s, _ in tb.scalar_series(logdir, "train/loss")] == list(range(1, MAX_STEPS + 1))
