@@ -130,6 +130,7 @@ def test_full_disk_keeps_memory_bounded_and_reaches_the_caller(tmp_path, flaky):
                 w.scalar("", "x", float(i), i, 1.7e9 + i)
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
+                assert f"tblog: writing the event files of {tmp_path}" in exc.__notes__
                 errors += 1
             if i % 1000 == 0:
                 lengths.append(len(w._queue))

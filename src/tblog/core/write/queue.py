@@ -346,6 +346,9 @@ class EventWriter:
         try:
             self._runs.write(run_names)
         except BaseException as exc:
+            note = f"tblog: writing the event files of {self.logdir}"
+            if note not in getattr(exc, "__notes__", ()):
+                exc.add_note(note)  # a full disk's error names no file
             self._storage_error = exc
             self._blocked = True
             self._failed_writes += 1
