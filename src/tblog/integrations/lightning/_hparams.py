@@ -127,3 +127,30 @@ def session_values(
     if sanitize is not None:
         flat = sanitize(flat)
     return {str(key): session_value(value) for key, value in flat.items()}
+
+
+def session_experiment(exp: Any, log_dir: str, flat: dict[str, Any]) -> Any:
+    """The ``_hparams_/experiment`` of the run in ``log_dir`` (written by ``exp``, a
+    ``tblog.SummaryWriter``): its hyperparameters ``flat`` and, as metrics, every scalar tag
+    the run logged but the checkpoint records. Without an experiment, TensorBoard's HPARAMS
+    dashboard lists every scalar tag of the run as a metric, ``checkpoint/step`` included.
+    Written once, at the end of a successful fit (the dashboard keeps the first experiment
+    it finds); ``None`` when the run logged no other scalar."""
+    from tblog.checkpoint.recorder import STEP_TAG
+    from tblog.core.read.scan import load_runs
+    from tblog.core.summaries import hparams
+
+    exp.flush()
+    records = STEP_TAG.rsplit("/", 1)[0] + "/"
+    # this run only: its sub-runs (add_scalars, system, ranks) are not its session's
+    run = load_runs(log_dir, runs=".".__eq__, warn=False).get(".")
+    if run is None:
+        return None
+    tags = sorted(
+        tag
+        for tag, series in run.series.items()
+        if series.plugin == "scalars" and not tag.startswith(records)
+    )
+    if not tags:
+        return None
+    return hparams.hparams_pb(flat, dict.fromkeys(tags, 0.0))[0]

@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tblog.integrations.lightning import _compat
+from tblog.integrations.lightning import _compat, _trainer
 from tblog.writer import distributed
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -76,3 +76,16 @@ def rank_zero_version(key: str, guess: Callable[[], int | str]) -> int | str | N
         stacklevel=2,
     )
     return version
+
+
+def follow_rank_zero(logger: Any, model: Any) -> None:
+    """At the Trainer's ``log_graph``, a ``per_rank`` ``logger`` on a rank but 0: move a run
+    opened before the ranks could agree (no process group yet) into rank 0's version, what
+    it logged included, then continue the checkpoint being resumed from, as rank 0 does
+    (every rank reads the same checkpoint)."""
+    current = logger._version
+    if not logger._version_given and logger._experiment is not None and current is not None:
+        agreed = rank_zero_version(logger._version_key, lambda: current)
+        if agreed is not None and agreed != current:
+            logger._move_to(_trainer.trainer_of(model), agreed, keep=True)
+    logger._on_fit_model(model)

@@ -227,3 +227,13 @@ def _callback_class(package: str) -> type:
     )
     _CALLBACK_CLASSES[package] = klass
     return klass
+
+
+def checkpoint_metrics(cb: Any, path: str) -> dict[str, float]:
+    """``{monitor: score}`` of the checkpoint ``cb`` (a ``ModelCheckpoint``) saved at
+    ``path``, else ``{}``."""
+    monitor = getattr(cb, "monitor", None)
+    score = (getattr(cb, "best_k_models", None) or {}).get(path)
+    if not monitor or score is None:
+        return {}
+    return {str(monitor): float(score)}

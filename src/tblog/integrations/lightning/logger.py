@@ -292,19 +292,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         if _compat.rank() == 0:
             self._trace_graph(model, input_array)
         elif self._per_rank:
-            self._follow_rank_zero(model)
-
-    def _follow_rank_zero(self, model: Any) -> None:
-        """A ``per_rank`` logger on a rank but 0: move a run opened before the ranks could
-        agree (no process group yet) into rank 0's version, then continue the checkpoint
-        being resumed from, as rank 0 does (every rank reads the same checkpoint)."""
-        current = self._version
-        if not self._version_given and self._experiment is not None and current is not None:
-            agreed = _ranks.rank_zero_version(self._version_key, lambda: current)
-            trainer = _trainer.trainer_of(model)
-            if agreed is not None and agreed != current:
-                self._move_to(trainer, agreed, keep=True)  # what it logged goes with it
-        self._on_fit_model(model)
+            _ranks.follow_rank_zero(self, model)
 
     def _trace_graph(self, model: Any, input_array: Any) -> None:
         self._on_fit_model(model)
@@ -344,7 +332,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             return
         self._recorded_save = key
         CheckpointRecorder(self.experiment).saved(
-            step, str(path), _checkpoint_metrics(cb, str(path))
+            step, str(path), _trainer.checkpoint_metrics(cb, str(path))
         )
 
     def _on_fit_model(self, model: Any) -> None:
@@ -421,7 +409,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
 
                 metrics = dict.fromkeys(session["metrics"], 0.0)
                 end = hparams.hparams_pb(session["hparams"], metrics)[2]
-                experiment = self._session_experiment(exp, session["hparams"])
+                experiment = _hparams.session_experiment(exp, self.log_dir, session["hparams"])
                 if experiment is not None:
                     exp.writer.summary("", experiment, 0, time.time())
                 exp.writer.summary("", end, 0, time.time())
@@ -431,44 +419,10 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         if status == "success":
             self.save()
 
-    def _session_experiment(self, exp: SummaryWriter, flat: dict[str, Any]) -> Any:
-        """The run's ``_hparams_/experiment``: its hyperparameters and, as metrics, every
-        scalar tag the run logged but the checkpoint records. Without an experiment,
-        TensorBoard's HPARAMS dashboard lists every scalar tag of the run as a metric,
-        ``checkpoint/step`` included. Written once, at the end of a successful fit (the
-        dashboard keeps the first experiment it finds); ``None`` when the run logged no
-        other scalar."""
-        from tblog.checkpoint.recorder import STEP_TAG
-        from tblog.core.read.scan import load_runs
-        from tblog.core.summaries import hparams
-
-        exp.flush()
-        records = STEP_TAG.rsplit("/", 1)[0] + "/"
-        # this run only: its sub-runs (add_scalars, system, ranks) are not its session's
-        run = load_runs(self.log_dir, runs=".".__eq__, warn=False).get(".")
-        if run is None:
-            return None
-        tags = sorted(
-            tag
-            for tag, series in run.series.items()
-            if series.plugin == "scalars" and not tag.startswith(records)
-        )
-        if not tags:
-            return None
-        return hparams.hparams_pb(flat, dict.fromkeys(tags, 0.0))[0]
-
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_experiment"] = None
         return state
-
-
-def _checkpoint_metrics(cb: Any, path: str) -> dict[str, float]:
-    monitor = getattr(cb, "monitor", None)
-    score = (getattr(cb, "best_k_models", None) or {}).get(path)
-    if not monitor or score is None:
-        return {}
-    return {str(monitor): float(score)}
 
 
 _compat.register_as_tensorboard_logger(TBLogger, PACKAGE)
