@@ -28,11 +28,15 @@ class WriterBase:
         event_writer: EventWriter | None,
         scalar_encoding: int,
         histogram_encoding: str,
+        legacy_media: bool = False,
     ) -> None:
         self.log_dir = log_dir
         self._tags: dict[str, str] = {}
         self._scalar_encoding = scalar_encoding
         self._histogram_encoding = histogram_encoding
+        # images, figures, video, audio in the legacy image/audio fields (torch) or as the
+        # plugins' tensors (tf.summary)
+        self._legacy_media = legacy_media
         # None only on the writer of a rank that writes nothing, whose methods never use it
         self._writer: EventWriter = event_writer  # type: ignore[assignment]
 

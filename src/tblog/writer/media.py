@@ -2,7 +2,9 @@
 figures, video, audio, text, PR curves, custom-scalar layouts, meshes and embeddings.
 
 Each turns its input into a Summary with the pure functions of ``tblog.core.summaries``
-and queues it with ``_summary`` (:class:`~tblog.writer.base.WriterBase`).
+and queues it with ``_summary`` (:class:`~tblog.writer.base.WriterBase`). Images, figures,
+video and audio go in the legacy ``image``/``audio`` fields on a torch-style writer (as
+torch writes them) and as the plugins' tensors on a ``style="tf.summary"`` one.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ class MediaMethods(WriterBase):
         shape that does not match ``dataformats`` or NaN/infinity."""
         from tblog.core.summaries import image
 
-        summary = image.image_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats)
+        summary = image.image_pb(
+            self._tag(tag), convert.to_numpy(img_tensor), dataformats, legacy=self._legacy_media
+        )
         self._summary(summary, global_step, walltime)
 
     def add_images(
@@ -47,7 +51,9 @@ class MediaMethods(WriterBase):
         row, as torch does. Values and errors as in :meth:`add_image`."""
         from tblog.core.summaries import image
 
-        summary = image.images_pb(self._tag(tag), convert.to_numpy(img_tensor), dataformats)
+        summary = image.images_pb(
+            self._tag(tag), convert.to_numpy(img_tensor), dataformats, legacy=self._legacy_media
+        )
         self._summary(summary, global_step, walltime)
 
     def add_image_with_boxes(
@@ -72,6 +78,7 @@ class MediaMethods(WriterBase):
             dataformats=dataformats,
             labels=labels,
             rescale=rescale,
+            legacy=self._legacy_media,
         )
         self._summary(summary, global_step, walltime)
 
@@ -87,7 +94,9 @@ class MediaMethods(WriterBase):
         log it as an image; ``close`` closes them in pyplot afterwards."""
         from tblog.core.summaries import figure as figure_summary
 
-        summary = figure_summary.figure_pb(self._tag(tag), figure, close=close)
+        summary = figure_summary.figure_pb(
+            self._tag(tag), figure, close=close, legacy=self._legacy_media
+        )
         self._summary(summary, global_step, walltime)
 
     def add_video(
@@ -102,7 +111,9 @@ class MediaMethods(WriterBase):
         tiled into a grid per frame, as torch does. C is 1, 3 or 4 (alpha dropped)."""
         from tblog.core.summaries import video
 
-        summary = video.video_pb(self._tag(tag), convert.to_numpy(vid_tensor), fps=fps)
+        summary = video.video_pb(
+            self._tag(tag), convert.to_numpy(vid_tensor), fps=fps, legacy=self._legacy_media
+        )
         self._summary(summary, global_step, walltime)
 
     def add_audio(
@@ -118,7 +129,10 @@ class MediaMethods(WriterBase):
         from tblog.core.summaries import audio
 
         summary = audio.audio_pb(
-            self._tag(tag), convert.to_numpy(snd_tensor), sample_rate=sample_rate
+            self._tag(tag),
+            convert.to_numpy(snd_tensor),
+            sample_rate=sample_rate,
+            legacy=self._legacy_media,
         )
         self._summary(summary, global_step, walltime)
 

@@ -27,8 +27,12 @@ from tblog.writer.media import MediaMethods
 from tblog.writer.ranks import RankGate, global_rank
 
 _time = time.time
-# What each style writes: (scalar encoding, histogram encoding, metadata on every event)
-_STYLES = {"torch": (SIMPLE_VALUE, "histo", False), "tf.summary": (TENSOR, "tensor", True)}
+# What each style writes: (scalar encoding, histogram encoding, legacy media fields,
+# metadata on every event)
+_STYLES = {
+    "torch": (SIMPLE_VALUE, "histo", True, False),
+    "tf.summary": (TENSOR, "tensor", False, True),
+}
 
 
 def default_logdir(comment: str = "") -> str:
@@ -51,7 +55,8 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     take before it fails with ``ReduceError`` (default 300).
     ``storage_options``: fsspec options for URL log dirs (e.g. ``endpoint_url`` for S3).
     ``style``: ``"torch"`` writes scalars as ``simple_value`` and histograms as
-    ``HistogramProto``, as torch's writer does (what tbparse and the legacy
+    ``HistogramProto`` and images, figures, video and audio in the legacy ``image`` and
+    ``audio`` fields, as torch's writer does (what tbparse and the legacy
     ``EventAccumulator`` API read); ``"tf.summary"`` writes tf.summary's tensor encodings,
     the plugin metadata on every event (what Keras' callback writes).
     ``run_info``: log the run's provenance (command, cwd, git commit, host, rank, versions)
@@ -88,7 +93,7 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
     ) -> None:
         if style not in _STYLES:
             raise ValueError(f"style must be one of {sorted(_STYLES)}, got {style!r}")
-        scalar_encoding, histogram_encoding, metadata_every = _STYLES[style]
+        scalar_encoding, histogram_encoding, legacy_media, metadata_every = _STYLES[style]
         path = os.fspath(default_logdir(comment) if log_dir is None else log_dir)
         # self._writes is False on a rank that writes nothing (RankGate); the EventWriter
         # reopens itself when used after close(), as torch's writer does
@@ -101,7 +106,9 @@ class SummaryWriter(RankGate, MediaMethods, GraphMethods, FileWriterMethods):
             "metadata_every": metadata_every,
         }
         self._ranks = Ranks(path, self._writes, per_rank, rank_zero_only, reduce_timeout, options)
-        super().__init__(path, self._ranks.events, scalar_encoding, histogram_encoding)
+        super().__init__(
+            path, self._ranks.events, scalar_encoding, histogram_encoding, legacy_media
+        )
         self.purge_step = purge_step
         self._hparams_runs: set[str] = set()  # runs that hold an add_hparams session
         self._monitor: Any = None  # the system_stats SystemMonitor, until close()

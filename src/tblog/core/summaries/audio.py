@@ -4,6 +4,10 @@ Mirrors ``tensorboard/plugins/audio/summary_v2.py``: ``AudioPluginData{version 0
 encoding WAV}``. ``data_class`` is left unset on purpose: TensorBoard then marks the series
 BLOB_SEQUENCE and keeps column 0 (the clips) itself, in both of its loaders; a writer that
 sets BLOB_SEQUENCE on a ``[k, 2]`` tensor skips that projection.
+
+With ``legacy=True`` the clip goes in the legacy ``Summary.Audio`` field instead (sample
+rate, channels, frames, the WAV, content type ``audio/wav``; no metadata): what TensorBoard
+migrates to the plugin's tensor and the legacy ``EventAccumulator.Audio()`` reads.
 """
 
 from __future__ import annotations
@@ -93,17 +97,40 @@ def encode_wav(pcm: np.ndarray, sample_rate: int) -> bytes:
     return out.getvalue()
 
 
+def legacy_audio_summary(tag: str, pcm: np.ndarray, sample_rate: int) -> summary_pb2.Summary:
+    """Summary of int16 ``[C, L]`` samples as a WAV in the legacy ``Summary.Audio`` field."""
+    summary = summary_pb2.Summary()
+    clip = summary.value.add(tag=tag).audio
+    clip.sample_rate = sample_rate
+    clip.num_channels = pcm.shape[0]
+    clip.length_frames = pcm.shape[1]
+    clip.encoded_audio_string = encode_wav(pcm, sample_rate)
+    clip.content_type = "audio/wav"
+    return summary
+
+
 def audio_pb(
-    tag: str, snd: Any, sample_rate: float = 44100, label: str = "", description: str = ""
+    tag: str,
+    snd: Any,
+    sample_rate: float = 44100,
+    label: str = "",
+    description: str = "",
+    *,
+    legacy: bool = False,
 ) -> summary_pb2.Summary:
     """Summary of one audio clip as 16-bit WAV.
 
     ``snd``: samples in [-1, 1], shape ``[L]``, ``[1, L]`` or ``[C, L]`` (see
     :func:`to_pcm16`, which names the errors); ``sample_rate`` in Hz (positive);
-    ``label``: Markdown stored beside the clip.
+    ``label``: Markdown stored beside the clip. ``legacy``: the legacy ``Summary.Audio``
+    field, which has no place for a ``label`` or ``description`` (``ValueError``).
     """
     tag = clean_tag(tag)
     rate = check_sample_rate(sample_rate)
+    if legacy:
+        if label or description:
+            raise ValueError("a legacy audio value has no place for a label or description")
+        return legacy_audio_summary(tag, to_pcm16(snd), rate)
     wav = encode_wav(to_pcm16(snd), rate)
     tensor = tensor_pb2.TensorProto(dtype=tensor_pb2.DT_STRING)
     tensor.tensor_shape.dim.add(size=1)

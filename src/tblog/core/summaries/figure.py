@@ -53,10 +53,14 @@ def close_figures(figure: Any) -> None:
         pyplot.close(f)
 
 
-def figure_pb(tag: str, figure: Any, close: bool = True) -> summary_pb2.Summary:
+def figure_pb(
+    tag: str, figure: Any, close: bool = True, *, legacy: bool = False
+) -> summary_pb2.Summary:
     """Summary of a rendered figure, or of a list of same-sized figures tiled into one grid
-    (as torch does). ``close``: close them in pyplot afterwards. Raises ``TypeError`` for
-    non-figures and ``ValueError`` for an empty list or figures of different sizes."""
+    (as torch does). ``close``: close them in pyplot afterwards. ``legacy``: the legacy
+    ``Summary.Image`` field (:func:`~tblog.core.summaries.image.image_pb`). Raises
+    ``TypeError`` for non-figures and ``ValueError`` for an empty list or figures of
+    different sizes."""
     tag = clean_tag(tag)
     if isinstance(figure, (list, tuple)):
         if not figure:
@@ -65,9 +69,9 @@ def figure_pb(tag: str, figure: Any, close: bool = True) -> summary_pb2.Summary:
         if len({f.shape for f in frames}) != 1:
             sizes = sorted({f.shape[1::-1] for f in frames})
             raise ValueError(f"figures in one list must have the same size, got {sizes}")
-        summary = images_pb(tag, np.stack(frames), "NHWC")
+        summary = images_pb(tag, np.stack(frames), "NHWC", legacy=legacy)
     else:
-        summary = image_pb(tag, render_figure(figure), "HWC")
+        summary = image_pb(tag, render_figure(figure), "HWC", legacy=legacy)
     if close:
         close_figures(figure)
     return summary

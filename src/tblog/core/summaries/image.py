@@ -1,4 +1,8 @@
-"""Images: plugin ``images``, a rank-1 DT_STRING tensor ``[width, height, png, ...]``.
+"""Images: plugin ``images``, a rank-1 DT_STRING tensor ``[width, height, png, ...]``, or
+with ``legacy=True`` the legacy ``Summary.Image`` field (height, width, colorspace = the
+encoded image's channel count, the PNG; no metadata), which TensorBoard's loaders migrate
+to the plugin's tensor and which the legacy ``EventAccumulator.Images()`` (and tbparse)
+read.
 
 Mirrors ``tensorboard/plugins/image/summary_v2.py`` + ``metadata.py``; pixels are prepared
 the way ``torch.utils.tensorboard`` prepares them (``convert_to_HWC``/``make_grid``), so the
@@ -45,6 +49,39 @@ def blob_summary(
     value.tensor.CopyFrom(tensor)
     value.metadata.CopyFrom(image_metadata(description) if description else _METADATA)
     return summary
+
+
+def legacy_image_summary(
+    tag: str, blob: bytes, width: int, height: int, colorspace: int
+) -> summary_pb2.Summary:
+    """Summary of one encoded image (PNG, GIF, ...) in the legacy ``Summary.Image`` field,
+    without plugin metadata (TensorBoard migrates it to the images plugin)."""
+    summary = summary_pb2.Summary()
+    image = summary.value.add(tag=tag).image
+    image.height = int(height)
+    image.width = int(width)
+    image.colorspace = int(colorspace)
+    image.encoded_image_string = blob
+    return summary
+
+
+def one_image_summary(
+    tag: str,
+    blob: bytes,
+    size: tuple[int, int],
+    channels: int,
+    description: str = "",
+    *,
+    legacy: bool = False,
+) -> summary_pb2.Summary:
+    """Summary of one encoded image of ``size`` (width, height) with ``channels`` channels:
+    the plugin's tensor, or with ``legacy`` the ``Summary.Image`` field (which has no place
+    for a ``description``: ``ValueError``)."""
+    if not legacy:
+        return blob_summary(tag, [blob], size[0], size[1], description)
+    if description:
+        raise ValueError("a legacy image value has no metadata to hold a description")
+    return legacy_image_summary(tag, blob, size[0], size[1], channels)
 
 
 def check_pixels(array: Any, name: str) -> np.ndarray:
@@ -132,7 +169,7 @@ def _hwc_uint8(img: Any, dataformats: str, name: str) -> np.ndarray:
 
 
 def image_pb(
-    tag: str, img: Any, dataformats: str = "CHW", description: str = ""
+    tag: str, img: Any, dataformats: str = "CHW", description: str = "", *, legacy: bool = False
 ) -> summary_pb2.Summary:
     """Summary of one image, PNG-encoded.
 
@@ -140,21 +177,24 @@ def image_pb(
     an N in it tiles the batch like :func:`images_pb`). uint8 is 0-255, other dtypes
     0-1. Raises ``ValueError`` for a shape that does not match ``dataformats``, a
     channel count other than 1-4, NaN or infinity; ``TypeError`` for non-numeric dtypes.
+    ``legacy``: write the legacy ``Summary.Image`` field (colorspace: the PNG's channels).
     """
     tag = clean_tag(tag)
     hwc = _hwc_uint8(img, dataformats, "img_tensor")
-    return blob_summary(tag, [encode_png(to_pil(hwc))], hwc.shape[1], hwc.shape[0], description)
+    h, w, c = hwc.shape
+    png = encode_png(to_pil(hwc))
+    return one_image_summary(tag, png, (w, h), c, description, legacy=legacy)
 
 
 def images_pb(
-    tag: str, imgs: Any, dataformats: str = "NCHW", description: str = ""
+    tag: str, imgs: Any, dataformats: str = "NCHW", description: str = "", *, legacy: bool = False
 ) -> summary_pb2.Summary:
     """Summary of a batch of images shown as one grid (8 per row, as torch shows it).
 
     ``imgs``: ``[N, C, H, W]`` by default, or the layout ``dataformats`` names. Same
-    value rules and errors as :func:`image_pb`.
+    value rules and errors as :func:`image_pb`; ``legacy`` as there.
     """
-    return image_pb(tag, imgs, dataformats, description)
+    return image_pb(tag, imgs, dataformats, description, legacy=legacy)
 
 
 def image_samples_pb(
@@ -223,13 +263,16 @@ def image_with_boxes_pb(
     dataformats: str = "CHW",
     labels: Sequence[str] | None = None,
     rescale: float = 1,
+    *,
+    legacy: bool = False,
 ) -> summary_pb2.Summary:
     """Summary of one image with bounding boxes drawn on it.
 
     ``img`` as in :func:`image_pb`; ``boxes``: ``[N, 4]`` pixel corners x1, y1, x2, y2;
     ``labels``: ``N`` strings or ``None``; ``rescale``: the image (boxes included) is
     resized by this factor. Raises ``ValueError`` for bad shapes, label counts or a
-    ``rescale`` that is not positive.
+    ``rescale`` that is not positive. ``legacy`` as in :func:`image_pb` (width and height
+    are the encoded, rescaled image's).
     """
     tag = clean_tag(tag)
     hwc = _hwc_uint8(img, dataformats, "img_tensor")
@@ -247,4 +290,4 @@ def image_with_boxes_pb(
         from PIL import Image
 
         image = image.resize(size, Image.Resampling.LANCZOS)
-    return blob_summary(tag, [encode_png(image)], size[0], size[1])
+    return one_image_summary(tag, encode_png(image), size, len(image.getbands()), legacy=legacy)

@@ -2,7 +2,9 @@
 
 ``torch.utils.tensorboard`` and tensorboardX write the same thing with moviepy; here the
 GIF is written with Pillow. A batch of videos is tiled into one grid per frame with
-torch's layout (the batch padded with black videos to a power of two).
+torch's layout (the batch padded with black videos to a power of two). With ``legacy=True``
+the GIF goes in the legacy ``Summary.Image`` field, colorspace = the video's channel count
+(what torch writes).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tblog.core.proto import summary_pb2
-from tblog.core.summaries.image import blob_summary, check_pixels, to_uint8
+from tblog.core.summaries.image import check_pixels, one_image_summary, to_uint8
 from tblog.core.tags import clean_tag
 
 _CHANNELS = (1, 3, 4)
@@ -87,13 +89,16 @@ def encode_gif(frames: np.ndarray, fps: float) -> bytes:
     return out.getvalue()
 
 
-def video_pb(tag: str, vid: Any, fps: float = 4, description: str = "") -> summary_pb2.Summary:
+def video_pb(
+    tag: str, vid: Any, fps: float = 4, description: str = "", *, legacy: bool = False
+) -> summary_pb2.Summary:
     """Summary of a batch of videos ``[N, T, C, H, W]`` as one GIF.
 
     uint8 frames are 0-255, other dtypes 0-1 (as for images). ``C``: 1 (gray), 3 (RGB) or
     4 (RGBA, alpha dropped). ``fps``: frames per second (GIF delays are whole
     hundredths of a second). Raises ``ValueError`` for another rank or channel count, an
     empty video, NaN/infinity or ``fps`` not positive; ``TypeError`` for non-numeric data.
+    ``legacy``: write the legacy ``Summary.Image`` field (colorspace ``C``).
     """
     tag = clean_tag(tag)
     arr = check_pixels(vid, "vid_tensor")
@@ -111,4 +116,5 @@ def video_pb(tag: str, vid: Any, fps: float = 4, description: str = "") -> summa
         raise ValueError(f"fps must be a positive number, got {fps}")
     frames = video_grid(to_uint8(arr).transpose(0, 1, 3, 4, 2))
     gif = encode_gif(frames, float(fps))
-    return blob_summary(tag, [gif], frames.shape[2], frames.shape[1], description)
+    _, h, w, c = frames.shape
+    return one_image_summary(tag, gif, (w, h), c, description, legacy=legacy)
