@@ -164,3 +164,35 @@ def test_a_resumed_save_at_a_newer_checkpoints_step_adds_no_second_point(tmp_pat
         legacy = event_accumulator.EventAccumulator(str(tmp_path))
         legacy.Reload()
         assert [e.step for e in legacy.Scalars("checkpoint/step")] == [3, 6, 9, 12]
+
+
+def test_resumed_twice_from_an_older_checkpoint_each_step_is_one_point(tmp_path):
+    """The second resume finds two checkpoints of steps 6 and 9 on disk (the first run's and
+    the first resume's): each keeps its text, and each step one ``checkpoint/step`` point."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    first = tblog.SummaryWriter(tmp_path)
+    rec = CheckpointRecorder(first)
+    for s in range(10):
+        first.add_scalar("loss", float(s), s)
+        if s in (3, 6, 9):
+            rec.saved(s, f"ckpt-{s}")
+    first.close()
+    for again in ("v1", "v2"):
+        time.sleep(1.05)
+        w = tblog.SummaryWriter(tmp_path)
+        CheckpointRecorder(w).restored(3, "ckpt-3")
+        for s in range(4, 10):
+            w.add_scalar("loss", 100.0 + s, s)
+            if s in (6, 9):
+                CheckpointRecorder(w).saved(s, f"ckpt-{s}-{again}")
+        w.close()
+    assert tb.scalar_series(tmp_path, "checkpoint/step") == [(s, float(s)) for s in (3, 6, 9)]
+    legacy = event_accumulator.EventAccumulator(str(tmp_path))
+    legacy.Reload()
+    assert [e.step for e in legacy.Scalars("checkpoint/step")] == [3, 6, 9]
+    texts = {
+        tb.array(e).item().decode()
+        for e in tb.accumulator(tmp_path).Tensors("checkpoint/saved/text_summary")
+    }
+    assert {f"step {s}: `ckpt-{s}{v}`" for s in (6, 9) for v in ("", "-v1", "-v2")} <= texts

@@ -195,8 +195,11 @@ def _mark(writer: Any, step: int, axes: Iterable[Axis], records: _Records | None
     scans = resume_scan.scan_runs(core.storage, core.logdir, keep, others)
     if records is not None and "" not in scans:
         scans[""] = resume_scan.RunScan()
+    # the records go into the writer's run, and into the rank run that mirrors it (the
+    # rank-0 run of a per_rank writer, which holds the same records)
+    mirror = getattr(core, "mirror", "")
     plans = {
-        run: _Plan(scan, _InGroup(groups, 0), records if run == "" else None)
+        run: _Plan(scan, _InGroup(groups, 0), records if run in ("", mirror) else None)
         for run, scan in scans.items()
     }
     core.mark(groups, plans)
@@ -286,10 +289,13 @@ class _Records:
                 seen.add((s, data))
                 saved.append((s, data))
         saved.sort(key=lambda item: item[0])
+        pointed: set[int] = set()
         for s, data in saved:
             if self.on_disk is not None and s not in self.on_disk:
                 continue
-            out.append(_scalar_event(STEP_TAG, float(s), s, wall, self.encoding))
+            if s not in pointed:  # two checkpoints of one step (an earlier resume's): one point
+                pointed.add(s)
+                out.append(_scalar_event(STEP_TAG, float(s), s, wall, self.encoding))
             out.append(resume_scan.value_event(data, s, wall))
         from tblog.core.summaries import text
 
