@@ -303,3 +303,27 @@ def test_checkpoint_save_makes_the_log_durable(tmp_path):
         (5, f"step 5: `{path}` (val/loss=0.125)")
     ]
     logger.finalize("success")
+
+
+def test_hyperparameters_logged_last_are_written_at_exit(tmp_path):
+    """``log_hyperparams`` and nothing after it, not even ``finalize``: the session and
+    ``hp_metric`` are in the run once the process has exited."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tblog\n"
+        "logger = tblog.TBLogger(sys.argv[1])\n"
+        "logger.log_metrics({'loss': 0.5}, 0)\n"
+        "logger.log_hyperparams({'lr': 0.1, 'act': 'relu'})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = str(tmp_path / "lightning_logs" / "version_0")
+    assert session_hparams(run_dir) == {
+        "lr": ("number_value", 0.1),
+        "act": ("string_value", "relu"),
+    }
+    assert tb.scalar_series(run_dir, "hp_metric") == [(0, -1.0)]

@@ -51,6 +51,7 @@ def test_ddp_spawn_per_rank_resume_continues_every_ranks_run(tmp_path):
     resume_from = run_dir / "checkpoints" / "epoch=0-step=2.ckpt"
     assert resume_from.exists()
     logger = tblog.TBLogger(save_dir, per_rank=True)
+    logger.log_metrics({"pre": 7.0}, step=0)  # in this (parent) process, before the fit
     ckpt = ModelCheckpoint(every_n_epochs=1, save_top_k=-1)
     fit(logger, max_epochs=3, callbacks=[ckpt], ckpt_path=str(resume_from), **spawn)
     assert os.listdir(tmp_path / "lightning_logs") == ["version_0"]
@@ -59,6 +60,12 @@ def test_ddp_spawn_per_rank_resume_continues_every_ranks_run(tmp_path):
     for run, r in [(".", 0), ("rank_0", 0), ("rank_1", 1)]:
         assert got[(run, "rank/id")] == [(s, 100.0 * r + s % 2) for s in range(6)], run
     assert [s for s, _ in got[(".", "checkpoint/step")]] == [2, 4, 6]
+    assert got[("rank_0", "checkpoint/step")] == got[(".", "checkpoint/step")]
+    assert got[(".", "pre")] == [(0, 7.0)]  # moved along from the version claimed for it
+    acc = tb.multiplexer(str(run_dir))
+    for run in (".", "rank_0"):
+        restored = acc.Tensors(run, "checkpoint/restored/text_summary")
+        assert [e.step for e in restored] == [2], run
 
 
 DDP_SCRIPT = f"""

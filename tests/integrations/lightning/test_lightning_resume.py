@@ -234,3 +234,26 @@ def test_resume_uses_no_private_trainer_api():
         source = inspect.getsource(module)
         assert "_getframe" not in source and "f_locals" not in source, module.__name__
         assert "trainer._" not in source and "fit_loop" not in source, module.__name__
+
+
+def test_what_is_logged_before_a_resumed_fit_continues_with_the_version(tmp_path):
+    """Logged before ``fit(ckpt_path=...)`` (a config text, a scalar at step 0): it went into
+    the version claimed for this fit, and moves with the run into the checkpoint's version;
+    the claimed directory goes."""
+    save_dir = str(tmp_path)
+    fit(tblog.TBLogger(save_dir), max_epochs=2, validate=False, callbacks=[checkpoint()])
+    run_dir = os.path.join(save_dir, "lightning_logs", "version_0")
+    logger = tblog.TBLogger(save_dir)
+    logger.experiment.add_text("config", "lr=0.2", 0)
+    logger.log_metrics({"pre/scalar": 7.0}, step=0)
+    assert logger.version == 1  # claimed for this fit
+    resume_from = os.path.join(run_dir, "checkpoints", "epoch=0-step=4.ckpt")
+    fit(logger, max_epochs=2, validate=False, callbacks=[checkpoint()], ckpt_path=resume_from)
+    assert os.listdir(os.path.join(save_dir, "lightning_logs")) == ["version_0"]
+    assert tb.scalar_series(run_dir, "pre/scalar") == [(0, 7.0)]
+    [text] = tb.accumulator(run_dir).Tensors("config/text_summary")
+    assert (text.step, tb.array(text).item()) == (0, b"lr=0.2")
+    assert [s for s, _ in tb.scalar_series(run_dir, "train/loss")] == list(range(8))
+    assert [s for s, _ in tb.scalar_series(run_dir, "checkpoint/step")] == [4, 8]
+    # the resumed fit's log_hyperparams adds no second hp_metric (the run has its own)
+    assert tb.scalar_series(run_dir, "hp_metric") == [(0, -1.0)]

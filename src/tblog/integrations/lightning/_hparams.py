@@ -154,3 +154,26 @@ def session_experiment(exp: Any, log_dir: str, flat: dict[str, Any]) -> Any:
     if not tags:
         return None
     return hparams.hparams_pb(flat, dict.fromkeys(tags, 0.0))[0]
+
+
+def write_at_exit(logger: Any) -> None:
+    """At interpreter exit, write what ``logger`` (a ``TBLogger``) still holds of its
+    ``log_hyperparams`` calls, if it still lives (before tblog closes its writers: exit
+    functions run last registered first)."""
+    import atexit
+    import weakref
+
+    if getattr(logger, "_exit_hook", False):
+        return  # once per logger
+    logger._exit_hook = True
+    ref = weakref.ref(logger)
+
+    def write() -> None:
+        live = ref()
+        if live is not None and live._pending_hparams:
+            try:
+                live._write_hparams()
+            except Exception:  # noqa: BLE001 - at exit: nothing to report it to
+                pass
+
+    atexit.register(write)

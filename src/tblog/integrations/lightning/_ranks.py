@@ -87,5 +87,5 @@ def follow_rank_zero(logger: Any, model: Any) -> None:
     if not logger._version_given and logger._experiment is not None and current is not None:
         agreed = rank_zero_version(logger._version_key, lambda: current)
         if agreed is not None and agreed != current:
-            logger._move_to(_trainer.trainer_of(model), agreed, keep=True)
+            logger._move_to(_trainer.trainer_of(model), agreed)
     logger._on_fit_model(model)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -148,33 +149,41 @@ def move_checkpoint_dirs(trainer: Any, old_dir: str, new_dir: str) -> None:
             cb.dirpath = os.path.join(new_dir, "checkpoints")
 
 
-def remove_own_run(log_dir: str, version_dir: str, move_to: str | None = None) -> None:
-    """Delete what this process wrote into ``log_dir`` and the runs below it (its event
-    files: a ``per_rank`` writer's ``rank_<r>`` run, ``add_scalars`` sub-runs), or with
-    ``move_to`` move those files to the same places under ``move_to``; then remove the now
-    empty directories up to ``version_dir``. Anything else there stays."""
-    pid = f".{os.getpid()}."
-    for top, _dirs, names in os.walk(log_dir, topdown=False):
+_RANK_RUN = re.compile(r"rank_(\d+)")
+
+
+def move_run(log_dir: str, version_dir: str, dest: str, rank_run: str | None = None) -> None:
+    """Move the event files of the run in ``log_dir`` (a version claimed for this fit, left
+    for another version) to the same places under ``dest``, then remove the directories
+    left empty, up to ``version_dir``. ``rank_run``: only that rank run's (a ``per_rank``
+    logger on a rank but 0: ``log_dir/<rank_run>``); else everything but the other ranks'
+    runs (``rank_<r>``, r > 0: each rank moves its own), sub-runs and files another process
+    (a ``ddp_spawn`` parent) wrote there included."""
+    src = log_dir if rank_run is None else os.path.join(log_dir, rank_run)
+    dest = dest if rank_run is None else os.path.join(dest, rank_run)
+    for top, dirs, names in os.walk(src, topdown=True):
+        if rank_run is None and os.path.normpath(top) == os.path.normpath(src):
+            dirs[:] = [d for d in dirs if not _other_rank(d)]
         for name in names:
-            if not (is_event_file(name) and pid in name):
+            if not is_event_file(name):
                 continue
             path = os.path.join(top, name)
+            target = os.path.join(dest, os.path.relpath(top, src))
             try:
-                if move_to is None:
-                    os.remove(path)
-                else:
-                    dest = os.path.join(move_to, os.path.relpath(top, log_dir))
-                    os.makedirs(dest, exist_ok=True)
-                    os.replace(path, os.path.join(dest, name))
+                if not _holds_data(path):
+                    os.remove(path)  # a file version and a START: nothing to keep
+                    continue
+                os.makedirs(target, exist_ok=True)
+                os.replace(path, os.path.join(target, name))
             except OSError:
                 pass
-        if os.path.normpath(top) != os.path.normpath(log_dir):
-            try:
-                os.rmdir(top)
-            except OSError:
-                pass
-    path = log_dir
-    while True:
+    for top, _dirs, _names in os.walk(src, topdown=False):
+        try:
+            os.rmdir(top)
+        except OSError:
+            pass
+    path = os.path.dirname(src) if rank_run is not None else log_dir
+    while os.path.normpath(path).startswith(os.path.normpath(version_dir)):
         try:
             os.rmdir(path)
         except OSError:
@@ -182,6 +191,25 @@ def remove_own_run(log_dir: str, version_dir: str, move_to: str | None = None) -
         if os.path.normpath(path) == os.path.normpath(version_dir):
             return
         path = os.path.dirname(path)
+
+
+def _holds_data(path: str) -> bool:
+    """Whether the event file ``path`` holds a summary, a graph or run metadata."""
+    from tblog.core.read.events import path_events
+    from tblog.core.storage import open_storage
+
+    storage = open_storage(path)
+    for event in path_events(storage, path, check_crc=False):
+        if event.summary.value or event.graph_def or event.meta_graph_def:
+            return True
+        if event.HasField("tagged_run_metadata"):
+            return True
+    return False
+
+
+def _other_rank(name: str) -> bool:
+    match = _RANK_RUN.fullmatch(name)
+    return match is not None and int(match.group(1)) != 0
 
 
 _CALLBACK_CLASSES: dict[str, type] = {}

@@ -26,6 +26,7 @@ from tblog.integrations.lightning._compat import (
     rank_zero_warn,
 )
 from tblog.integrations.lightning._ranks import rank_zero_or_per_rank
+from tblog.writer import distributed
 from tblog.writer.summary_writer import SummaryWriter
 
 _WRITER_KWARGS = frozenset(inspect.signature(SummaryWriter).parameters) - {"log_dir"}
@@ -103,6 +104,9 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self._continuing = False  # the run directory held event files when opened
         self._hparams_saved = False
         self._session: dict[str, Any] | None = None
+        # log_hyperparams calls not written yet: (flat params, metrics, step); written at
+        # the writer's next use, once the run's version is settled (see log_hyperparams)
+        self._pending_hparams: list[tuple[dict[str, Any], Any, int | None]] = []
         self._version_given = version is not None
         self._last_step = -1  # the highest step logged: saved in checkpoints (_trainer)
         self.hparams: dict[str, Any] | Namespace = {}
@@ -188,7 +192,10 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             if self._experiment is None:
                 self._experiment = self._open()
             return self._experiment
-        return self._rank_zero_experiment
+        exp = self._rank_zero_experiment
+        if self._pending_hparams and exp is self._experiment:
+            self._write_hparams(exp)
+        return exp
 
     @property
     @rank_zero_experiment
@@ -215,7 +222,9 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         read on the writer thread, not here. Raises ``ValueError`` for other values."""
         if self._prefix:
             metrics = self._fabric_add_prefix(metrics)
-        exp = self._experiment if self._experiment is not None else self.experiment
+        exp = self._experiment
+        if exp is None or self._pending_hparams:
+            exp = self.experiment
         exp.log_metrics(metrics, step)
         if type(step) is int and step > self._last_step:
             self._last_step = step
@@ -241,24 +250,40 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         params = _hparams.as_mapping(params)
         flat = _hparams.session_values(params, self._sanitize_params)
         self.hparams = _hparams.merged(self.hparams, params)
-        exp = self._experiment if self._experiment is not None else self.experiment
-        if metrics is None:
-            metrics = {"hp_metric": -1} if self._default_hp_metric and not self._continuing else {}
-        elif not isinstance(metrics, dict):
+        if metrics is not None and not isinstance(metrics, dict):
             metrics = {"hp_metric": metrics}
-        if metrics:
-            self._log_hparams_metrics(exp, metrics, step)
-        if not flat and not metrics:
-            return
-        if self._session is None:
-            self._session = {"hparams": flat, "metrics": list(metrics), "ended": False}
-        if self._continuing:
-            return  # the run's session is already recorded (TensorBoard keeps the first)
+        # Written at the writer's next use, not here: the Trainer calls this before
+        # log_graph, where a resumed fit moves to its checkpoint's version, which already
+        # holds its session (and hp_metric) from the first fit.
+        if not self._pending_hparams:
+            _hparams.write_at_exit(self)  # if nothing uses the writer again
+        self._pending_hparams.append((flat, metrics, step))
+
+    def _write_hparams(self, exp: SummaryWriter | None = None) -> None:
+        """Write the pending ``log_hyperparams`` calls (into ``exp``, else the experiment)."""
         from tblog.core.summaries import hparams
 
-        summaries = hparams.hparams_pb(flat, dict.fromkeys(metrics, 0.0))
-        if exp.writer is not None:
-            exp.writer.summary("", summaries[1], to_step(step), time.time())
+        if not self._pending_hparams:
+            return
+        if exp is None:
+            exp = self._experiment if self._experiment is not None else self.experiment
+        pending, self._pending_hparams = self._pending_hparams, []
+        for flat, given, step in pending:
+            metrics = given
+            if metrics is None:
+                default = self._default_hp_metric and not self._continuing
+                metrics = {"hp_metric": -1} if default else {}
+            if metrics:
+                self._log_hparams_metrics(exp, metrics, step)
+            if not flat and not metrics:
+                continue
+            if self._session is None:
+                self._session = {"hparams": flat, "metrics": list(metrics), "ended": False}
+            if self._continuing:
+                continue  # the run's session is already recorded (TensorBoard keeps the first)
+            summaries = hparams.hparams_pb(flat, dict.fromkeys(metrics, 0.0))
+            if exp.writer is not None:
+                exp.writer.summary("", summaries[1], to_step(step), time.time())
 
     @staticmethod
     def _sanitize_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -291,6 +316,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         follow rank 0 into its version here.)"""
         if _compat.rank() == 0:
             self._trace_graph(model, input_array)
+            self._write_hparams()  # into the version the run continues in
         elif self._per_rank:
             _ranks.follow_rank_zero(self, model)
 
@@ -360,17 +386,19 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         self._last_step = max(self._last_step, step)
         CheckpointRecorder(self.experiment).restored(step, str(ckpt_path))
 
-    def _move_to(self, trainer: Any, version: int | str, keep: bool = False) -> None:
-        """Continue in ``version`` instead of the version claimed for this fit (whose
-        directory only holds what this process wrote: removed, or with ``keep`` moved into
-        ``version``)."""
+    def _move_to(self, trainer: Any, version: int | str) -> None:
+        """Continue in ``version`` instead of the version claimed for this fit: what this
+        fit logged there (before a restore, or under a rank's guess) moves with it, and the
+        claimed directory goes."""
         old_dir, old_version_dir = self.log_dir, self._version_dir()
         if self._experiment is not None:
             self._experiment.close()
             self._experiment = None
         self._version = version
         if not _layout.is_remote(old_dir):
-            _trainer.remove_own_run(old_dir, old_version_dir, self.log_dir if keep else None)
+            rank = _compat.rank()
+            rank_run = distributed.rank_run(rank, distributed.world_size()) if rank else None
+            _trainer.move_run(old_dir, old_version_dir, self.log_dir, rank_run)
         _trainer.move_checkpoint_dirs(trainer, old_version_dir, self._version_dir())
         self._hparams_saved = False
 
@@ -386,6 +414,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         ``TensorBoardLogger`` it does not wait for a flush: the writer thread appends local
         event files at least every 0.5 s, and ``after_save_checkpoint`` and ``finalize``
         flush, so the log on disk is always at least as recent as the last checkpoint."""
+        self._write_hparams()
         if self._hparams_saved:
             return
         dir_path = self.log_dir
@@ -401,6 +430,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     def finalize(self, status: str) -> None:
         """Flush and close the run's event file; on ``"success"`` also mark the hparams
         session as ended and write ``hparams.yaml``. Logging afterwards opens a new file."""
+        if self._pending_hparams and _compat.rank() == 0:
+            self._write_hparams()
         exp = self._experiment
         if exp is not None:
             session = self._session
