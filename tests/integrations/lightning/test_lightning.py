@@ -327,3 +327,24 @@ def test_hyperparameters_logged_last_are_written_at_exit(tmp_path):
         "act": ("string_value", "relu"),
     }
     assert tb.scalar_series(run_dir, "hp_metric") == [(0, -1.0)]
+
+
+def test_a_version_claimed_and_never_used_is_gone_at_exit(tmp_path):
+    """``logger.version`` (or ``trainer.log_dir``) read in a process that then logs nothing
+    (a ``ddp_spawn`` parent after the fit) claims a directory; it goes at exit, empty."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tblog\n"
+        "idle, used = tblog.TBLogger(sys.argv[1]), tblog.TBLogger(sys.argv[1])\n"
+        "print(idle.version, used.version)\n"
+        "used.log_metrics({'loss': 0.5}, 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["0", "1"]
+    assert os.listdir(tmp_path / "lightning_logs") == ["version_1"]
+    assert tb.scalar_series(str(tmp_path / "lightning_logs" / "version_1"), "loss") == [(0, 0.5)]

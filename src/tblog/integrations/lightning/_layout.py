@@ -9,6 +9,7 @@ mkdir and fall back to listing.
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any
 
@@ -55,14 +56,25 @@ def claim_version(root_dir: str) -> int:
     """Create ``<root_dir>/version_<N>`` for the lowest free ``N`` above the existing ones.
 
     Safe when several processes or threads claim at once on a local disk: each gets its
-    own directory. Raises ``OSError`` when ``root_dir`` cannot be created.
+    own directory. A local directory still empty when the process exits (claimed, never
+    used: e.g. ``trainer.log_dir`` read in a ``ddp_spawn`` parent) is removed then.
+    Raises ``OSError`` when ``root_dir`` cannot be created.
     """
     storage = open_storage(root_dir)
     storage.makedirs(root_dir)
     n = next_version(root_dir)
     while not storage.make_new_dir(storage.join(root_dir, f"{VERSION_PREFIX}{n}")):
         n += 1
+    if not is_remote(root_dir):
+        atexit.register(_remove_if_empty, os.path.join(root_dir, f"{VERSION_PREFIX}{n}"))
     return n
+
+
+def _remove_if_empty(path: str) -> None:
+    try:
+        os.rmdir(path)  # only an empty directory
+    except OSError:
+        pass
 
 
 def version_of_checkpoint(root_dir: str, ckpt_path: Any) -> int | str | None:
