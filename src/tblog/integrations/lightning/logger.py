@@ -246,6 +246,9 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
         They go into the run directory as the hparams plugin's session, so the HPARAMS tab
         lists the run with every scalar it logs as a metric, and into ``hparams.yaml``.
         ``metrics`` (a dict, or one number for ``hp_metric``) are logged as scalars at ``step``.
+        They are written at the logger's next use (its ``experiment``, ``log_metrics``,
+        ``log_graph``, ``save``, ``finalize``) or at exit, into the version the run settles
+        in: a resumed fit moves to its checkpoint's version after this call.
         """
         params = _hparams.as_mapping(params)
         flat = _hparams.session_values(params, self._sanitize_params)
