@@ -108,14 +108,7 @@ def test_save_records_written_again_at_a_mark_read_as_the_first_ones(tmp_path, s
     loader sees, as for the first process's records."""
     from tensorboard.backend.event_processing import event_accumulator
 
-    first = tblog.SummaryWriter(tmp_path, style=style)
-    rec = CheckpointRecorder(first)
-    for s in range(12):
-        first.add_scalar("loss", float(s), s)
-        if s in (3, 6, 9):
-            rec.saved(s, f"ckpt-{s}")
-    first.close()
-    time.sleep(1.05)
+    _saved_at_3_6_9(tmp_path, style, 12)
     second = tblog.SummaryWriter(tmp_path, style=style)
     CheckpointRecorder(second).restored(3, "ckpt-3")
     for s in range(4, 8):
@@ -135,16 +128,7 @@ def test_a_resumed_save_at_a_newer_checkpoints_step_adds_no_second_point(tmp_pat
     """Resumed from an older checkpoint, the loop saves again at the steps of the newer
     ones still on disk (Lightning's ``epoch=1-step=8-v1.ckpt``): ``checkpoint/step`` keeps
     one point per step, and both saves keep their text."""
-    from tensorboard.backend.event_processing import event_accumulator
-
-    first = tblog.SummaryWriter(tmp_path, style=style)
-    rec = CheckpointRecorder(first)
-    for s in range(10):
-        first.add_scalar("loss", float(s), s)
-        if s in (3, 6, 9):
-            rec.saved(s, f"ckpt-{s}")
-    first.close()
-    time.sleep(1.05)
+    _saved_at_3_6_9(tmp_path, style, 10)
     second = tblog.SummaryWriter(tmp_path, style=style)
     CheckpointRecorder(second).restored(3, "ckpt-3")
     for s in range(4, 13):
@@ -161,25 +145,14 @@ def test_a_resumed_save_at_a_newer_checkpoints_step_adds_no_second_point(tmp_pat
         assert (s, f"step {s}: `ckpt-{s}`") in texts
         assert (s, f"step {s}: `ckpt-{s}-v1`") in texts
     if style == "torch":
-        legacy = event_accumulator.EventAccumulator(str(tmp_path))
-        legacy.Reload()
-        assert [e.step for e in legacy.Scalars("checkpoint/step")] == [3, 6, 9, 12]
+        assert _legacy_steps(tmp_path, "checkpoint/step") == [3, 6, 9, 12]
 
 
 def test_resumed_twice_from_an_older_checkpoint_each_step_is_one_point(tmp_path):
     """The second resume finds two checkpoints of steps 6 and 9 on disk (the first run's and
     the first resume's): each keeps its text, and each step one ``checkpoint/step`` point."""
-    from tensorboard.backend.event_processing import event_accumulator
-
-    first = tblog.SummaryWriter(tmp_path)
-    rec = CheckpointRecorder(first)
-    for s in range(10):
-        first.add_scalar("loss", float(s), s)
-        if s in (3, 6, 9):
-            rec.saved(s, f"ckpt-{s}")
-    first.close()
+    _saved_at_3_6_9(tmp_path, "torch", 10)
     for again in ("v1", "v2"):
-        time.sleep(1.05)
         w = tblog.SummaryWriter(tmp_path)
         CheckpointRecorder(w).restored(3, "ckpt-3")
         for s in range(4, 10):
@@ -187,12 +160,32 @@ def test_resumed_twice_from_an_older_checkpoint_each_step_is_one_point(tmp_path)
             if s in (6, 9):
                 CheckpointRecorder(w).saved(s, f"ckpt-{s}-{again}")
         w.close()
+        time.sleep(1.05)
     assert tb.scalar_series(tmp_path, "checkpoint/step") == [(s, float(s)) for s in (3, 6, 9)]
-    legacy = event_accumulator.EventAccumulator(str(tmp_path))
-    legacy.Reload()
-    assert [e.step for e in legacy.Scalars("checkpoint/step")] == [3, 6, 9]
+    assert _legacy_steps(tmp_path, "checkpoint/step") == [3, 6, 9]
     texts = {
         tb.array(e).item().decode()
         for e in tb.accumulator(tmp_path).Tensors("checkpoint/saved/text_summary")
     }
     assert {f"step {s}: `ckpt-{s}{v}`" for s in (6, 9) for v in ("", "-v1", "-v2")} <= texts
+
+
+def _saved_at_3_6_9(logdir, style: str, last: int) -> None:
+    """A first process: ``loss`` at steps 0..``last - 1``, checkpoints saved at 3, 6 and 9;
+    then a second's wall clock (the resume's files sort after this one's)."""
+    first = tblog.SummaryWriter(logdir, style=style)
+    rec = CheckpointRecorder(first)
+    for s in range(last):
+        first.add_scalar("loss", float(s), s)
+        if s in (3, 6, 9):
+            rec.saved(s, f"ckpt-{s}")
+    first.close()
+    time.sleep(1.05)
+
+
+def _legacy_steps(logdir, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing import event_accumulator
+
+    legacy = event_accumulator.EventAccumulator(str(logdir))
+    legacy.Reload()
+    return [e.step for e in legacy.Scalars(tag)]

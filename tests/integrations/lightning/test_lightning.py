@@ -308,19 +308,12 @@ def test_checkpoint_save_makes_the_log_durable(tmp_path):
 def test_hyperparameters_logged_last_are_written_at_exit(tmp_path):
     """``log_hyperparams`` and nothing after it, not even ``finalize``: the session and
     ``hp_metric`` are in the run once the process has exited."""
-    import subprocess
-    import sys
-
-    script = (
-        "import sys, tblog\n"
+    _run(
         "logger = tblog.TBLogger(sys.argv[1])\n"
         "logger.log_metrics({'loss': 0.5}, 0)\n"
-        "logger.log_hyperparams({'lr': 0.1, 'act': 'relu'})\n"
+        "logger.log_hyperparams({'lr': 0.1, 'act': 'relu'})\n",
+        tmp_path,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
     run_dir = str(tmp_path / "lightning_logs" / "version_0")
     assert session_hparams(run_dir) == {
         "lr": ("number_value", 0.1),
@@ -332,19 +325,28 @@ def test_hyperparameters_logged_last_are_written_at_exit(tmp_path):
 def test_a_version_claimed_and_never_used_is_gone_at_exit(tmp_path):
     """``logger.version`` (or ``trainer.log_dir``) read in a process that then logs nothing
     (a ``ddp_spawn`` parent after the fit) claims a directory; it goes at exit, empty."""
+    out = _run(
+        "idle, used = tblog.TBLogger(sys.argv[1]), tblog.TBLogger(sys.argv[1])\n"
+        "print(idle.version, used.version)\n"
+        "used.log_metrics({'loss': 0.5}, 0)\n",
+        tmp_path,
+    )
+    assert out.split() == ["0", "1"]
+    assert os.listdir(tmp_path / "lightning_logs") == ["version_1"]
+    assert tb.scalar_series(str(tmp_path / "lightning_logs" / "version_1"), "loss") == [(0, 0.5)]
+
+
+def _run(script: str, logdir) -> str:
+    """Run ``import sys, tblog`` + ``script`` in a fresh interpreter with ``logdir`` as its
+    argument (the interpreter exits: exit hooks run); its standard output."""
     import subprocess
     import sys
 
-    script = (
-        "import sys, tblog\n"
-        "idle, used = tblog.TBLogger(sys.argv[1]), tblog.TBLogger(sys.argv[1])\n"
-        "print(idle.version, used.version)\n"
-        "used.log_metrics({'loss': 0.5}, 0)\n"
-    )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", "import sys, tblog\n" + script, str(logdir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split() == ["0", "1"]
-    assert os.listdir(tmp_path / "lightning_logs") == ["version_1"]
-    assert tb.scalar_series(str(tmp_path / "lightning_logs" / "version_1"), "loss") == [(0, 0.5)]
+    return done.stdout
