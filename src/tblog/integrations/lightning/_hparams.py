@@ -177,3 +177,49 @@ def write_at_exit(logger: Any) -> None:
                 pass
 
     atexit.register(write)
+
+
+def write_pending(logger: Any, exp: Any) -> None:
+    """Write ``logger``'s pending ``log_hyperparams`` calls into ``exp`` (its
+    ``tblog.SummaryWriter``): their metrics (``hp_metric = -1`` by default, unless the run
+    is continued), and the session once, unless the run already has one."""
+    import time
+
+    from tblog.core.convert import to_step
+    from tblog.core.summaries import hparams
+
+    pending, logger._pending_hparams = logger._pending_hparams, []
+    for flat, given, step in pending:
+        metrics = given
+        if metrics is None:
+            default = logger._default_hp_metric and not logger._continuing
+            metrics = {"hp_metric": -1} if default else {}
+        if metrics:
+            _log_metrics_once(logger, exp, metrics, step)
+        if not flat and not metrics:
+            continue
+        if logger._session is None:
+            logger._session = {"hparams": flat, "metrics": list(metrics), "ended": False}
+        if logger._continuing:
+            continue  # the run's session is already recorded (TensorBoard keeps the first)
+        summaries = hparams.hparams_pb(flat, dict.fromkeys(metrics, 0.0))
+        if exp.writer is not None:
+            exp.writer.summary("", summaries[1], to_step(step), time.time())
+
+
+def _log_metrics_once(logger: Any, exp: Any, metrics: Mapping[str, Any], step: Any) -> None:
+    """Log the metrics of ``log_hyperparams`` as ``add_hparams`` does: none whose tag the
+    run already logs (the HPARAMS tab shows its last value), the others at ``step`` or else
+    at the run's last logged step."""
+    from tblog.core.tags import clean_tag
+    from tblog.writer.summary_writer import hparams_metric_steps
+
+    if logger._prefix:
+        metrics = logger._fabric_add_prefix(metrics)
+    keys = {clean_tag(key): key for key in metrics}
+    steps = hparams_metric_steps(exp, "", list(keys), step)
+    by_step: dict[int, dict[str, Any]] = {}
+    for tag, at in steps.items():
+        by_step.setdefault(at, {})[keys[tag]] = metrics[keys[tag]]
+    for at, items in sorted(by_step.items()):
+        exp.log_metrics(items, at)

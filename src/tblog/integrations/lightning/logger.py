@@ -15,9 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tblog.checkpoint.recorder import CheckpointRecorder
-from tblog.core.convert import to_step
 from tblog.core.storage import open_storage
-from tblog.core.tags import clean_tag
 from tblog.integrations.lightning import _compat, _graph, _hparams, _layout, _ranks, _trainer
 from tblog.integrations.lightning._compat import (
     PACKAGE,
@@ -264,53 +262,16 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
 
     def _write_hparams(self, exp: SummaryWriter | None = None) -> None:
         """Write the pending ``log_hyperparams`` calls (into ``exp``, else the experiment)."""
-        from tblog.core.summaries import hparams
-
-        if not self._pending_hparams:
-            return
-        if exp is None:
-            exp = self._experiment if self._experiment is not None else self.experiment
-        pending, self._pending_hparams = self._pending_hparams, []
-        for flat, given, step in pending:
-            metrics = given
-            if metrics is None:
-                default = self._default_hp_metric and not self._continuing
-                metrics = {"hp_metric": -1} if default else {}
-            if metrics:
-                self._log_hparams_metrics(exp, metrics, step)
-            if not flat and not metrics:
-                continue
-            if self._session is None:
-                self._session = {"hparams": flat, "metrics": list(metrics), "ended": False}
-            if self._continuing:
-                continue  # the run's session is already recorded (TensorBoard keeps the first)
-            summaries = hparams.hparams_pb(flat, dict.fromkeys(metrics, 0.0))
-            if exp.writer is not None:
-                exp.writer.summary("", summaries[1], to_step(step), time.time())
+        if self._pending_hparams:
+            if exp is None:
+                exp = self._experiment if self._experiment is not None else self.experiment
+            _hparams.write_pending(self, exp)
 
     @staticmethod
     def _sanitize_params(params: dict[str, Any]) -> dict[str, Any]:
         """Flattened hyperparameters -> the values recorded (numbers and strings); as
         ``TensorBoardLogger._sanitize_params``, a hook subclasses may override."""
         return {key: _hparams.session_value(value) for key, value in params.items()}
-
-    def _log_hparams_metrics(
-        self, exp: SummaryWriter, metrics: Mapping[str, Any], step: int | None
-    ) -> None:
-        """Log the metrics of ``log_hyperparams`` as ``add_hparams`` does: none whose tag the
-        run already logs (the HPARAMS tab shows its last value), the others at ``step`` or
-        else at the run's last logged step."""
-        from tblog.writer.summary_writer import hparams_metric_steps
-
-        if self._prefix:
-            metrics = self._fabric_add_prefix(metrics)
-        keys = {clean_tag(key): key for key in metrics}
-        steps = hparams_metric_steps(exp, "", list(keys), step)
-        by_step: dict[int, dict[str, Any]] = {}
-        for tag, at in steps.items():
-            by_step.setdefault(at, {})[keys[tag]] = metrics[keys[tag]]
-        for at, items in sorted(by_step.items()):
-            exp.log_metrics(items, at)
 
     def log_graph(self, model: Any, input_array: Any = None) -> None:
         """Trace ``model`` with ``input_array`` (default ``model.example_input_array``) into
