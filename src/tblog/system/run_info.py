@@ -44,6 +44,15 @@ def enabled(run_info: bool | None) -> bool:
     return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def written_to(log_dir: str) -> None:
+    """Count the run in ``log_dir`` as holding this process's run info already (its event
+    files were moved there), so a writer of it does not write another."""
+    from tblog.core.storage import open_storage
+
+    with _lock:
+        _done.add(open_storage(log_dir).root)
+
+
 def queue_run_info(events: EventWriter, rank: int, step: int, run_info: bool | None = True) -> bool:
     """Queue ``run/info`` at ``step`` in the main run of ``events`` unless this process
     already did for its log dir or it is off (:func:`enabled`); returns whether it did."""

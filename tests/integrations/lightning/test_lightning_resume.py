@@ -243,7 +243,7 @@ def test_what_is_logged_before_a_resumed_fit_continues_with_the_version(tmp_path
     save_dir = str(tmp_path)
     fit(tblog.TBLogger(save_dir), max_epochs=2, validate=False, callbacks=[checkpoint()])
     run_dir = os.path.join(save_dir, "lightning_logs", "version_0")
-    logger = tblog.TBLogger(save_dir)
+    logger = tblog.TBLogger(save_dir, run_info=True)
     logger.experiment.add_text("config", "lr=0.2", 0)
     logger.log_metrics({"pre/scalar": 7.0}, step=0)
     assert logger.version == 1  # claimed for this fit
@@ -257,3 +257,5 @@ def test_what_is_logged_before_a_resumed_fit_continues_with_the_version(tmp_path
     assert [s for s, _ in tb.scalar_series(run_dir, "checkpoint/step")] == [4, 8]
     # the resumed fit's log_hyperparams adds no second hp_metric (the run has its own)
     assert tb.scalar_series(run_dir, "hp_metric") == [(0, -1.0)]
+    # one run info of this process: the moved one (its writer there adds none)
+    assert [e.step for e in tb.accumulator(run_dir).Tensors("run/info")] == [0]

@@ -24,6 +24,7 @@ from tblog.integrations.lightning._compat import (
     rank_zero_warn,
 )
 from tblog.integrations.lightning._ranks import rank_zero_or_per_rank
+from tblog.system import run_info
 from tblog.writer import distributed
 from tblog.writer.summary_writer import SummaryWriter
 
@@ -363,6 +364,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             rank = _compat.rank()
             rank_run = distributed.rank_run(rank, distributed.world_size()) if rank else None
             _trainer.move_run(old_dir, old_version_dir, self.log_dir, rank_run)
+            # the moved files hold this process's run info: the next writer adds none
+            run_info.written_to(os.path.join(self.log_dir, rank_run) if rank_run else self.log_dir)
         _trainer.move_checkpoint_dirs(trainer, old_version_dir, self._version_dir())
         self._hparams_saved = False
 
