@@ -180,3 +180,25 @@ def test_numpy_fast_path_and_protobuf_path_agree(logdir, monkeypatch):
     slow = tblog.scalars(str(logdir))
     assert fast.equals(slow)
     assert len(fast) > 0
+
+
+def test_same_length_records_with_a_broken_varint_are_no_scalars(tmp_path):
+    """Hundreds of equal-length records (the fast path's column read) whose checksums hold
+    but whose step is a varint cut off by the record's end: not scalars, and no
+    IndexError; the scalar beside them is read (TensorBoard's loader stops at such a record
+    with a DecodeError)."""
+    import struct
+
+    from tblog.core.format import events
+    from tblog.core.format.records import frame, frame_many
+    from tblog.core.summaries import scalar
+
+    # the step's varint runs to the record's end: 10 bytes, none of them its last
+    broken = b"\x09" + struct.pack("<d", 1.7e9) + b"\x10" + b"\xff" * 10
+    good = events.summary_event(scalar.scalar_pb("loss", 0.5), 3, 1.7e9)
+    path = tmp_path / "events.out.tfevents.1700000000.host.1.0"
+    path.write_bytes(
+        frame(events.file_version_event(1.7e9)) + frame_many([broken] * 300) + frame(good)
+    )
+    frame_ = tblog.scalars(str(tmp_path))
+    assert list(zip(frame_.tag, frame_.step, frame_.value, strict=True)) == [("loss", 3, 0.5)]

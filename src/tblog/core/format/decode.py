@@ -32,6 +32,21 @@ _CRC = struct.Struct("<I")
 MAX_RECORD = 1 << 31
 
 
+def varint_at(data: bytes, pos: int) -> tuple[int, int]:
+    """The protobuf varint at ``pos`` of ``data`` and the position after it; ``(-1,
+    len(data) + 1)`` when no whole varint of at most 10 bytes starts there (a position no
+    field can be read at)."""
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+    return -1, len(data) + 1
+
+
 class DataLossWarning(UserWarning):
     """An event file holds a corrupt or cut-off record; what precedes it was read."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tblog.core.format.decode import Frames, rows
+from tblog.core.format.decode import Frames, rows, varint_at
 
 _TENSOR_SCALAR = np.frombuffer(b"\x42\x08\x08\x01\x2a\x04", dtype=np.uint8)
 _SCALAR_METADATA = np.frombuffer(b"\x4a\x0d\x0a\x09\x0a\x07scalars\x20\x01", dtype=np.uint8)
@@ -147,34 +147,26 @@ def _layout(data: bytes) -> tuple[int, int, int, int, bool, bool, str] | None:
     whether it is a ``simple_value`` / names its plugin, and its tag; ``None`` when it is
     no such record (the pure-Python twin of :func:`_general`, for one record)."""
 
-    def varint(pos: int) -> tuple[int, int]:
-        value = shift = 0
-        while pos < len(data) and shift < 70:
-            byte = data[pos]
-            value |= (byte & 0x7F) << shift
-            pos += 1
-            shift += 7
-            if byte < 0x80:
-                return value, pos
-        return -1, pos
-
     end = len(data)
     if end < 20 or data[0] != 0x09:
         return None
     p = step_at = 9
     step_len = 0
     if data[p] == 0x10:
-        _, q = varint(p + 1)
+        _, q = varint_at(data, p + 1)
         step_at, step_len, p = p + 1, q - p - 1, q
-    for tag_byte in (0x2A, 0x0A):
-        if data[p] != tag_byte:
+    # slices, not indexing: a broken varint leaves p past the end
+    for tag_byte in (b"\x2a", b"\x0a"):
+        if data[p : p + 1] != tag_byte:
             return None
-        size, p = varint(p + 1)
-        if p + size != end:
+        size, p = varint_at(data, p + 1)
+        if size < 0 or p + size != end:
             return None
-    if data[p] != 0x0A:
+    if data[p : p + 1] != b"\x0a":
         return None
-    tag_len, p = varint(p + 1)
+    tag_len, p = varint_at(data, p + 1)
+    if tag_len < 0:
+        return None
     tag = data[p : p + tag_len]
     p += tag_len
     simple = data[p : p + 1] == b"\x15"

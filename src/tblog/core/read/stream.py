@@ -31,7 +31,7 @@ import numpy as np
 
 from tblog.core.format import crc32c as _crc
 from tblog.core.format.crc32c import masked_crc32c
-from tblog.core.format.decode import Frames, frames
+from tblog.core.format.decode import Frames, frames, varint_at
 from tblog.core.storage import Storage
 
 # Bytes read per block: large enough that numpy's per-block costs vanish, small enough
@@ -53,18 +53,6 @@ except ImportError:  # pragma: no cover - depends on the environment
     _extend = None
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        shift += 7
-        if byte < 0x80:
-            return value, pos
-    return -1, len(data) + 1
-
-
 def only_tag(payload: bytes, total: int) -> str | None:
     """The tag of an Event whose ``total``-byte payload begins with ``payload`` and is a
     summary of exactly one value whose first field is its tag; ``None`` for any other
@@ -73,16 +61,16 @@ def only_tag(payload: bytes, total: int) -> str | None:
         return None
     p = 9
     if payload[p : p + 1] == b"\x10":
-        _, p = _varint(payload, p + 1)
+        _, p = varint_at(payload, p + 1)
     for field in (0x2A, 0x0A):  # Event.summary, then Summary.value
         if payload[p : p + 1] != bytes([field]):
             return None
-        size, p = _varint(payload, p + 1)
+        size, p = varint_at(payload, p + 1)
         if size < 0 or p + size != total:
             return None
     if payload[p : p + 1] != b"\x0a":
         return None
-    size, p = _varint(payload, p + 1)
+    size, p = varint_at(payload, p + 1)
     if size < 0 or p + size > len(payload):
         return None
     return payload[p : p + size].decode("utf-8", "replace")
