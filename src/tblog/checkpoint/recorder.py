@@ -272,13 +272,13 @@ class _Records:
         self.on_disk = None if on_disk is None else {int(s) for s in on_disk}
         self.skipped = skipped
 
+    def _on_disk(self, step: int) -> bool:
+        """Whether the checkpoint of ``step`` is still on disk (``None``: every one is)."""
+        return self.on_disk is None or step in self.on_disk
+
     def carried(self, scan: resume_scan.RunScan, above: int) -> frozenset[int]:
         """The steps above ``above`` whose save records :meth:`events` writes again."""
-        return frozenset(
-            s
-            for _, s, _, _ in scan.copies
-            if s > above and (self.on_disk is None or s in self.on_disk)
-        )
+        return frozenset(s for _, s, _, _ in scan.copies if s > above and self._on_disk(s))
 
     def events(self, scan: resume_scan.RunScan, start: int, wall: float) -> list[bytes]:
         out = []
@@ -291,7 +291,7 @@ class _Records:
         saved.sort(key=lambda item: item[0])
         pointed: set[int] = set()
         for s, data in saved:
-            if self.on_disk is not None and s not in self.on_disk:
+            if not self._on_disk(s):
                 continue
             if s not in pointed:  # two checkpoints of one step (an earlier resume's): one point
                 pointed.add(s)

@@ -192,8 +192,8 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
                 self._experiment = self._open()
             return self._experiment
         exp = self._rank_zero_experiment
-        if self._pending_hparams and exp is self._experiment:
-            self._write_hparams(exp)
+        if self._pending_hparams and exp is self._experiment:  # not Lightning's dummy
+            _hparams.write_pending(self, exp)
         return exp
 
     @property
@@ -261,12 +261,11 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
             _hparams.write_at_exit(self)  # if nothing uses the writer again
         self._pending_hparams.append((flat, metrics, step))
 
-    def _write_hparams(self, exp: SummaryWriter | None = None) -> None:
-        """Write the pending ``log_hyperparams`` calls (into ``exp``, else the experiment)."""
+    def _write_hparams(self) -> None:
+        """Write the pending ``log_hyperparams`` calls (only rank 0 has any): the
+        ``experiment`` property writes them, opening the run if needed."""
         if self._pending_hparams:
-            if exp is None:
-                exp = self._experiment if self._experiment is not None else self.experiment
-            _hparams.write_pending(self, exp)
+            _ = self.experiment
 
     @staticmethod
     def _sanitize_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -397,8 +396,7 @@ class TBLogger(_compat.loggers.Logger):  # type: ignore[misc, name-defined]
     def finalize(self, status: str) -> None:
         """Flush and close the run's event file; on ``"success"`` also mark the hparams
         session as ended and write ``hparams.yaml``. Logging afterwards opens a new file."""
-        if self._pending_hparams and _compat.rank() == 0:
-            self._write_hparams()
+        self._write_hparams()
         exp = self._experiment
         if exp is not None:
             session = self._session
