@@ -267,8 +267,11 @@ class EventWriter:
         return self._runs.run_dir(run)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Return once everything queued before the call is written; raise pending errors."""
-        self.check()
+        """Return once everything queued before the call is written; raise pending errors.
+        A storage error not raised yet is raised only if the storage fails again: the
+        flush's own write retries it first (recovered, it was no loss)."""
+        if self._closed or any(not storage for _, storage in list(self._errors)):
+            self.check()
         item = FlushItem()
         attempts = self._failed_writes
         self._queue.append(item)
